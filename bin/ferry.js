@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `ferry` command. The engine is TypeScript run directly through tsx, so a checkout
+// works right after `npm ci` with no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../electron/cli/main.ts');
+process.exitCode = await main(process.argv);

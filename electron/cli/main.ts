@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { formatError, isFerryError } from '../../shared/errors.ts';
+import { registerHostCommands } from './commands/hosts.ts';
+import { registerLabCommands } from './commands/lab.ts';
+
+/** Build the `ferry` command tree. Each area registers its own subcommands. */
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Live migration of Linux processes between hosts with CRIU, over SSH.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerHostCommands(program);
+  registerLabCommands(program);
+  return program;
+}
+
+/** Run the CLI; resolves to the process exit code. Errors become one clear block, not a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (isFerryError(e)) {
+      process.stderr.write(`ferry: ${formatError(e)}\n`);
+      return 1;
+    }
+    process.stderr.write(`ferry: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.FERRY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
