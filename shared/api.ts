@@ -1,0 +1,186 @@
+/**
+ * The console API: the one contract between the engine and any face (Electron's preload
+ * bridge, the web bridge, the CLI). Requests go in, results come back, and the engine
+ * pushes a stream of events. Params are validated with zod wherever they cross a process
+ * boundary: the renderer is untrusted.
+ */
+import { z } from 'zod';
+import type { FerryErrorInfo } from './errors.ts';
+import type {
+  DowntimeEstimate,
+  HostFacts,
+  HostInfo,
+  IterationStats,
+  JournalSummary,
+  LabProgress,
+  LabStatus,
+  MigrationPlan,
+  Phase,
+  PreflightReport,
+  ProcessDetail,
+  ProcessInfo,
+  Recommendation,
+  RollbackPreview,
+  SessionState,
+} from './domain.ts';
+
+// Host aliases end up in ssh config lookups, never in a shell; still, keep them to what
+// OpenSSH itself accepts in a Host line so nothing odd reaches logs or file names.
+const alias = z.string().min(1).max(255).regex(/^[A-Za-z0-9_[][A-Za-z0-9._@:\-[\]]*$/, 'not a valid host alias');
+const pid = z.number().int().min(1).max(4_194_304);
+const port = z.number().int().min(1).max(65_535);
+const id = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'not a valid id');
+const argv = z.array(z.string().max(4096).refine((s) => !s.includes('\0'), 'NUL in argument')).min(1).max(256);
+const absPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => s.startsWith('/') && !s.includes('\0') && !s.includes('\n'), 'must be an absolute path');
+
+export const healthCheckSchema = z.object({
+  kind: z.enum(['none', 'command', 'tcp', 'http']),
+  argv: argv.optional(),
+  port: port.optional(),
+  url: z.string().url().max(2048).optional(),
+  expectStatus: z.number().int().min(100).max(599).optional(),
+  timeoutMs: z.number().int().min(100).max(600_000).optional(),
+});
+
+export const policySchema = z.object({
+  downtimeBudgetMs: z.number().int().min(1).max(600_000),
+  maxIterations: z.number().int().min(1).max(50),
+  growthThreshold: z.number().min(0).max(10),
+  minPages: z.number().int().min(0),
+});
+
+export const planSchema = z.object({
+  source: alias,
+  target: alias,
+  pid,
+  mode: z.enum(['precopy', 'cold']),
+  shellJob: z.boolean(),
+  tcpEstablished: z.boolean(),
+  policy: policySchema,
+  auto: z.boolean(),
+  pageServerPort: port,
+  targetAddress: z.string().min(1).max(255).regex(/^[A-Za-z0-9.:\-]+$/, 'not an address'),
+  workDir: absPath,
+  fileSync: z.array(absPath).max(1000),
+  healthCheck: healthCheckSchema,
+  retention: z.enum(['keep', 'delete-on-commit']),
+}) satisfies z.ZodType<MigrationPlan>;
+
+/** Every request the UI can make: method name -> params schema. */
+export const requestSchemas = {
+  'hosts.list': z.object({}),
+  'hosts.connect': z.object({ alias }),
+  'hosts.disconnect': z.object({ alias }),
+  'hosts.trust': z.object({ alias, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/), accept: z.boolean() }),
+  'hosts.facts': z.object({ alias }),
+  'processes.list': z.object({ alias }),
+  'processes.inspect': z.object({ alias, pid }),
+  'preflight.run': z.object({ plan: planSchema }),
+  'migration.start': z.object({ plan: planSchema, overrideBlockers: z.boolean().default(false) }),
+  'migration.control': z.object({ migrationId: id, action: z.enum(['one-more', 'cutover-now', 'abort', 'rollback']) }),
+  'migration.rollbackPreview': z.object({ migrationId: id }),
+  'journals.list': z.object({}),
+  'journals.report': z.object({ id }),
+  'journals.runbook': z.object({ id }),
+  'lab.status': z.object({}),
+  'lab.up': z.object({}),
+  'lab.down': z.object({}),
+} as const;
+
+export type Method = keyof typeof requestSchemas;
+export type Params<M extends Method> = z.input<(typeof requestSchemas)[M]>;
+export type ParsedParams<M extends Method> = z.output<(typeof requestSchemas)[M]>;
+
+/** What each request resolves to. Results flow engine -> face and are trusted. */
+export interface Results {
+  'hosts.list': HostInfo[];
+  'hosts.connect': SessionState;
+  'hosts.disconnect': SessionState;
+  'hosts.trust': SessionState;
+  'hosts.facts': HostFacts;
+  'processes.list': ProcessInfo[];
+  'processes.inspect': ProcessDetail;
+  'preflight.run': PreflightReport;
+  'migration.start': { migrationId: string };
+  'migration.control': { accepted: boolean; note: string };
+  'migration.rollbackPreview': RollbackPreview;
+  'journals.list': JournalSummary[];
+  'journals.report': { markdown: string };
+  'journals.runbook': { script: string };
+  'lab.status': LabStatus;
+  'lab.up': LabStatus;
+  'lab.down': LabStatus;
+}
+
+/** A command Ferry ran on a host, exactly as it ran: the runbook is built from these. */
+export interface CommandRecord {
+  commandId: string;
+  migrationId?: string;
+  host: string;
+  argv: string[];
+  sudo: boolean;
+  startedAt: string;
+}
+
+/** The event stream. Every event a migration produces is journaled before it is emitted. */
+export type EngineEvent =
+  | { type: 'session-state'; alias: string; state: SessionState }
+  | ({ type: 'command-started' } & CommandRecord)
+  | { type: 'command-output'; commandId: string; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'command-finished'; commandId: string; code: number | null; signal: string | null; durationMs: number; timedOut: boolean }
+  | { type: 'phase'; migrationId: string; phase: Phase; at: string; note?: string }
+  | { type: 'iteration'; migrationId: string; stats: IterationStats }
+  | { type: 'estimate'; migrationId: string; estimate: DowntimeEstimate; recommendation: Recommendation }
+  | { type: 'transfer'; migrationId: string; label: string; doneBytes: number; totalBytes?: number }
+  | { type: 'lab-progress'; progress: LabProgress }
+  | { type: 'error'; error: FerryErrorInfo; migrationId?: string };
+
+export type Unsubscribe = () => void;
+
+/** The one interface every transport implements. */
+export interface ConsoleApi {
+  request<M extends Method>(method: M, params: Params<M>): Promise<Results[M]>;
+  subscribe(listener: (event: EngineEvent) => void): Unsubscribe;
+}
+
+/** Wire shape of a reply, shared by the IPC and WebSocket transports. */
+export type Reply<T = unknown> = { ok: true; value: T } | { ok: false; error: FerryErrorInfo };
+
+export function isMethod(name: unknown): name is Method {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}
+
+/**
+ * Validate an untrusted request. Returns the parsed params or a FerryErrorInfo naming
+ * the field that is wrong; never throws.
+ */
+export function parseRequest(
+  method: unknown,
+  params: unknown,
+): { ok: true; method: Method; params: ParsedParams<Method> } | { ok: false; error: FerryErrorInfo } {
+  if (!isMethod(method)) {
+    return { ok: false, error: { code: 'bad-request', message: `Unknown request ${JSON.stringify(String(method)).slice(0, 80)}` } };
+  }
+  const parsed = requestSchemas[method].safeParse(params ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : 'params';
+    return {
+      ok: false,
+      error: { code: 'bad-request', message: `Invalid ${method} request: ${where}: ${issue?.message ?? 'invalid'}` },
+    };
+  }
+  return { ok: true, method, params: parsed.data as ParsedParams<Method> };
+}
+
+/** Defaults a new plan starts from; documented in the README. */
+export const defaultPolicy = {
+  downtimeBudgetMs: 300,
+  maxIterations: 8,
+  growthThreshold: 0.1,
+  minPages: 64,
+} as const;

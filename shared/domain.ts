@@ -1,0 +1,212 @@
+/**
+ * Ferry's domain, as the console shows it. Plain data only: these types cross IPC and
+ * WebSocket and are written to journals, so nothing here holds a function or a class.
+ */
+import type { FerryErrorInfo } from './errors.ts';
+
+/** A host as the user names it: an alias from ~/.ssh/config or Ferry's own ssh_config. */
+export interface HostInfo {
+  alias: string;
+  user: string;
+  hostname: string;
+  port: number;
+  /** A jump chain from ProxyJump, outermost first. */
+  proxyJump: string[];
+  /** True when a host key for it is already in a known_hosts file. */
+  keyKnown: boolean;
+  /** True for the rehearsal lab's two VMs. */
+  lab: boolean;
+}
+
+export interface TrustPrompt {
+  alias: string;
+  host: string;
+  port: number;
+  keyType: string;
+  /** Exactly as `ssh-keygen -lf` prints it: 'SHA256:' + unpadded base64. */
+  fingerprint: string;
+}
+
+/** One SSH connection's life, as the session reports it. */
+export type SessionState =
+  | { kind: 'idle' }
+  | { kind: 'connecting' }
+  | { kind: 'awaiting-trust'; prompt: TrustPrompt }
+  | { kind: 'ready' }
+  | { kind: 'reconnecting'; attempt: number; delayMs: number; reason: string }
+  | { kind: 'failed'; error: FerryErrorInfo }
+  | { kind: 'closed' };
+
+/** What Ferry learned about a host's readiness to run CRIU. */
+export interface HostFacts {
+  alias: string;
+  kernel: string;
+  criuVersion?: string;
+  /** `criu check` ended with "Looks good." */
+  criuCheckOk?: boolean;
+  features: Record<string, 'supported' | 'unsupported' | 'unknown-feature'>;
+  isRoot: boolean;
+  /** Privilege Ferry will use for CRIU on this host. */
+  privilege: 'root' | 'sudo' | 'none';
+}
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  sid: number;
+  user: string;
+  /** Resident set size in KiB, as ps reports it. */
+  rssKiB: number;
+  state: string;
+  command: string;
+}
+
+export interface ProcessDetail extends ProcessInfo {
+  /** The process and its descendants, as CRIU will dump them. */
+  tree: ProcessInfo[];
+  openFiles: OpenFile[];
+  sessionLeader: boolean;
+}
+
+export interface OpenFile {
+  pid: number;
+  fd: number;
+  path: string;
+  /** Regular files must exist on the target with the same size for CRIU to restore. */
+  kind: 'regular' | 'socket' | 'pipe' | 'device' | 'anon' | 'other';
+  size?: number;
+}
+
+export type MigrationMode = 'precopy' | 'cold';
+
+export interface HealthCheck {
+  kind: 'none' | 'command' | 'tcp' | 'http';
+  /** command: argv run on the target; tcp: port; http: url and expected status. */
+  argv?: string[];
+  port?: number;
+  url?: string;
+  expectStatus?: number;
+  timeoutMs?: number;
+}
+
+export interface ConvergencePolicy {
+  /** The freeze window the user accepts at cutover. */
+  downtimeBudgetMs: number;
+  maxIterations: number;
+  /** Not converging when pages written grew by more than this fraction. */
+  growthThreshold: number;
+  /** Stop pre-copying when an iteration writes this few pages or fewer. */
+  minPages: number;
+}
+
+export interface MigrationPlan {
+  source: string;
+  target: string;
+  pid: number;
+  mode: MigrationMode;
+  shellJob: boolean;
+  tcpEstablished: boolean;
+  policy: ConvergencePolicy;
+  /** auto: cut over when the policy says so; manual: wait for the user. */
+  auto: boolean;
+  pageServerPort: number;
+  /** Address of the target as the source reaches it (the page server link). */
+  targetAddress: string;
+  /** Work directory on both hosts; each migration gets its own subdirectory. */
+  workDir: string;
+  fileSync: string[];
+  healthCheck: HealthCheck;
+  retention: 'keep' | 'delete-on-commit';
+}
+
+export type Phase =
+  | 'planned'
+  | 'preflight'
+  | 'precopy'
+  | 'cutover'
+  | 'restore'
+  | 'verify'
+  | 'committed'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'failed';
+
+/** One pre-dump or the final dump, with CRIU's own numbers from stats-dump. */
+export interface IterationStats {
+  index: number;
+  kind: 'pre-dump' | 'dump';
+  pagesWritten: number;
+  pagesSkippedParent: number;
+  frozenTimeUs: number;
+  freezingTimeUs: number;
+  memdumpTimeUs: number;
+  memwriteTimeUs: number;
+  /** Host clock, the whole CRIU command. */
+  wallMs: number;
+  /** Derived: pages dirtied per second since the previous iteration started. */
+  dirtyPagesPerSec?: number;
+  /** Derived: bytes per second the page server accepted. */
+  bandwidthBytesPerSec?: number;
+}
+
+export interface DowntimeEstimate {
+  predictedMs: number;
+  lowMs: number;
+  highMs: number;
+  budgetMs: number;
+  fits: boolean;
+  /** What the estimate rests on, in words: measured numbers and defaults. */
+  basis: string;
+}
+
+export type Recommendation =
+  | { kind: 'continue'; reason: string }
+  | { kind: 'cutover'; reason: string }
+  | { kind: 'not-converging'; reason: string };
+
+export interface CheckResult {
+  id: string;
+  host?: string;
+  title: string;
+  status: 'pass' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
+
+export interface PreflightReport {
+  checks: CheckResult[];
+  blockers: number;
+}
+
+export type MigrationAction = 'one-more' | 'cutover-now' | 'abort' | 'rollback';
+
+export interface RollbackPreview {
+  migrationId: string;
+  phase: Phase;
+  steps: string[];
+}
+
+export interface JournalSummary {
+  id: string;
+  source: string;
+  target: string;
+  pid: number;
+  startedAt: string;
+  lastPhase: Phase;
+  finished: boolean;
+  outcome?: 'committed' | 'rolled-back' | 'failed';
+  /** For an unfinished migration: what Ferry thinks is safe to do next. */
+  nextStep?: string;
+}
+
+export interface LabStatus {
+  image: { path: string; builtAt?: string; sizeBytes?: number; ready: boolean };
+  accel: 'kvm' | 'tcg';
+  vms: Array<{ name: 'source' | 'target'; alias: string; running: boolean; pid?: number; sshPort: number; reachable: boolean }>;
+}
+
+export interface LabProgress {
+  step: string;
+  message: string;
+  fraction?: number;
+}
