@@ -127,11 +127,36 @@ export interface CommandRecord {
 }
 
 /** The event stream. Every event a migration produces is journaled before it is emitted. */
+export type Outcome = 'committed' | 'rolled-back' | 'failed';
+
 export type EngineEvent =
   | { type: 'session-state'; alias: string; state: SessionState }
+  | { type: 'migration-started'; migrationId: string; plan: MigrationPlan; at: string }
+  | { type: 'decision'; migrationId: string; by: 'user' | 'policy'; action: string; reason: string; at: string }
+  | { type: 'rollback-plan'; migrationId: string; steps: string[]; at: string }
+  | {
+      type: 'outcome';
+      migrationId: string;
+      outcome: Outcome;
+      at: string;
+      /** Host clock, start of the final dump to restore done. */
+      freezeWindowMs?: number;
+      /** The estimate shown when cutover was decided. */
+      predictedMs?: number;
+      summary: string;
+    }
   | ({ type: 'command-started' } & CommandRecord)
-  | { type: 'command-output'; commandId: string; stream: 'stdout' | 'stderr'; text: string }
-  | { type: 'command-finished'; commandId: string; code: number | null; signal: string | null; durationMs: number; timedOut: boolean }
+  | { type: 'command-output'; commandId: string; migrationId?: string; stream: 'stdout' | 'stderr'; text: string }
+  | {
+      type: 'command-finished';
+      commandId: string;
+      migrationId?: string;
+      code: number | null;
+      signal: string | null;
+      durationMs: number;
+      timedOut: boolean;
+      endedAt: string;
+    }
   | { type: 'phase'; migrationId: string; phase: Phase; at: string; note?: string }
   | { type: 'iteration'; migrationId: string; stats: IterationStats }
   | { type: 'estimate'; migrationId: string; estimate: DowntimeEstimate; recommendation: Recommendation }
