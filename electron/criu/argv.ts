@@ -5,7 +5,8 @@
  * that names the field.
  *
  * Option order follows the commands recorded in the lab (fixtures/criu/*), so a builder's
- * output can be compared to a real, working command line.
+ * output can be compared to a real, working command line: -t, leave/track flags, tree flags,
+ * -D/-W, parent and page server, then -vN -o LOG and --pidfile last.
  */
 import { FerryError } from '../../shared/errors.ts';
 
@@ -326,13 +327,13 @@ export function preDump(opts: PreDumpOptions): string[] {
   const c = 'pre-dump';
   const out = head(c, opts, 'pre-dump', '-t', String(checkPid(c, opts.pid)));
   if (opts.trackMem) out.push('--track-mem');
+  tree(c, out, opts);
   images(c, out, opts);
   if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
   if (opts.pageServer) {
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
-  tree(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;
@@ -355,6 +356,7 @@ export function dump(opts: DumpOptions): string[] {
   if (opts.leaveStopped) out.push('--leave-stopped');
   if (opts.leaveRunning) out.push('--leave-running');
   if (opts.trackMem) out.push('--track-mem');
+  tree(c, out, opts);
   if (opts.lazyPages) {
     out.push('--lazy-pages');
     endpoint(c, 'lazy pages', out, opts.lazyPages);
@@ -365,7 +367,6 @@ export function dump(opts: DumpOptions): string[] {
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
-  tree(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;
@@ -389,9 +390,9 @@ export function restore(opts: RestoreOptions): string[] {
   const c = 'restore';
   const out = head(c, opts, 'restore');
   if (opts.lazyPages) out.push('--lazy-pages');
+  tree(c, out, opts);
   images(c, out, opts);
   if (opts.detach) out.push('-d');
-  tree(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;

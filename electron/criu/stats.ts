@@ -103,14 +103,17 @@ function decodeSub<T extends object>(
  * Fields absent from the image stay undefined (not 0).
  */
 export function decodeStats(bytes: Uint8Array, file = 'stats image'): CriuStats {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A wrong magic says more than "too short", so check it first whenever it is there.
+  if (bytes.length >= 8) {
+    const m0 = dv.getUint32(0, true);
+    const m1 = dv.getUint32(4, true);
+    if (m0 !== IMG_SERVICE_MAGIC || m1 !== STATS_MAGIC) {
+      fail(file, `not a CRIU stats image: found magic ${hex32(m0)} ${hex32(m1)}, expected ${hex32(IMG_SERVICE_MAGIC)} ${hex32(STATS_MAGIC)}; this is ${describeMagic(m0, m1)}`);
+    }
+  }
   if (bytes.length < 12) {
     fail(file, `truncated: ${bytes.length} bytes, a CRIU stats image has at least a 12-byte header`);
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const m0 = dv.getUint32(0, true);
-  const m1 = dv.getUint32(4, true);
-  if (m0 !== IMG_SERVICE_MAGIC || m1 !== STATS_MAGIC) {
-    fail(file, `not a CRIU stats image: found magic ${hex32(m0)} ${hex32(m1)}, expected ${hex32(IMG_SERVICE_MAGIC)} ${hex32(STATS_MAGIC)}; this is ${describeMagic(m0, m1)}`);
   }
   const n = dv.getUint32(8, true);
   if (bytes.length - 12 < n) {
