@@ -1,13 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit and integration suites live next to the code they test (*.test.ts).
-// Lab suites boot VMs and are slow; they are selected by file name (*.lab.test.ts)
-// and run serially so two suites never fight over the same VMs.
+// Suites live next to the code they test (*.test.ts). Two projects:
+// - unit: parsers, math, SSH against a local sshd, the web bridge; fast and parallel.
+// - lab: real CRIU in the rehearsal VMs (*.lab.test.ts); one file at a time, because the
+//   files share the two VMs, and with generous timeouts, because the guests run under TCG.
+const unitInclude = ['electron/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/**/*.test.ts'];
+const labInclude = ['electron/**/*.lab.test.ts', 'e2e/**/*.lab.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['electron/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: unitInclude,
+          exclude: ['**/node_modules/**', ...labInclude],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'lab',
+          include: labInclude,
+          fileParallelism: false,
+          testTimeout: 15 * 60_000,
+          hookTimeout: 30 * 60_000,
+        },
+      },
+    ],
   },
 });

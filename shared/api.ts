@@ -51,6 +51,7 @@ export const policySchema = z.object({
   maxIterations: z.number().int().min(1).max(50),
   growthThreshold: z.number().min(0).max(10),
   minPages: z.number().int().min(0),
+  onNotConverging: z.enum(['cutover', 'rollback']),
 });
 
 export const planSchema = z.object({
@@ -124,6 +125,8 @@ export interface CommandRecord {
   argv: string[];
   sudo: boolean;
   startedAt: string;
+  /** Set when this command's stdout was piped into a command on another host (image copy). */
+  pipeTo?: { host: string; argv: string[]; sudo: boolean };
 }
 
 /** The event stream. Every event a migration produces is journaled before it is emitted. */
@@ -208,4 +211,5 @@ export const defaultPolicy = {
   maxIterations: 8,
   growthThreshold: 0.1,
   minPages: 64,
+  onNotConverging: 'rollback',
 } as const;

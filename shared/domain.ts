@@ -97,6 +97,11 @@ export interface ConvergencePolicy {
   growthThreshold: number;
   /** Stop pre-copying when an iteration writes this few pages or fewer. */
   minPages: number;
+  /**
+   * What auto mode does when pre-copy stops converging: cut over anyway (the freeze
+   * will exceed the budget) or roll back. Manual mode always waits for the user.
+   */
+  onNotConverging: 'cutover' | 'rollback';
 }
 
 export interface MigrationPlan {
@@ -143,6 +148,8 @@ export interface IterationStats {
   memwriteTimeUs: number;
   /** Host clock, the whole CRIU command. */
   wallMs: number;
+  /** Host clock (ms since epoch) when the command started; rates are measured between these. */
+  startedAtMs?: number;
   /** Derived: pages dirtied per second since the previous iteration started. */
   dirtyPagesPerSec?: number;
   /** Derived: bytes per second the page server accepted. */

@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { formatError, isFerryError } from '../../shared/errors.ts';
 import { registerHostCommands } from './commands/hosts.ts';
 import { registerLabCommands } from './commands/lab.ts';
+import { registerMigrateCommands } from './commands/migrate.ts';
+import { registerRehearseCommand } from './commands/rehearse.ts';
+import { registerUiCommand } from './commands/ui.ts';
 
 /** Build the `ferry` command tree. Each area registers its own subcommands. */
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerHostCommands(program);
   registerLabCommands(program);
+  registerMigrateCommands(program);
+  registerRehearseCommand(program);
+  registerUiCommand(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import {
 import { FerryError, toErrorInfo } from '../../shared/errors.ts';
 import { EventStream } from './events.ts';
 import { HostService } from './hosts.ts';
+import { MigrationService } from './migrations.ts';
 import type { SshHub } from '../ssh/index.ts';
 
 export type Handlers = { [M in Method]: (params: ParsedParams<M>) => Promise<Results[M]> };
@@ -35,11 +36,13 @@ function unavailable(what: string): () => Promise<never> {
 export class Engine implements ConsoleApi {
   readonly events = new EventStream();
   readonly hosts: HostService;
+  readonly migrations: MigrationService;
   private readonly handlers: Handlers;
 
   constructor(opts: { hub?: SshHub; env?: NodeJS.ProcessEnv } = {}) {
     this.hosts = new HostService({ hub: opts.hub, env: opts.env, emit: (e) => this.events.emit(e) });
     const h = this.hosts;
+    const m = (this.migrations = new MigrationService((alias) => h.session(alias), (e) => this.events.emit(e), opts.env));
     this.handlers = {
       'hosts.list': () => h.list(),
       'hosts.connect': ({ alias }) => h.connect(alias),
@@ -48,13 +51,13 @@ export class Engine implements ConsoleApi {
       'hosts.facts': ({ alias }) => h.facts(alias),
       'processes.list': ({ alias }) => h.processes(alias),
       'processes.inspect': ({ alias, pid }) => h.inspect(alias, pid),
-      'preflight.run': unavailable('Preflight'),
-      'migration.start': unavailable('Migration'),
-      'migration.control': unavailable('Migration control'),
-      'migration.rollbackPreview': unavailable('Rollback preview'),
-      'journals.list': unavailable('The journal'),
-      'journals.report': unavailable('Reports'),
-      'journals.runbook': unavailable('Runbooks'),
+      'preflight.run': ({ plan }) => m.preflight(plan),
+      'migration.start': async ({ plan, overrideBlockers }) => ({ migrationId: m.start(plan, { overrideBlockers }).migrationId }),
+      'migration.control': async ({ migrationId, action }) => m.control(migrationId, action),
+      'migration.rollbackPreview': async ({ migrationId }) => m.rollbackPreview(migrationId),
+      'journals.list': async () => m.list(),
+      'journals.report': async ({ id }) => ({ markdown: m.report(id) }),
+      'journals.runbook': async ({ id }) => ({ script: m.runbook(id) }),
       'lab.status': unavailable('The lab'),
       'lab.up': unavailable('The lab'),
       'lab.down': unavailable('The lab'),
@@ -85,6 +88,7 @@ export class Engine implements ConsoleApi {
   }
 
   async close(): Promise<void> {
+    await this.migrations.settle();
     await this.hosts.close();
   }
 }

@@ -1,0 +1,276 @@
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { defaultPolicy } from '../../../shared/api.ts';
+import type { EngineEvent } from '../../../shared/api.ts';
+import type { IterationStats, MigrationPlan } from '../../../shared/domain.ts';
+import { FerryError } from '../../../shared/errors.ts';
+import { MigrationService } from '../../engine/migrations.ts';
+import type { MigrationResult } from '../../engine/migration.ts';
+import { SshHub } from '../../ssh/index.ts';
+import { cliTrustDecider } from '../trust.ts';
+import { describeEvent, ITERATION_HEADER, iterationRow, table } from '../progress.ts';
+
+/** Parse "300ms", "1.5s", "2000" (ms). */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(text.trim());
+  if (!m) throw new FerryError({ code: 'invalid-argument', message: `Not a duration: ${JSON.stringify(text)}`, hint: 'Write it like 300ms or 1.5s.' });
+  return Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1));
+}
+
+function int(name: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new FerryError({ code: 'invalid-argument', message: `--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(v)}` });
+    }
+    return n;
+  };
+}
+
+export interface MigrateCliOptions {
+  source: string;
+  target: string;
+  pid: number;
+  mode: 'precopy' | 'cold';
+  maxDowntime: string;
+  maxIterations: number;
+  auto?: boolean;
+  onNotConverging: 'cutover' | 'rollback';
+  shellJob?: boolean;
+  tcpEstablished?: boolean;
+  targetAddress?: string;
+  port: number;
+  workDir: string;
+  sync: string[];
+  keepImages?: boolean;
+  healthCommand?: string[];
+  force?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  trustFingerprint?: string[];
+}
+
+export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
+  return {
+    source: o.source,
+    target: o.target,
+    pid: o.pid,
+    mode: o.mode,
+    shellJob: !!o.shellJob,
+    tcpEstablished: !!o.tcpEstablished,
+    policy: { ...defaultPolicy, downtimeBudgetMs: parseDuration(o.maxDowntime), maxIterations: o.maxIterations, onNotConverging: o.onNotConverging },
+    auto: !!o.auto,
+    pageServerPort: o.port,
+    targetAddress: o.targetAddress ?? o.target,
+    workDir: o.workDir,
+    fileSync: o.sync,
+    healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
+    retention: o.keepImages ? 'keep' : 'delete-on-commit',
+  };
+}
+
+function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--source <host>', 'host alias the process runs on now')
+    .requiredOption('--target <host>', 'host alias to move it to')
+    .requiredOption('--pid <pid>', 'PID of the process tree root on the source', int('pid', 1, 4_194_304))
+    .option('--mode <mode>', 'precopy (iterative pre-dumps) or cold (one dump)', 'precopy')
+    .option('--max-downtime <duration>', 'the freeze window you accept at cutover', `${defaultPolicy.downtimeBudgetMs}ms`)
+    .option('--max-iterations <n>', 'stop pre-copying after this many pre-dumps', int('max-iterations', 1, 50), defaultPolicy.maxIterations)
+    .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target alias")
+    .option('--port <port>', 'page server TCP port on the target', int('port', 1, 65535), 27000)
+    .option('--work-dir <dir>', 'image directory on both hosts', '/var/lib/ferry')
+    .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
+    .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
+    .option('--tcp-established', 'dump established TCP connections (only useful if the IP moves too)')
+    .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
+    .option('--json', 'one JSON object per line; the last line summarises the run')
+    .option('-v, --verbose', 'show every command as it runs');
+}
+
+/** Build the engine pieces a CLI run needs: one hub (one connection per host), one service. */
+function cliService(o: { trustFingerprint?: string[]; json?: boolean }, onEvent: (e: EngineEvent) => void) {
+  const hub = new SshHub({ trust: cliTrustDecider({ fingerprints: o.trustFingerprint ?? [], interactive: !o.json && process.stdin.isTTY === true }) });
+  const service = new MigrationService((alias) => hub.session(alias), onEvent);
+  return { hub, service };
+}
+
+function printer(o: { json?: boolean; verbose?: boolean }) {
+  return (e: EngineEvent) => {
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(e)}\n`);
+      return;
+    }
+    const line = describeEvent(e, { verbose: o.verbose });
+    if (line) process.stdout.write(`${line}\n`);
+  };
+}
+
+export function summaryLine(r: MigrationResult) {
+  return {
+    type: 'summary',
+    migrationId: r.migrationId,
+    outcome: r.outcome,
+    freezeWindowMs: r.freezeWindowMs ?? null,
+    predictedMs: r.predictedMs ?? null,
+    iterations: r.iterations,
+    bytesThroughConsole: r.bytesThroughConsole,
+    error: r.error ?? null,
+  };
+}
+
+export function printSummary(r: MigrationResult, iterations: IterationStats[]): void {
+  process.stdout.write(`\n${table(ITERATION_HEADER, iterations.map(iterationRow))}\n`);
+  if (r.freezeWindowMs !== undefined) {
+    const err = r.predictedMs !== undefined ? ` (predicted ${r.predictedMs} ms, error ${Math.round(((r.predictedMs - r.freezeWindowMs) / r.freezeWindowMs) * 100)}%)` : '';
+    process.stdout.write(`freeze window: ${r.freezeWindowMs} ms measured${err}\n`);
+  }
+  process.stdout.write(`outcome: ${r.outcome}\n`);
+}
+
+/**
+ * Ctrl-C never leaves the process in two places: it asks (on a terminal) whether to roll
+ * back or carry on; a second Ctrl-C, or no terminal, rolls back.
+ */
+function guardInterrupt(control: (a: 'rollback') => void): () => void {
+  let asked = false;
+  const onSigint = () => {
+    if (asked || !process.stdin.isTTY) {
+      process.stderr.write('\nrolling back…\n');
+      control('rollback');
+      return;
+    }
+    asked = true;
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question('\nInterrupted. [r]oll back now, or [c]ontinue the migration? ', (answer) => {
+      rl.close();
+      asked = false;
+      if (/^c/i.test(answer.trim())) process.stderr.write('continuing\n');
+      else control('rollback');
+    });
+  };
+  process.on('SIGINT', onSigint);
+  return () => process.off('SIGINT', onSigint);
+}
+
+export async function runMigration(o: MigrateCliOptions): Promise<MigrationResult> {
+  const plan = planFromOptions(o);
+  const print = printer(o);
+  const iterations: IterationStats[] = [];
+  const { hub, service } = cliService(o, (e) => {
+    if (e.type === 'iteration') iterations.push(e.stats);
+    print(e);
+  });
+  try {
+    if (!o.auto && !process.stdin.isTTY) {
+      throw new FerryError({ code: 'invalid-argument', message: 'Manual mode needs a terminal to take your decisions', hint: 'Add --auto to let the policy decide, or run in a terminal.' });
+    }
+    const { migrationId, done } = service.start(plan, { overrideBlockers: o.force });
+    const unguard = guardInterrupt((a) => service.control(migrationId, a));
+    const stopKeys = o.auto ? () => undefined : manualKeys((a) => service.control(migrationId, a));
+    const result = await done.finally(() => {
+      unguard();
+      stopKeys();
+    });
+    if (o.json) process.stdout.write(`${JSON.stringify(summaryLine(result))}\n`);
+    else printSummary(result, iterations);
+    return result;
+  } finally {
+    await hub.closeAll();
+  }
+}
+
+/** Manual mode's keys: n = one more pre-dump, c = cut over now, a = abort. */
+function manualKeys(control: (a: 'one-more' | 'cutover-now' | 'abort') => void): () => void {
+  process.stderr.write('keys: [n] one more pre-dump  [c] cut over now  [a] abort (roll back)\n');
+  const stdin = process.stdin;
+  stdin.setRawMode?.(true);
+  stdin.resume();
+  const onData = (b: Buffer) => {
+    const k = b.toString();
+    if (k === '\u0003') process.emit('SIGINT');
+    else if (k === 'n') control('one-more');
+    else if (k === 'c') control('cutover-now');
+    else if (k === 'a') control('abort');
+  };
+  stdin.on('data', onData);
+  return () => {
+    stdin.off('data', onData);
+    stdin.setRawMode?.(false);
+    stdin.pause();
+  };
+}
+
+export function registerMigrateCommands(program: Command): void {
+  addPlanOptions(
+    program
+      .command('preflight')
+      .description('Check both hosts and the process before a migration; changes nothing')
+  ).action(async (o: MigrateCliOptions) => {
+    const plan = planFromOptions(o);
+    const { hub, service } = cliService(o, printer({ json: o.json, verbose: o.verbose }));
+    try {
+      const report = await service.preflight(plan);
+      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        for (const c of report.checks) {
+          process.stdout.write(`${c.status.padEnd(4)}  ${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}${c.fix && c.status !== 'pass' ? `\n      fix: ${c.fix}` : ''}\n`);
+        }
+        process.stdout.write(report.blockers ? `\n${report.blockers} blocker(s)\n` : '\nready to migrate\n');
+      }
+      process.exitCode = report.blockers ? 1 : 0;
+    } finally {
+      await hub.closeAll();
+    }
+  });
+
+  addPlanOptions(
+    program
+      .command('migrate')
+      .description('Live-migrate a process tree from --source to --target with CRIU')
+      .option('--auto', 'let the policy decide when to cut over (no keys needed)')
+      .option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging: rollback or cutover', 'rollback')
+      .option('--keep-images', 'keep the image directories after a successful migration')
+      .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back')
+      .option('--force', 'start even when preflight finds blockers'),
+  ).action(async (o: MigrateCliOptions) => {
+    const r = await runMigration(o);
+    process.exitCode = r.outcome === 'committed' ? 0 : r.outcome === 'rolled-back' ? 3 : 1;
+  });
+
+  const journal = program.command('journal').description('Past and unfinished migrations, from their journals');
+  journal
+    .command('list')
+    .description('every migration, newest first, with where unfinished ones stopped')
+    .option('--json', 'as JSON')
+    .action((o: { json?: boolean }) => {
+      const service = new MigrationService(() => {
+        throw new Error('no sessions needed');
+      }, () => undefined);
+      const list = service.list();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(list)}\n`);
+        return;
+      }
+      if (!list.length) process.stdout.write('no migrations yet\n');
+      for (const j of list) {
+        process.stdout.write(`${j.id}  ${j.source} → ${j.target}  PID ${j.pid}  ${j.finished ? j.outcome : `UNFINISHED at ${j.lastPhase}`}\n`);
+        if (!j.finished && j.nextStep) process.stdout.write(`    next: ${j.nextStep}\n`);
+      }
+    });
+  for (const [name, what] of [
+    ['show', 'the Markdown report of one migration'],
+    ['report', 'the Markdown report of one migration'],
+    ['runbook', 'a shell script of the exact commands that ran, per host'],
+  ] as const) {
+    journal
+      .command(`${name} <id>`)
+      .description(what)
+      .action((id: string) => {
+        const service = new MigrationService(() => {
+          throw new Error('no sessions needed');
+        }, () => undefined);
+        process.stdout.write(name === 'runbook' ? service.runbook(id) : service.report(id));
+      });
+  }
+}

@@ -1,0 +1,524 @@
+import { randomBytes } from 'node:crypto';
+import type { EngineEvent, Outcome } from '../../shared/api.ts';
+import type {
+  DowntimeEstimate,
+  IterationStats,
+  MigrationAction,
+  MigrationPlan,
+  Phase,
+  ProcessDetail,
+  Recommendation,
+  RollbackPreview,
+} from '../../shared/domain.ts';
+import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../shared/errors.ts';
+import { buildIteration, estimateDowntime } from '../../shared/estimate.ts';
+import { recommend } from '../../shared/policy.ts';
+import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../criu/index.ts';
+import { runPreflight, type PreflightFacts } from './preflight.ts';
+import { parsePs, psArgv } from './ps.ts';
+import { CommandRunner, type Privilege } from './runner.ts';
+import type { HostSession } from '../ssh/index.ts';
+
+/** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
+export const STEP_TIMEOUTS = {
+  pageServer: 60_000,
+  preDump: 10 * 60_000,
+  dump: 10 * 60_000,
+  copy: 10 * 60_000,
+  restore: 5 * 60_000,
+  verify: 30_000,
+} as const;
+/**
+ * A restore whose parent images vanished loops forever writing its log (LAB.md). RLIMIT_FSIZE
+ * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
+ */
+export const LOG_LIMIT_BLOCKS = 512 * 1024;
+
+export interface MigrationDeps {
+  /** The session for a host alias (shared with the console: one connection per host). */
+  session(alias: string): HostSession;
+  /** Journal first, then the UI: called for every event. */
+  record(event: EngineEvent): void;
+}
+
+export interface MigrationResult {
+  migrationId: string;
+  outcome: Outcome;
+  iterations: IterationStats[];
+  freezeWindowMs?: number;
+  predictedMs?: number;
+  bytesThroughConsole: number;
+  error?: FerryErrorInfo;
+}
+
+export function newMigrationId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Where the process is, on each host: the invariant is exactly one 'running'. */
+export type Presence = 'running' | 'frozen' | 'absent';
+
+/**
+ * One live migration of a process tree from source to target. Its phases are visible
+ * states; every command and decision goes through `record` (journal, then UI). Rollback is
+ * possible from every phase and is announced (steps) before it runs.
+ */
+export class Migration {
+  readonly id: string;
+  phase: Phase = 'planned';
+  readonly iterations: IterationStats[] = [];
+  private readonly run: CommandRunner;
+  private readonly privilege: Record<string, Privilege> = {};
+  private readonly pending: MigrationAction[] = [];
+  private wake?: () => void;
+  private process?: ProcessDetail;
+  private filesToSync: string[] = [];
+  private pageServerPidFile?: string;
+  /** Set once the final dump froze the source tree (--leave-stopped). */
+  private sourceFrozen = false;
+  /** Set once criu restore was started on the target. */
+  private restoreStarted = false;
+  /** Tree PIDs already taken on the target before restore: never ours to kill. */
+  private takenBeforeRestore = new Set<number>();
+  private lastEstimate?: DowntimeEstimate;
+  private lastRecommendation?: Recommendation;
+  private bytesThroughConsole = 0;
+  private freezeWindowMs?: number;
+  private predictedAtCutover?: number;
+
+  constructor(
+    readonly plan: MigrationPlan,
+    private readonly deps: MigrationDeps,
+    opts: { id?: string; overrideBlockers?: boolean } = {},
+  ) {
+    this.id = opts.id ?? newMigrationId();
+    this.overrideBlockers = opts.overrideBlockers ?? false;
+    this.run = new CommandRunner(
+      (e) => this.deps.record(e),
+      (alias) => this.deps.session(alias),
+      (alias) => this.privilege[alias] ?? 'root',
+      this.id,
+    );
+  }
+  private readonly overrideBlockers: boolean;
+
+  private get dir(): string {
+    return `${this.plan.workDir}/${this.id}`;
+  }
+  private iterDir(i: number): string {
+    return `${this.dir}/${i}`;
+  }
+  private get pids(): number[] {
+    return this.process?.tree.map((p) => p.pid) ?? [this.plan.pid];
+  }
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  private setPhase(phase: Phase, note?: string): void {
+    this.phase = phase;
+    this.deps.record({ type: 'phase', migrationId: this.id, phase, at: this.now(), note });
+  }
+
+  /** A user's request; applied at the next safe point (never in the middle of a CRIU step). */
+  control(action: MigrationAction): { accepted: boolean; note: string } {
+    const terminal = ['committed', 'rolled-back', 'failed', 'rolling-back'].includes(this.phase);
+    if (terminal) return { accepted: false, note: `the migration is ${this.phase}` };
+    if ((action === 'one-more' || action === 'cutover-now') && this.phase !== 'precopy' && this.phase !== 'preflight' && this.phase !== 'planned') {
+      return { accepted: false, note: `${action} only applies during pre-copy (now: ${this.phase})` };
+    }
+    if (this.phase === 'cutover' || this.phase === 'restore' || this.phase === 'verify') {
+      // Past the final dump, abort and rollback mean the same: resume the frozen source.
+      this.pending.push('rollback');
+    } else {
+      this.pending.push(action);
+    }
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action, reason: `requested during ${this.phase}`, at: this.now() });
+    this.wake?.();
+    return { accepted: true, note: `${action} will be applied at the next safe point` };
+  }
+
+  /** What a rollback would do right now, in the order it would do it. */
+  rollbackPreview(): RollbackPreview {
+    return { migrationId: this.id, phase: this.phase, steps: this.rollbackSteps() };
+  }
+
+  private rollbackSteps(): string[] {
+    const { source, target } = this.plan;
+    const steps: string[] = [];
+    if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
+    if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
+    steps.push(`delete this migration's images on ${target} (${this.dir})`);
+    if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
+    else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
+    steps.push(`delete this migration's images on ${source} (${this.dir})`);
+    return steps;
+  }
+
+  private takeAction(): MigrationAction | undefined {
+    return this.pending.shift();
+  }
+
+  private waitForAction(): Promise<MigrationAction> {
+    const a = this.takeAction();
+    if (a) return Promise.resolve(a);
+    return new Promise((resolve) => {
+      this.wake = () => {
+        const next = this.takeAction();
+        if (next) {
+          this.wake = undefined;
+          resolve(next);
+        }
+      };
+    });
+  }
+
+  /** Run the whole migration; resolves with its outcome, never leaves the process in two places. */
+  async execute(): Promise<MigrationResult> {
+    this.deps.record({ type: 'migration-started', migrationId: this.id, plan: this.plan, at: this.now() });
+    let outcome: Outcome;
+    let error: FerryErrorInfo | undefined;
+    try {
+      outcome = await this.drive();
+    } catch (e) {
+      error = toErrorInfo(e, 'migration-failed');
+      this.deps.record({ type: 'error', migrationId: this.id, error });
+      if (this.phase === 'preflight') {
+        // Nothing was dumped or started: there is nothing to roll back.
+        this.setPhase('failed', error.message);
+        outcome = 'failed';
+      } else {
+        outcome = await this.rollback(`after an error: ${error.message}`);
+      }
+    }
+    const summary = this.summary(outcome, error);
+    this.deps.record({
+      type: 'outcome',
+      migrationId: this.id,
+      outcome,
+      at: this.now(),
+      freezeWindowMs: this.freezeWindowMs,
+      predictedMs: this.predictedAtCutover,
+      summary,
+    });
+    return {
+      migrationId: this.id,
+      outcome,
+      iterations: this.iterations,
+      freezeWindowMs: this.freezeWindowMs,
+      predictedMs: this.predictedAtCutover,
+      bytesThroughConsole: this.bytesThroughConsole,
+      error,
+    };
+  }
+
+  private summary(outcome: Outcome, error?: FerryErrorInfo): string {
+    const { source, target, pid } = this.plan;
+    if (outcome === 'committed') {
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).`;
+    }
+    const why = error ? ` (${error.message})` : '';
+    if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
+    if (this.phase === 'failed' && this.sourceFrozen) return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
+    return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
+  }
+
+  private async drive(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('preflight');
+    const facts: PreflightFacts = await runPreflight(this.plan, this.run, {
+      scratchDir: `${this.dir}/preflight`,
+      setPrivilege: (h, p) => (this.privilege[h] = p),
+    });
+    this.process = facts.process;
+    this.filesToSync = [...new Set([...facts.filesToSync, ...this.plan.fileSync])];
+    for (const c of facts.report.checks) {
+      this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: `preflight ${c.status}`, reason: `${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}`, at: this.now() });
+    }
+    if (facts.report.blockers > 0 && !this.overrideBlockers) {
+      const first = facts.report.checks.find((c) => c.status === 'fail')!;
+      throw new FerryError({
+        code: 'preflight-failed',
+        host: first.host,
+        message: `Preflight found ${facts.report.blockers} blocker(s); nothing was dumped. First: ${first.title}: ${first.detail}`,
+        hint: first.fix,
+      });
+    }
+    if (this.takeAction() === 'abort') return this.rollback('aborted by the user before pre-copy');
+
+    await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
+
+    let i = 0;
+    if (this.plan.mode === 'precopy') {
+      this.setPhase('precopy');
+      for (;;) {
+        i += 1;
+        await this.precopyIteration(i);
+        const next = await this.decideAfterIteration();
+        if (next === 'continue') continue;
+        if (next === 'rollback') return this.rollback('pre-copy stopped: rolling back');
+        break;
+      }
+    }
+    return this.cutover(i + 1);
+  }
+
+  private async startPageServer(i: number): Promise<void> {
+    const { target } = this.plan;
+    const dir = this.iterDir(i);
+    this.pageServerPidFile = `${dir}/page-server.pid`;
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const r = await this.run.run(
+      target,
+      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: i > 1 ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4 }),
+      { timeoutMs: STEP_TIMEOUTS.pageServer },
+    );
+    if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
+  }
+
+  private async precopyIteration(i: number): Promise<void> {
+    const { source } = this.plan;
+    await this.startPageServer(i);
+    const dir = this.iterDir(i);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const started = Date.now();
+    const r = await this.run.run(
+      source,
+      preDump({
+        pid: this.plan.pid,
+        imagesDir: dir,
+        trackMem: true,
+        prevImagesDir: i > 1 ? `../${i - 1}` : undefined,
+        pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
+        shellJob: this.plan.shellJob,
+        tcpEstablished: this.plan.tcpEstablished,
+        log: 'pre-dump.log',
+        verbosity: 4,
+      }),
+      { timeoutMs: STEP_TIMEOUTS.preDump },
+    );
+    const ended = Date.now();
+    this.pageServerPidFile = undefined; // one-shot: it exits when the pre-dump disconnects
+    if (r.code !== 0) await this.fail('pre-dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/pre-dump.log`);
+    const stats = await this.readDumpStats(source, dir);
+    const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
+    this.iterations.push(it);
+    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: Date.now() });
+    this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
+    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });
+  }
+
+  private async readDumpStats(host: string, dir: string): Promise<DumpStats> {
+    const buf = await this.run.readFile(host, `${dir}/stats-dump`);
+    const s = decodeStats(buf, `${host}:${dir}/stats-dump`);
+    if (s.kind !== 'dump') throw new FerryError({ code: 'stats-image-invalid', host, message: `${dir}/stats-dump holds restore stats, not dump stats` });
+    return s;
+  }
+
+  /** After each pre-dump: the user's word first, then (in auto mode) the policy's. */
+  private async decideAfterIteration(): Promise<'continue' | 'cutover' | 'rollback'> {
+    const rec = this.lastRecommendation!;
+    const fromUser = (a: MigrationAction): 'continue' | 'cutover' | 'rollback' =>
+      a === 'one-more' ? 'continue' : a === 'cutover-now' ? 'cutover' : 'rollback';
+    const queued = this.takeAction();
+    if (queued) return fromUser(queued);
+    if (this.plan.auto) {
+      if (rec.kind === 'continue') return 'continue';
+      const action = rec.kind === 'cutover' ? 'cutover' : this.plan.policy.onNotConverging;
+      this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason: rec.reason, at: this.now() });
+      return action;
+    }
+    return fromUser(await this.waitForAction());
+  }
+
+  private async cutover(last: number): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('cutover');
+    if (this.iterations.length) {
+      // The prediction that counts is the one made now, when the cutover starts: in manual
+      // mode it may come long after the last pre-dump, with more pages dirtied since.
+      this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: Date.now() });
+      this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
+      this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });
+      this.predictedAtCutover = Math.round(this.lastEstimate.predictedMs);
+    }
+    const dir = this.iterDir(last);
+    const incremental = this.plan.mode === 'precopy' && last > 1;
+    if (incremental) await this.startPageServer(last);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const freezeStart = Date.now();
+    const r = await this.run.run(
+      source,
+      dump({
+        pid: this.plan.pid,
+        imagesDir: dir,
+        leaveStopped: true,
+        ...(incremental
+          ? { trackMem: true, prevImagesDir: `../${last - 1}`, pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort } }
+          : {}),
+        shellJob: this.plan.shellJob,
+        tcpEstablished: this.plan.tcpEstablished,
+        log: 'dump.log',
+        verbosity: 4,
+      }),
+      { timeoutMs: STEP_TIMEOUTS.dump },
+    );
+    this.pageServerPidFile = undefined;
+    // Whatever the exit code, the tree may be stopped now; rollback checks and resumes it.
+    this.sourceFrozen = true;
+    if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
+    const stats = await this.readDumpStats(source, dir);
+    const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: Date.now() }, this.iterations[this.iterations.length - 1]);
+    this.iterations.push(it);
+    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
+    if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
+
+    // Metadata images (and, for a cold dump, the pages) straight from source to target.
+    const copy = await this.run.pipe(
+      source,
+      ['tar', '-C', dir, '-cf', '-', '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', '.'],
+      target,
+      ['tar', '-C', dir, '-xf', '-'],
+      { timeoutMs: STEP_TIMEOUTS.copy, what: 'copying the images' },
+    );
+    this.bytesThroughConsole += copy.bytes;
+    if (this.filesToSync.length) {
+      const rel = this.filesToSync.map((p) => p.replace(/^\/+/, ''));
+      const files = await this.run.pipe(source, ['tar', '-C', '/', '-cf', '-', '--', ...rel], target, ['tar', '-C', '/', '-xpf', '-'], {
+        timeoutMs: STEP_TIMEOUTS.copy,
+        what: 'copying the open files',
+      });
+      this.bytesThroughConsole += files.bytes;
+    }
+    if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
+
+    this.setPhase('restore');
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    this.restoreStarted = true;
+    const rr = await this.run.run(
+      target,
+      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
+      { timeoutMs: STEP_TIMEOUTS.restore },
+    );
+    this.freezeWindowMs = Date.now() - freezeStart;
+    if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
+
+    this.setPhase('verify');
+    const where = await this.whereIsIt();
+    if (where.target !== 'running') {
+      throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
+    }
+    await this.healthCheck();
+    if (this.takeAction()) return this.rollback('rolled back by the user before commit');
+    return this.commit();
+  }
+
+  private async healthCheck(): Promise<void> {
+    const hc = this.plan.healthCheck;
+    if (hc.kind === 'none') return;
+    const { target } = this.plan;
+    const timeoutMs = hc.timeoutMs ?? STEP_TIMEOUTS.verify;
+    const argv =
+      hc.kind === 'command'
+        ? hc.argv!
+        : hc.kind === 'tcp'
+          ? ['bash', '-c', 'for i in $(seq 20); do (exec 3<>"/dev/tcp/127.0.0.1/$0") 2>/dev/null && exit 0; sleep 0.5; done; exit 1', String(hc.port)]
+          : ['python3', '-c', 'import sys,urllib.request as u\ntry: c=u.urlopen(sys.argv[1],timeout=10).status\nexcept Exception as e: c=getattr(e,"code",0)\nsys.exit(0 if c==int(sys.argv[2]) else 1)', hc.url!, String(hc.expectStatus ?? 200)];
+    const r = await this.run.run(target, argv, { timeoutMs });
+    if (r.code !== 0) {
+      throw new FerryError({ code: 'health-check-failed', host: target, message: `The health check failed on ${target} (exit ${r.code ?? r.signal})`, evidence: (r.stderr || r.stdout).trim().split('\n').pop(), hint: 'Ferry rolled back to the source. Check what the restored process needs on the target.' });
+    }
+  }
+
+  private async commit(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    // The frozen copy on the source goes only after the target is verified.
+    await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
+    this.sourceFrozen = false;
+    if (this.plan.retention === 'delete-on-commit') {
+      await this.run.run(source, ['rm', '-rf', '--', this.dir]);
+      await this.run.run(target, ['rm', '-rf', '--', this.dir]);
+    }
+    this.setPhase('committed', `the process runs on ${target}`);
+    return 'committed';
+  }
+
+  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
+  private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
+    const log = await this.run
+      .run(host, ['tail', '-c', '262144', '--', logPath], { quiet: true })
+      .then((r) => r.stdout)
+      .catch(() => '');
+    const d = diagnose({ command, exitCode: code, signal: signal ?? undefined, stdout, stderr, log, host, pid: this.plan.pid });
+    throw new FerryError(
+      d ?? { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${logPath} on ${host}.` },
+    );
+  }
+
+  /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
+  async whereIsIt(): Promise<{ source: Presence; target: Presence }> {
+    const presence = async (host: string): Promise<Presence> => {
+      const r = await this.run.run(host, psArgv, { quiet: true });
+      const p = parsePs(r.stdout).find((x) => x.pid === this.plan.pid);
+      if (!p || p.state.startsWith('Z')) return 'absent';
+      return p.state.startsWith('T') ? 'frozen' : 'running';
+    };
+    const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
+    return { source, target };
+  }
+
+  /** Undo whatever this migration did, in the order announced; ends with the source running. */
+  async rollback(reason: string): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
+    this.setPhase('rolling-back', reason);
+    const problems: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (e) {
+        problems.push(`${what}: ${toErrorInfo(e).message}`);
+      }
+    };
+    if (this.restoreStarted) {
+      await attempt(`stopping the restored tree on ${target}`, async () => {
+        const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
+        const ours = this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p));
+        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours.map(String)]);
+      });
+    }
+    // A page server still waiting for a pre-dump: stop it by its pidfile.
+    await attempt(`stopping the page server on ${target}`, () =>
+      this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
+    );
+    await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    if (this.sourceFrozen) {
+      await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
+    }
+    await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
+    const where = await this.whereIsIt().catch(() => undefined);
+    // A PID that was taken on the target before restore belongs to someone else.
+    const targetClear = where?.target === 'absent' || this.takenBeforeRestore.has(this.plan.pid);
+    const ok = where?.source === 'running' && targetClear;
+    if (!ok) {
+      problems.push(`after rollback the process is ${where?.source ?? 'unknown'} on ${source} and ${where?.target ?? 'unknown'} on ${target}`);
+    }
+    if (problems.length) {
+      this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
+      this.deps.record({
+        type: 'error',
+        migrationId: this.id,
+        error: { code: 'rollback-incomplete', message: `Rollback did not finish cleanly: ${problems.join('; ')}`, hint: 'Check both hosts by hand; `ferry journal show` lists every command that ran.' },
+      });
+      return 'failed';
+    }
+    this.sourceFrozen = false;
+    this.setPhase('rolled-back', reason);
+    return 'rolled-back';
+  }
+}

@@ -1,0 +1,101 @@
+import type { EngineEvent } from '../../shared/api.ts';
+import type { JournalSummary, MigrationAction, MigrationPlan, PreflightReport, RollbackPreview } from '../../shared/domain.ts';
+import { FerryError } from '../../shared/errors.ts';
+import { createJournal, listJournals, readJournal, replay, journalPath } from './journal.ts';
+import { renderReport, renderRunbook } from './report.ts';
+import { Migration, newMigrationId, type MigrationResult } from './migration.ts';
+import { runPreflight } from './preflight.ts';
+import { CommandRunner, type Privilege } from './runner.ts';
+import type { HostSession } from '../ssh/index.ts';
+
+/**
+ * Migrations as the console sees them: start one (journaled from its first event),
+ * steer it, and read the journals of past and unfinished ones.
+ */
+export class MigrationService {
+  private readonly active = new Map<string, { migration: Migration; done: Promise<MigrationResult> }>();
+
+  constructor(
+    private readonly session: (alias: string) => HostSession,
+    private readonly emit: (e: EngineEvent) => void,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** Preflight alone, outside a migration: its commands go to the UI but not to a journal. */
+  async preflight(plan: MigrationPlan): Promise<PreflightReport> {
+    const privilege: Record<string, Privilege> = {};
+    const run = new CommandRunner(this.emit, this.session, (h) => privilege[h] ?? 'root');
+    const facts = await runPreflight(plan, run, {
+      scratchDir: `${plan.workDir}/preflight-${newMigrationId()}`,
+      setPrivilege: (h, p) => (privilege[h] = p),
+    });
+    return facts.report;
+  }
+
+  /** Start a migration; resolves once it is journaled and running, not when it ends. */
+  start(plan: MigrationPlan, opts: { overrideBlockers?: boolean } = {}): { migrationId: string; done: Promise<MigrationResult> } {
+    for (const { migration } of this.active.values()) {
+      if (migration.plan.pid === plan.pid && migration.plan.source === plan.source) {
+        throw new FerryError({
+          code: 'migration-running',
+          host: plan.source,
+          message: `PID ${plan.pid} on ${plan.source} is already being migrated (${migration.id})`,
+          hint: 'Wait for it to finish or roll it back.',
+        });
+      }
+    }
+    const id = newMigrationId();
+    const journal = createJournal(id, { env: this.env });
+    const migration = new Migration(
+      plan,
+      {
+        session: this.session,
+        // The journal is the truth: an event reaches the UI only after it is on disk.
+        record: (e) => {
+          journal.append(e);
+          this.emit(e);
+        },
+      },
+      { id, overrideBlockers: opts.overrideBlockers },
+    );
+    const done = migration.execute().finally(() => {
+      journal.close();
+      this.active.delete(id);
+    });
+    this.active.set(id, { migration, done });
+    return { migrationId: id, done };
+  }
+
+  private get(id: string): Migration {
+    const m = this.active.get(id)?.migration;
+    if (!m) {
+      throw new FerryError({ code: 'no-such-migration', message: `No running migration ${id}`, hint: 'It may have finished; see the history (ferry journal list).' });
+    }
+    return m;
+  }
+
+  control(id: string, action: MigrationAction): { accepted: boolean; note: string } {
+    return this.get(id).control(action);
+  }
+
+  rollbackPreview(id: string): RollbackPreview {
+    return this.get(id).rollbackPreview();
+  }
+
+  /** Wait for every running migration (used when a face closes). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  list(): JournalSummary[] {
+    return listJournals({ env: this.env });
+  }
+
+  report(id: string): string {
+    return renderReport(replay(readJournal(journalPath(id, { env: this.env })).records));
+  }
+
+  runbook(id: string): string {
+    return renderRunbook(replay(readJournal(journalPath(id, { env: this.env })).records));
+  }
+}

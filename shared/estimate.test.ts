@@ -1,0 +1,269 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeStats } from '../electron/criu/stats.ts';
+import {
+  DEFAULT_COPY_MS,
+  DEFAULT_DUMP_FIXED_MS,
+  estimateDowntime,
+  formatMs,
+  buildIteration,
+  iterationSeries,
+  iterationStats,
+  type IterationSample,
+  type TimedIterationStats,
+} from './estimate.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The recorded lab runs (fixtures/criu/*): stats-dump images decoded with Ferry's own decoder,
+// host timestamps from run.log. shared/ is typechecked without Node types (it runs in the
+// renderer too), so node:fs is loaded dynamically here, in the test only.
+
+const FIXTURES = new URL('../../shared/fixtures/criu/', import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const nodeFs = (): Promise<any> => import(/* @vite-ignore */ ['node', 'fs'].join(':'));
+
+interface Step {
+  title: string;
+  host: string;
+  cmd: string;
+  rc: number;
+  startMs: number;
+  endMs: number;
+}
+
+function parseRunLog(text: string): Step[] {
+  const steps: Step[] = [];
+  for (const block of text.split(/^### /m).slice(1)) {
+    const title = block.split('\n', 1)[0] ?? '';
+    const start = /host-start: (\S+)/.exec(block)?.[1];
+    const cmd = /^\[(\w+)\]# (.*)$/m.exec(block);
+    const end = /rc=(\d+)\s+host-end: (\S+)/.exec(block);
+    if (!start || !cmd || !end) continue;
+    steps.push({ title, host: cmd[1] ?? '', cmd: cmd[2] ?? '', rc: Number(end[1]), startMs: Date.parse(start), endMs: Date.parse(end[2] ?? '') });
+  }
+  return steps;
+}
+
+interface Run {
+  steps: Step[];
+  samples: IterationSample[];
+  iterations: TimedIterationStats[];
+  copy: Step;
+  restore: Step;
+}
+
+async function loadRun(name: string): Promise<Run> {
+  const fs = await nodeFs();
+  const steps = parseRunLog(fs.readFileSync(new URL(`${name}/run.log`, FIXTURES), 'utf8'));
+  const samples: IterationSample[] = [];
+  for (const s of steps) {
+    const m = / criu (pre-dump|dump) .*-D \/root\/[\w-]+\/(\d+)/.exec(s.cmd);
+    if (!m) continue;
+    const stats = decodeStats(new Uint8Array(fs.readFileSync(new URL(`${name}/source/${m[2]}/stats-dump`, FIXTURES))));
+    if (stats.kind !== 'dump') throw new Error('expected dump stats');
+    samples.push({ index: Number(m[2]), kind: m[1] === 'dump' ? 'dump' : 'pre-dump', stats, startedAtMs: s.startMs, endedAtMs: s.endMs });
+  }
+  const copy = steps.find((s) => s.title.startsWith('copy'));
+  const restore = steps.find((s) => / criu restore /.test(` ${s.cmd}`));
+  if (!copy || !restore) throw new Error(`${name}: copy/restore step not found`);
+  return { steps, samples, iterations: iterationSeries(samples), copy, restore };
+}
+
+const finalOf = (r: Run) => {
+  const f = r.iterations.find((i) => i.kind === 'dump');
+  if (!f) throw new Error('no final dump');
+  return f;
+};
+const finalSample = (r: Run) => r.samples.find((s) => s.kind === 'dump')!;
+
+let conv: Run;
+let nonconv: Run;
+let rollback: Run;
+beforeAll(async () => {
+  [conv, nonconv, rollback] = await Promise.all([loadRun('converging'), loadRun('non-converging'), loadRun('rollback')]);
+});
+
+describe('iterationStats (real stats-dump images + host clock)', () => {
+  it('reads the converging run: pages, times, derived rate and bandwidth', () => {
+    expect(conv.iterations.map((i) => i.pagesWritten)).toEqual([33861, 5799, 2724, 2719]);
+    expect(conv.iterations.map((i) => i.kind)).toEqual(['pre-dump', 'pre-dump', 'pre-dump', 'dump']);
+    const [i1, i2, i3] = conv.iterations;
+    expect(i1?.dirtyPagesPerSec).toBeUndefined();
+    // 5799 pages between freezes at 05:15:41.878+5.413ms and 05:15:49.348+5.176ms
+    expect(i2?.dirtyPagesPerSec).toBeCloseTo(5799 / ((49348 + 5.176 - (41878 + 5.413)) / 1000), 3);
+    expect(i3?.dirtyPagesPerSec).toBeGreaterThan(990);
+    expect(i3?.dirtyPagesPerSec).toBeLessThan(1010);
+    // 33861 pages × 4096 B in 3.786016 s
+    expect(i1?.bandwidthBytesPerSec).toBeCloseTo((33861 * 4096) / 3.786016, 3);
+    expect(i1?.wallMs).toBe(5892);
+    expect(i1?.frozenTimeUs).toBe(125036);
+  });
+
+  it('bandwidth is undefined when memwrite_time is 0, rate undefined without a later freeze', () => {
+    const a: IterationSample = { index: 1, kind: 'pre-dump', stats: { pagesWritten: 10, memwriteTimeUs: 0 }, startedAtMs: 1000, endedAtMs: 1100 };
+    const b: IterationSample = { index: 2, kind: 'pre-dump', stats: { pagesWritten: 10, memwriteTimeUs: 0 }, startedAtMs: 1000, endedAtMs: 1100 };
+    const s = iterationStats(b, a);
+    expect(s.bandwidthBytesPerSec).toBeUndefined();
+    expect(s.dirtyPagesPerSec).toBeUndefined();
+  });
+});
+
+/**
+ * The model against CRIU's recorded frozen_time of the final dump, given only what Ferry would
+ * have known at cutover: the pre-dumps and the host clock when the final dump started.
+ *
+ * Measured (these numbers are asserted below, and in the report):
+ *   converging:     predicted ≈ 573 ms vs frozen_time 637.8 ms (−10%). With the dirty-page
+ *                   count CRIU then wrote (2719) instead of the projection (2190) it is −1%:
+ *                   the error is the dirty rate, which rose from 999 to ~1240 pages/s in the
+ *                   last interval (the rates measured across iterations already spread ±25%).
+ *   non-converging: predicted ≈ 3.58 s vs frozen_time 3.646 s (−2%).
+ * Tolerance ±15%: the converging error (10%) plus margin for the ±20% second-to-second rate
+ * variation the workload itself shows, times the memory term's ~40% share of that freeze.
+ * Out of sample: the fixed part is also taken from the *other* recorded final dumps only
+ * (leave-one-out), so no run is predicted with a constant derived from itself.
+ */
+describe('estimateDowntime against the recorded runs', () => {
+  const TOLERANCE = 0.15;
+  const fixedOf = (r: Run) => {
+    const f = finalOf(r);
+    return (f.frozenTimeUs - f.memdumpTimeUs) / 1000;
+  };
+  const predict = (r: Run, leaveOneOut: boolean, liveDirty?: number) => {
+    const others = [conv, nonconv, rollback].filter((x) => x !== r);
+    const dumpFixedMs = others.reduce((a, x) => a + fixedOf(x), 0) / others.length;
+    return estimateDowntime({
+      iterations: r.iterations.filter((i) => i.kind === 'pre-dump'),
+      budgetMs: 300,
+      cutoverAtMs: finalSample(r).startedAtMs,
+      costs: leaveOneOut ? { dumpFixedMs, samples: 2 } : undefined,
+      liveDirty: liveDirty !== undefined ? { pages: liveDirty } : undefined,
+    });
+  };
+  const errors: string[] = [];
+
+  for (const [name, get] of [
+    ['converging', () => conv],
+    ['non-converging', () => nonconv],
+  ] as const) {
+    it(`${name}: predicted frozen part within ±${TOLERANCE * 100}% of CRIU's frozen_time, inside the band`, () => {
+      const r = get();
+      const actual = finalOf(r).frozenTimeUs / 1000;
+      for (const loo of [false, true]) {
+        const e = predict(r, loo);
+        const err = (e.frozen.ms - actual) / actual;
+        errors.push(`${name}${loo ? ' (leave-one-out fixed part)' : ''}: predicted ${e.frozen.ms.toFixed(1)} ms vs ${actual.toFixed(1)} ms (${(err * 100).toFixed(1)}%)`);
+        expect(Math.abs(err)).toBeLessThanOrEqual(TOLERANCE);
+        expect(e.frozen.lowMs).toBeLessThanOrEqual(actual);
+        expect(e.frozen.highMs).toBeGreaterThanOrEqual(actual);
+        expect(e.fits).toBe(false); // 300 ms is far below anything the TCG lab can do
+      }
+    });
+  }
+
+  it('converging: the error is the dirty-rate projection; with the true dirty count the model is within 3%', () => {
+    const actual = finalOf(conv).frozenTimeUs / 1000;
+    const e = predict(conv, true, finalOf(conv).pagesWritten);
+    expect(Math.abs(e.frozen.ms - actual) / actual).toBeLessThan(0.03);
+    const projected = predict(conv, true);
+    expect(projected.expectedDirtyPages).toBeGreaterThan(2100);
+    expect(projected.expectedDirtyPages).toBeLessThan(2300);
+  });
+
+  it('non-converging: expected pages are capped at the process size (iteration 1 written + skipped)', () => {
+    const e = predict(nonconv, false);
+    expect(e.totalPages).toBe(33862);
+    expect(e.expectedDirtyPages).toBe(33862);
+    expect(e.basis).toMatch(/capped/);
+    expect(e.basis).toMatch(/lower bound/);
+  });
+
+  it('whole freeze window (dump + copy + restore) against the host clock: within ±25%, inside the band', () => {
+    for (const r of [conv, nonconv]) {
+      const f = finalSample(r);
+      const measured = f.endedAtMs - f.startedAtMs + (r.copy.endMs - r.copy.startMs) + (r.restore.endMs - r.restore.startMs);
+      const e = predict(r, true);
+      errors.push(`window: predicted ${formatMs(e.predictedMs)} (${formatMs(e.lowMs)}–${formatMs(e.highMs)}) vs dump+copy+restore ${formatMs(measured)}`);
+      expect(Math.abs(e.predictedMs - measured) / measured).toBeLessThan(0.25);
+      expect(e.lowMs).toBeLessThanOrEqual(measured);
+      expect(e.highMs).toBeGreaterThanOrEqual(measured);
+    }
+    // Printed so a change in the model shows its effect on the real runs.
+    console.log(errors.join('\n'));
+  });
+});
+
+describe('estimateDowntime: basis, band and defaults', () => {
+  it('names every default term and what was measured', () => {
+    const e = estimateDowntime({ iterations: conv.iterations.slice(0, 3), budgetMs: 300 });
+    expect(e.basis).toMatch(/^Measured: dirty rate \d+ pages\/s/);
+    expect(e.basis).toMatch(/bandwidth \d+\.\d MB\/s/);
+    expect(e.basis).toMatch(/Defaults .*final-dump fixed part 305 ms.*copy of images and files 4\.4 s.*restore/);
+    expect(e.terms.filter((t) => t.source === 'default').map((t) => t.name)).toEqual(['dump-fixed', 'dump-overhead', 'copy', 'restore']);
+    expect(e.lowMs).toBeLessThan(e.predictedMs);
+    expect(e.highMs).toBeGreaterThan(e.predictedMs);
+  });
+
+  it('measured costs replace defaults and narrow the band', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const d = estimateDowntime({ iterations: it3, budgetMs: 300 });
+    const m = estimateDowntime({
+      iterations: it3,
+      budgetMs: 300,
+      costs: { dumpFixedMs: DEFAULT_DUMP_FIXED_MS, dumpOverheadMs: 265, copyMs: DEFAULT_COPY_MS, restoreFixedMs: 310, restoreMsPerPage: 0.0255, samples: 5 },
+    });
+    expect(m.predictedMs).toBeCloseTo(d.predictedMs, 6);
+    expect(m.highMs - m.lowMs).toBeLessThan(d.highMs - d.lowMs);
+    expect(m.basis).toMatch(/No defaults\./);
+    expect(m.terms.every((t) => t.source === 'measured')).toBe(true);
+  });
+
+  it('fits compares the point prediction with the budget', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const e = estimateDowntime({ iterations: it3, budgetMs: 300 });
+    expect(estimateDowntime({ iterations: it3, budgetMs: Math.ceil(e.predictedMs) }).fits).toBe(true);
+    expect(estimateDowntime({ iterations: it3, budgetMs: Math.floor(e.predictedMs) - 1 }).fits).toBe(false);
+  });
+
+  it('one pre-dump: no rate yet, assumes every page dirty, says so', () => {
+    const e = estimateDowntime({ iterations: conv.iterations.slice(0, 1), budgetMs: 300 });
+    expect(e.expectedDirtyPages).toBe(33861);
+    expect(e.basis).toMatch(/no dirty rate yet/);
+    expect(e.dirtyPagesPerSec).toBeUndefined();
+  });
+
+  it('no pre-dump: only fixed costs, never fits', () => {
+    const e = estimateDowntime({ iterations: [], budgetMs: 1e9 });
+    expect(e.fits).toBe(false);
+    expect(e.basis).toMatch(/No pre-dump yet/);
+  });
+
+  it('a live dirty count overrides the projection and is projected forward with the rate', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const last = it3[2]!;
+    const at = last.startedAtMs! + 1500;
+    const e = estimateDowntime({ iterations: it3, budgetMs: 300, liveDirty: { pages: 1000, atMs: at }, cutoverAtMs: at + 1000 });
+    expect(e.expectedDirtyPages).toBeCloseTo(1000 + last.dirtyPagesPerSec!, 6);
+    expect(e.basis).toMatch(/live soft-dirty count 1000/);
+  });
+
+  it('never reads pages_scanned (inflated in final dumps)', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const withScanned = it3.map((i) => ({ ...i, pagesScanned: 98862 }));
+    expect(estimateDowntime({ iterations: withScanned, budgetMs: 300 }).predictedMs).toBe(estimateDowntime({ iterations: it3, budgetMs: 300 }).predictedMs);
+  });
+
+  it('formats durations', () => {
+    expect(formatMs(300)).toBe('300 ms');
+    expect(formatMs(3646)).toBe('3.6 s');
+    expect(formatMs(12_400)).toBe('12 s');
+    expect(formatMs(65_000)).toBe('1 min 5 s');
+  });
+});
+
+describe('buildIteration (the engine keeps IterationStats, not samples)', () => {
+  it('gives the same stats as iterationSeries', () => {
+    const built: TimedIterationStats[] = [];
+    for (const s of conv.samples) built.push(buildIteration(s, built[built.length - 1]));
+    expect(built).toEqual(conv.iterations);
+  });
+});

@@ -1,0 +1,453 @@
+/**
+ * Downtime estimate for a pre-copy cutover: pure math on CRIU's own numbers (stats-dump) and
+ * the host clock. No Node, no DOM: this runs in the engine and in the renderer.
+ *
+ * ## What is predicted
+ * The cutover's freeze window as Ferry measures it: host clock from the start of the final
+ * `criu dump --leave-stopped` to the end of `criu restore` on the target:
+ *
+ *     window  = dumpWall + copy + restore
+ *     dumpWall = frozen + dumpOverhead            (criu start-up, image writing, ssh round trip)
+ *     frozen   = dumpFixed + drain(P) + P * 4096 / bandwidth   (CRIU's frozen_time of the final dump)
+ *     restore  = restoreFixed + restorePerPage * totalPages   (restore reads every page, parent chain included)
+ *     P        = min(totalPages, dirtyRate * interval)       (or a live soft-dirty count, projected)
+ *
+ * Why `frozen` splits that way (CRIU 3.17.1, read off the lab's stats images): in a final dump
+ * the pages are written to the page server while the tree is frozen, and memwrite_time is
+ * nested inside memdump_time. frozen_time − memdump_time was 307.8, 303.8 and 305.1 ms in the
+ * three recorded final dumps (converging, non-converging, rollback) whatever the page count
+ * (2719, 32988, 3749 pages): that is `dumpFixed`. memdump_time − memwrite_time (draining the
+ * pages into pipes) is `drain`; memwrite_time is P pages over the page-server bandwidth.
+ *
+ * ## Measured vs default
+ * Measured from the pre-dumps of this migration: dirty rate, bandwidth, drain, total pages.
+ * Fixed costs come from `costs` when the caller measured them (a rehearsal, an earlier
+ * migration of the same process); otherwise from the defaults below, each of which widens the
+ * band and is named in `basis`.
+ *
+ * ## pages_scanned
+ * Never used: it is inflated in final dumps (98862 against 36462 in the pre-dumps of the same
+ * process, fixtures/criu/non-converging).
+ */
+import type { DowntimeEstimate, IterationStats } from './domain.ts';
+
+export const PAGE_SIZE = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Defaults, all from the rehearsal lab (CRIU 3.17.1, Debian bookworm guests under QEMU TCG, one
+// vCPU, VM link over qemu -netdev dgram; fixtures/criu/{converging,non-converging,rollback,lazy}).
+// TCG runs guest code ~10x slower than hardware, so on real hosts these overestimate; every one
+// of them is reported in `basis` and widens the band by ±DEFAULT_UNCERTAINTY.
+
+/**
+ * Final dump, frozen part that does not depend on the pages: frozen_time − memdump_time of the
+ * three recorded final dumps: 307.8 (converging), 303.8 (non-converging), 305.1 ms (rollback),
+ * all of the same 138 MiB Python process. A full dump of `sleep` measured 122.5 − 13.6 = 109 ms,
+ * so it grows with the tree's size (mappings, files): a default, not a law.
+ */
+export const DEFAULT_DUMP_FIXED_MS = 305;
+/**
+ * Host wall clock of `criu dump` over ssh minus its frozen_time: 920−638 = 282, 3900−3646 = 254,
+ * 900−642 = 258 ms (criu start-up, writing the non-page images, the ssh round trip). Mean 265.
+ */
+export const DEFAULT_DUMP_OVERHEAD_MS = 265;
+/**
+ * Copying the final dump's non-page images (~50 KB) and the open files to the target: 5249,
+ * 4388, 4294 ms in the lab (rsync over a fresh VM-to-VM ssh connection each time). Median.
+ */
+export const DEFAULT_COPY_MS = 4400;
+/**
+ * Host wall clock of `criu restore -d`: 1322 ms and 1022 ms for 33861/33862 pages (converging,
+ * non-converging), 318 ms for a restore of 314 resident pages (fixtures/criu/lazy). The line
+ * through (314, 318) and (33862, mean 1172) gives 310 ms + 0.0255 ms per page.
+ */
+export const DEFAULT_RESTORE_FIXED_MS = 310;
+export const DEFAULT_RESTORE_MS_PER_PAGE = 0.0255;
+/** A default term may be off by this fraction either way (other hardware, other process). */
+export const DEFAULT_UNCERTAINTY = 0.5;
+/**
+ * Floor on the dirty rate's relative uncertainty: the lab workloads, asked for a constant rate,
+ * achieved 800–1000 and 12000–18000 pages/s second to second (FACTS.md counter deltas): ±20%.
+ */
+export const MIN_RATE_UNCERTAINTY = 0.2;
+/** Floor on the bandwidth's relative uncertainty (the pre-dumps' bandwidths varied 4–23%). */
+export const MIN_BANDWIDTH_UNCERTAINTY = 0.1;
+/**
+ * Drain (pages into pipes) of a final dump was 1.4x (converging) and 2.2x (non-converging) what
+ * the pre-dumps' memdump_time predicted; the band takes 0.5x–2.5x of the measured projection.
+ */
+export const DRAIN_LOW_FACTOR = 0.5;
+export const DRAIN_HIGH_FACTOR = 2.5;
+/** A cost the caller measured: ±15% with 3 or more samples, ±30% with fewer. */
+export const MEASURED_COST_UNCERTAINTY = { many: 0.15, few: 0.3 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Per-iteration stats
+
+/** The stats-dump fields used here; `DumpStats` from electron/criu/stats.ts fits this shape. */
+export interface CriuDumpNumbers {
+  freezingTimeUs?: number;
+  frozenTimeUs?: number;
+  memdumpTimeUs?: number;
+  memwriteTimeUs?: number;
+  pagesWritten?: number;
+  pagesSkippedParent?: number;
+}
+
+/**
+ * IterationStats plus the host clock start of the CRIU command. The estimate needs it (the
+ * interval since the last pre-dump); shared/domain.ts's IterationStats does not carry it yet.
+ */
+export interface TimedIterationStats extends IterationStats {
+  /** Host clock (ms since epoch) when the CRIU command was started. */
+  startedAtMs?: number;
+}
+
+export interface IterationSample {
+  index: number;
+  kind: 'pre-dump' | 'dump';
+  stats: CriuDumpNumbers;
+  /** Host clock, ms since epoch, before and after the CRIU command. */
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+/** When the tree was frozen (and its dirty bits read), on the host clock. */
+export function freezeAtMs(startedAtMs: number, freezingTimeUs: number | undefined): number {
+  return startedAtMs + (freezingTimeUs ?? 0) / 1000;
+}
+
+/**
+ * One iteration's IterationStats from CRIU's stats-dump and the host clock.
+ * dirtyPagesPerSec = pages written by this iteration / time between the previous iteration's
+ * freeze and this one's (command start + freezing_time); undefined for the first iteration.
+ * bandwidthBytesPerSec = pages_written × 4096 / memwrite_time; undefined when memwrite_time is 0.
+ */
+export function iterationStats(sample: IterationSample, previous?: IterationSample): TimedIterationStats {
+  const s = sample.stats;
+  const pagesWritten = s.pagesWritten ?? 0;
+  const memwriteTimeUs = s.memwriteTimeUs ?? 0;
+  const out: TimedIterationStats = {
+    index: sample.index,
+    kind: sample.kind,
+    pagesWritten,
+    pagesSkippedParent: s.pagesSkippedParent ?? 0,
+    frozenTimeUs: s.frozenTimeUs ?? 0,
+    freezingTimeUs: s.freezingTimeUs ?? 0,
+    memdumpTimeUs: s.memdumpTimeUs ?? 0,
+    memwriteTimeUs,
+    wallMs: Math.max(0, sample.endedAtMs - sample.startedAtMs),
+    startedAtMs: sample.startedAtMs,
+  };
+  if (previous) {
+    const dt = freezeAtMs(sample.startedAtMs, s.freezingTimeUs) - freezeAtMs(previous.startedAtMs, previous.stats.freezingTimeUs);
+    if (dt > 0) out.dirtyPagesPerSec = pagesWritten / (dt / 1000);
+  }
+  if (memwriteTimeUs > 0) out.bandwidthBytesPerSec = (pagesWritten * PAGE_SIZE) / (memwriteTimeUs / 1e6);
+  return out;
+}
+
+/**
+ * The same as iterationStats, with the predecessor given as the IterationStats already built
+ * for it (the engine keeps those): its startedAtMs and freezingTimeUs place its freeze.
+ */
+export function buildIteration(sample: IterationSample, previous?: TimedIterationStats): TimedIterationStats {
+  const prev: IterationSample | undefined =
+    previous?.startedAtMs !== undefined
+      ? { index: previous.index, kind: previous.kind, stats: { freezingTimeUs: previous.freezingTimeUs }, startedAtMs: previous.startedAtMs, endedAtMs: previous.startedAtMs + previous.wallMs }
+      : undefined;
+  return iterationStats(sample, prev);
+}
+
+/** iterationStats over a whole run, oldest first, each linked to its predecessor. */
+export function iterationSeries(samples: readonly IterationSample[]): TimedIterationStats[] {
+  return samples.map((s, i) => iterationStats(s, i > 0 ? samples[i - 1] : undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The estimate
+
+export interface CutoverCosts {
+  /** Final dump frozen_time − memdump_time. */
+  dumpFixedMs?: number;
+  /** Final dump host wall − frozen_time. */
+  dumpOverheadMs?: number;
+  /** Copying the final images and open files to the target. */
+  copyMs?: number;
+  restoreMsPerPage?: number;
+  restoreFixedMs?: number;
+  /** How many runs these costs were measured over (narrows their band). */
+  samples?: number;
+}
+
+export interface EstimateInput {
+  /** Iterations so far, oldest first. Only pre-dumps are used (a final dump is the thing predicted). */
+  iterations: readonly TimedIterationStats[];
+  budgetMs: number;
+  /**
+   * Host clock (ms) when the final dump would start. Default: the end of the last pre-dump
+   * (cut over right away). Needs the last pre-dump's startedAtMs; without it, the final dump is
+   * assumed to follow as far behind the last pre-dump as that one followed its predecessor.
+   */
+  cutoverAtMs?: number;
+  /** Alias of cutoverAtMs (the engine passes Date.now() when it estimates a cutover right away). */
+  nowMs?: number;
+  /**
+   * A live count of pages dirtied since the last pre-dump (soft-dirty bits read from
+   * /proc/PID/pagemap, which is harmless; never write clear_refs). Projected to cutoverAtMs
+   * with the measured rate when `atMs` is given.
+   */
+  liveDirty?: { pages: number; atMs?: number };
+  costs?: CutoverCosts;
+}
+
+export type TermName = 'dump-fixed' | 'drain' | 'memwrite' | 'dump-overhead' | 'copy' | 'restore';
+
+export interface EstimateTerm {
+  name: TermName;
+  ms: number;
+  lowMs: number;
+  highMs: number;
+  /** 'measured': from this migration's pre-dumps or caller-measured costs; 'default': lab constant. */
+  source: 'measured' | 'default';
+  detail: string;
+}
+
+/**
+ * DowntimeEstimate plus how it was reached. The extra fields are plain data (they can ride in
+ * the 'estimate' event); see the report for what the lead may want to move into domain.ts.
+ */
+export interface DowntimeEstimateDetail extends DowntimeEstimate {
+  /** Predicted CRIU frozen_time of the final dump (the source-side freeze). */
+  frozen: { ms: number; lowMs: number; highMs: number };
+  expectedDirtyPages: number;
+  /** The process's pages: iteration 1's pages_written + pages_skipped_parent. */
+  totalPages: number;
+  dirtyPagesPerSec?: number;
+  bandwidthBytesPerSec?: number;
+  terms: EstimateTerm[];
+}
+
+interface Band {
+  point: number;
+  rel: number;
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+
+/** Relative spread of a measured series: (max − min) / mean, at least `floor`. */
+function spread(xs: readonly number[], floor: number): number {
+  if (xs.length < 2) return floor;
+  const m = mean(xs);
+  if (m <= 0) return floor;
+  return Math.max(floor, (Math.max(...xs) - Math.min(...xs)) / m);
+}
+
+/**
+ * Drain time (memdump − memwrite in a final dump) for `pages`, from the pre-dumps'
+ * memdump_time: a least-squares line when the page counts differ enough to fit one,
+ * else proportional to the pre-dumps' µs per page.
+ */
+function drainMs(pre: readonly TimedIterationStats[], pages: number): number {
+  const pts = pre.filter((i) => i.pagesWritten > 0).map((i) => [i.pagesWritten, i.memdumpTimeUs / 1000] as const);
+  if (pts.length === 0) return 0;
+  const xs = pts.map((p) => p[0]);
+  if (pts.length >= 2 && Math.max(...xs) > 1.2 * Math.min(...xs)) {
+    const mx = mean(xs);
+    const my = mean(pts.map((p) => p[1]));
+    let sxy = 0;
+    let sxx = 0;
+    for (const [x, y] of pts) {
+      sxy += (x - mx) * (y - my);
+      sxx += (x - mx) ** 2;
+    }
+    const slope = sxy / sxx;
+    const intercept = my - slope * mx;
+    if (slope > 0 && intercept >= 0) return intercept + slope * pages;
+  }
+  const perPage = mean(pts.map(([x, y]) => y / x));
+  return perPage * pages;
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  const a = Math.abs(ms);
+  if (a < 1000) return `${Math.round(ms)} ms`;
+  if (a < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (a < 60_000) return `${Math.round(ms / 1000)} s`;
+  const m = Math.floor(a / 60_000);
+  const s = Math.round((a - m * 60_000) / 1000);
+  return `${ms < 0 ? '-' : ''}${m} min ${s} s`;
+}
+
+export function formatRate(bytesPerSec: number): string {
+  const mb = bytesPerSec / 1e6;
+  return mb >= 100 ? `${Math.round(mb)} MB/s` : `${mb.toFixed(1)} MB/s`;
+}
+
+const pct = (rel: number) => `±${Math.round(rel * 100)}%`;
+
+/**
+ * Predict the cutover's freeze window. See the module comment for the equations.
+ *
+ * `fits` compares the point prediction (not the high end) with the budget, as QEMU compares its
+ * expected downtime with downtime-limit: the high end stacks every term's worst case and, with
+ * lab defaults at ±50%, would almost never fit. The band and `basis` are there for the user
+ * to see how much of the prediction rests on defaults.
+ */
+export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
+  const pre = input.iterations.filter((i) => i.kind === 'pre-dump');
+  const costs = input.costs ?? {};
+  const costRel = (costs.samples ?? 1) >= 3 ? MEASURED_COST_UNCERTAINTY.many : MEASURED_COST_UNCERTAINTY.few;
+  const measuredNotes: string[] = [];
+  const defaultNotes: string[] = [];
+  const terms: EstimateTerm[] = [];
+  const push = (name: TermName, b: Band, source: EstimateTerm['source'], detail: string, lowFactor?: number, highFactor?: number) => {
+    const lowMs = lowFactor !== undefined ? b.point * lowFactor : b.point * (1 - b.rel);
+    const highMs = highFactor !== undefined ? b.point * highFactor : b.point * (1 + b.rel);
+    terms.push({ name, ms: b.point, lowMs: Math.max(0, lowMs), highMs, source, detail });
+  };
+  const costTerm = (name: TermName, given: number | undefined, dflt: number, what: string) => {
+    if (given !== undefined) {
+      push(name, { point: given, rel: costRel }, 'measured', `${what} ${formatMs(given)} (measured, ${pct(costRel)})`);
+      measuredNotes.push(`${what} ${formatMs(given)}`);
+    } else {
+      push(name, { point: dflt, rel: DEFAULT_UNCERTAINTY }, 'default', `${what} ${formatMs(dflt)} (lab default, ${pct(DEFAULT_UNCERTAINTY)})`);
+      defaultNotes.push(`${what} ${formatMs(dflt)}`);
+    }
+  };
+
+  const first = pre[0];
+  const last = pre[pre.length - 1];
+  const totalPages = first ? first.pagesWritten + first.pagesSkippedParent : 0;
+
+  // --- dirty pages expected at cutover
+  const rates = pre.map((i) => i.dirtyPagesPerSec).filter((r): r is number => r !== undefined && Number.isFinite(r) && r >= 0);
+  const rate = last?.dirtyPagesPerSec;
+  const rateRel = spread(rates, MIN_RATE_UNCERTAINTY);
+  let pages = 0;
+  let pagesLow = 0;
+  let pagesHigh = 0;
+  let pagesNote = '';
+  const cutoverAt = input.cutoverAtMs ?? input.nowMs ?? (last?.startedAtMs !== undefined ? last.startedAtMs + last.wallMs : undefined);
+  const intervalMs = last?.startedAtMs !== undefined && cutoverAt !== undefined ? Math.max(0, cutoverAt - last.startedAtMs) : undefined;
+  const cap = (p: number) => Math.min(totalPages, Math.max(0, p));
+  if (!last) {
+    pagesNote = 'no pre-dump yet: the memory term is unknown';
+  } else if (input.liveDirty) {
+    const lead = input.liveDirty.atMs !== undefined && cutoverAt !== undefined ? Math.max(0, cutoverAt - input.liveDirty.atMs) / 1000 : 0;
+    const extra = rate !== undefined ? rate * lead : 0;
+    pages = cap(input.liveDirty.pages + extra);
+    pagesLow = cap(input.liveDirty.pages + extra * (1 - rateRel));
+    pagesHigh = cap(input.liveDirty.pages + extra * (1 + rateRel));
+    pagesNote = `${Math.round(pages)} dirty pages (live soft-dirty count ${input.liveDirty.pages}${lead > 0 ? ` + ${formatMs(lead * 1000)} at the measured rate` : ''})`;
+    measuredNotes.push(pagesNote);
+  } else if (rate !== undefined) {
+    const seconds = intervalMs !== undefined ? intervalMs / 1000 : last.pagesWritten / Math.max(rate, 1e-9);
+    pages = cap(rate * seconds);
+    pagesLow = cap(rate * (1 - rateRel) * seconds);
+    pagesHigh = cap(rate * (1 + rateRel) * seconds);
+    const saturated = last.pagesWritten >= 0.9 * totalPages;
+    pagesNote =
+      `dirty rate ${Math.round(rate)} pages/s (last pre-dump; ${rates.length} measured, ${pct(rateRel)})` +
+      (intervalMs !== undefined
+        ? ` over ${formatMs(intervalMs)} since the last pre-dump`
+        : ' over an interval as long as the last one (no host clock for the cutover)') +
+      ` = ${Math.round(pages)} pages${pages >= totalPages ? ` (capped at the process's ${totalPages} pages)` : ''}` +
+      (saturated ? '; the last pre-dump rewrote ≥90% of the process, so the rate is a lower bound' : '');
+    measuredNotes.push(pagesNote);
+  } else {
+    // One pre-dump: no rate yet. Assume everything may be dirty again.
+    pages = totalPages;
+    pagesLow = 0;
+    pagesHigh = totalPages;
+    pagesNote = `no dirty rate yet (one pre-dump): assumed all ${totalPages} pages dirty`;
+    defaultNotes.push(pagesNote);
+  }
+
+  // --- bandwidth to the page server
+  const bws = pre.map((i) => i.bandwidthBytesPerSec).filter((b): b is number => b !== undefined && b > 0);
+  const sumPages = pre.reduce((a, i) => a + (i.memwriteTimeUs > 0 ? i.pagesWritten : 0), 0);
+  const sumWriteS = pre.reduce((a, i) => a + i.memwriteTimeUs, 0) / 1e6;
+  const bw = sumWriteS > 0 ? (sumPages * PAGE_SIZE) / sumWriteS : undefined;
+  const bwRel = spread(bws, MIN_BANDWIDTH_UNCERTAINTY);
+
+  // --- frozen part of the final dump
+  costTerm('dump-fixed', costs.dumpFixedMs, DEFAULT_DUMP_FIXED_MS, 'final-dump fixed part');
+  if (last) {
+    const d = drainMs(pre, pages);
+    const dLow = drainMs(pre, pagesLow) * DRAIN_LOW_FACTOR;
+    const dHigh = drainMs(pre, pagesHigh) * DRAIN_HIGH_FACTOR;
+    terms.push({
+      name: 'drain',
+      ms: d,
+      lowMs: Math.min(d, dLow),
+      highMs: Math.max(d, dHigh),
+      source: 'measured',
+      detail: `draining ${Math.round(pages)} pages into pipes ${formatMs(d)} (from the pre-dumps' memdump_time; ${DRAIN_LOW_FACTOR}x–${DRAIN_HIGH_FACTOR}x)`,
+    });
+  }
+  if (bw !== undefined) {
+    const ms = ((pages * PAGE_SIZE) / bw) * 1000;
+    const lowMs = ((pagesLow * PAGE_SIZE) / (bw * (1 + bwRel))) * 1000;
+    const highMs = bwRel < 1 ? ((pagesHigh * PAGE_SIZE) / (bw * (1 - bwRel))) * 1000 : ms * 4;
+    terms.push({
+      name: 'memwrite',
+      ms,
+      lowMs,
+      highMs,
+      source: 'measured',
+      detail: `writing ${Math.round(pages)} pages at ${formatRate(bw)} ${formatMs(ms)}`,
+    });
+    measuredNotes.push(`bandwidth ${formatRate(bw)} (${bws.length} pre-dump${bws.length === 1 ? '' : 's'}, ${pct(bwRel)})`);
+  } else if (last) {
+    defaultNotes.push('no bandwidth measured (memwrite_time 0): memory write time left out');
+  }
+  const frozenTerms = terms.filter((t) => t.name === 'dump-fixed' || t.name === 'drain' || t.name === 'memwrite');
+  const frozen = {
+    ms: frozenTerms.reduce((a, t) => a + t.ms, 0),
+    lowMs: frozenTerms.reduce((a, t) => a + t.lowMs, 0),
+    highMs: frozenTerms.reduce((a, t) => a + t.highMs, 0),
+  };
+
+  // --- the rest of the window
+  costTerm('dump-overhead', costs.dumpOverheadMs, DEFAULT_DUMP_OVERHEAD_MS, 'dump start-up and ssh');
+  costTerm('copy', costs.copyMs, DEFAULT_COPY_MS, 'copy of images and files');
+  {
+    const perPageGiven = costs.restoreMsPerPage !== undefined;
+    const fixedGiven = costs.restoreFixedMs !== undefined;
+    const perPage = costs.restoreMsPerPage ?? DEFAULT_RESTORE_MS_PER_PAGE;
+    const fixed = costs.restoreFixedMs ?? DEFAULT_RESTORE_FIXED_MS;
+    const ms = fixed + perPage * totalPages;
+    const measured = perPageGiven && fixedGiven;
+    const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
+    const what = `restore ${formatMs(fixed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
+    push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})`);
+    if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
+    else if (perPageGiven || fixedGiven) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
+    else defaultNotes.push(`restore ${formatMs(ms)}`);
+  }
+
+  const predictedMs = terms.reduce((a, t) => a + t.ms, 0);
+  const lowMs = terms.reduce((a, t) => a + t.lowMs, 0);
+  const highMs = terms.reduce((a, t) => a + t.highMs, 0);
+  const fits = last !== undefined && predictedMs <= input.budgetMs;
+  const basis =
+    (last ? `Measured: ${measuredNotes.join('; ')}.` : 'No pre-dump yet: only fixed costs are counted.') +
+    (defaultNotes.length ? ` Defaults (lab, CRIU 3.17.1 under QEMU TCG, ${pct(DEFAULT_UNCERTAINTY)} each): ${defaultNotes.join('; ')}.` : ' No defaults.') +
+    ` Predicted CRIU frozen_time ${formatMs(frozen.ms)} (${formatMs(frozen.lowMs)}–${formatMs(frozen.highMs)}).`;
+  return {
+    predictedMs,
+    lowMs,
+    highMs,
+    budgetMs: input.budgetMs,
+    fits,
+    basis,
+    frozen,
+    expectedDirtyPages: pages,
+    totalPages,
+    dirtyPagesPerSec: rate,
+    bandwidthBytesPerSec: bw,
+    terms,
+  };
+}
