@@ -8,7 +8,7 @@ import { isWildcard, matchGlob, matchPatternList } from './patterns.ts';
 /** What the ssh config files say about one alias, after OpenSSH's first-value-wins merge. */
 export interface ResolvedHost {
   alias: string;
-  hostName: string;
+  hostname: string;
   user: string;
   port: number;
   /** Key files to offer, ~ expanded; the OpenSSH defaults when the config names none. */
@@ -25,6 +25,8 @@ export interface ResolvedHost {
   connectTimeoutMs?: number;
   /** Config files that were read, in order. */
   configFiles: string[];
+  /** True when a host key for hostname:port is in one of the known_hosts files (filled in by SshHub.resolve). */
+  keyKnown: boolean;
 }
 
 type Cond = string[] | 'all' | 'never';
@@ -186,7 +188,7 @@ export function resolveFromConfig(alias: string, config: ParsedConfig, cenv: Con
   const get = (k: string) => first.get(k)?.value;
 
   const hostNameRaw = get('hostname') ?? alias;
-  const hostName = hostNameRaw.replace(/%%|%h/g, (m) => (m === '%%' ? '%' : alias));
+  const hostname = hostNameRaw.replace(/%%|%h/g, (m) => (m === '%%' ? '%' : alias));
   const user = get('user') ?? cenv.localUser;
 
   let port = 22;
@@ -197,7 +199,7 @@ export function resolveFromConfig(alias: string, config: ParsedConfig, cenv: Con
       throw configError(portEntry.file, portEntry.line, `Port "${portEntry.value}" is not a port number`);
     }
   }
-  const tokens = { home: cenv.home, localUser: cenv.localUser, host: hostName, user, alias, port };
+  const tokens = { home: cenv.home, localUser: cenv.localUser, host: hostname, user, alias, port };
 
   const idEntries = (multi.get('identityfile') ?? []).filter((e) => e.value.toLowerCase() !== 'none');
   const identityFilesFromConfig = idEntries.length > 0;
@@ -226,7 +228,7 @@ export function resolveFromConfig(alias: string, config: ParsedConfig, cenv: Con
 
   return {
     alias,
-    hostName,
+    hostname,
     user,
     port,
     identityFiles,
@@ -237,6 +239,7 @@ export function resolveFromConfig(alias: string, config: ParsedConfig, cenv: Con
     identityAgent,
     connectTimeoutMs,
     configFiles: config.files,
+    keyKnown: false,
   };
 }
 

@@ -1,28 +1,13 @@
 import type { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import type { FerryErrorInfo } from '../../shared/errors.ts';
 
-/** What the user is asked when a host presents a key Ferry has never seen. */
-export interface TrustPrompt {
-  alias: string;
-  host: string;
-  port: number;
-  keyType: string;
-  /** 'SHA256:...' exactly like `ssh-keygen -lf` prints it, no '=' padding. */
-  fingerprint: string;
-}
+import type { SessionState, TrustPrompt } from '../../shared/domain.ts';
+
+// The console API owns these shapes (they cross IPC and WebSocket); the SSH layer speaks them.
+export type { SessionState, TrustPrompt };
 
 /** Answers a TrustPrompt; resolve true to trust (and remember) the key. */
 export type TrustDecider = (prompt: TrustPrompt) => Promise<boolean>;
-
-export type SessionState =
-  | { kind: 'idle' }
-  | { kind: 'connecting' }
-  | { kind: 'awaiting-trust'; prompt: TrustPrompt }
-  | { kind: 'ready' }
-  | { kind: 'reconnecting'; attempt: number; delayMs: number; reason: string }
-  | { kind: 'failed'; error: FerryErrorInfo }
-  | { kind: 'closed' };
 
 export interface ExecOptions {
   /** Run through `sudo -n --` (never prompts; a password prompt becomes a 'sudo-password' error). */

@@ -1,0 +1,956 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs/promises';
+import { PassThrough, type Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { FerryError, toErrorInfo } from '../../shared/errors.ts';
+import type { ResolvedHost } from './config.ts';
+import { fingerprintOf, keyTypeOf } from './fingerprint.ts';
+import { appendKnownHost, checkHostKey, knownHostName, knownKeyTypes, loadKnownHosts } from './known-hosts.ts';
+import { quoteArgv } from './quote.ts';
+import type { ExecOptions, ExecResult, HostSession, RemoteProcess, SessionState, TrustDecider, TrustPrompt } from './types.ts';
+
+const { Client, utils } = ssh2;
+type SshClient = InstanceType<typeof Client>;
+
+/** Everything a session needs from its hub; the hub builds it once. */
+export interface SessionDeps {
+  env: NodeJS.ProcessEnv;
+  resolve(alias: string): Promise<ResolvedHost>;
+  trust: TrustDecider;
+  passphrase?: (keyPath: string) => Promise<string | undefined>;
+  ferryKnownHosts: string;
+  keepaliveMs: number;
+  keepaliveCountMax: number;
+  connectTimeoutMs: number;
+  reconnect: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number };
+  killGraceMs: number;
+  maxChannels: number;
+  /** The session that carries a ProxyJump hop (shared with the user's own session for that alias when possible). */
+  jump(spec: string, via: string[] | undefined): Session;
+  /** Throws 'ssh-config' when following ProxyJump from this alias loops. */
+  checkJumpChain(alias: string): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Explicit hops for this connection (ProxyJump chain position); undefined = use the config's ProxyJump. */
+  via?: string[];
+  user?: string;
+  port?: number;
+}
+
+const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+/** Linux MAX_ARG_STRLEN (128 KiB including the NUL), minus nothing else: sshd runs `$SHELL -c COMMAND`. */
+const MAX_COMMAND_BYTES = 128 * 1024 - 1;
+const SUDO_PASSWORD_RE = /^sudo: (a password is required|a terminal is required.*|.*password.*required.*)$/m;
+
+/** A pausable one-shot timer: the connect timeout must not run while a human reads a fingerprint. */
+class PausableTimer {
+  private t?: NodeJS.Timeout;
+  private left: number;
+  private since = 0;
+  constructor(ms: number, private fire: () => void) {
+    this.left = ms;
+    this.resume();
+  }
+  pause(): void {
+    if (!this.t) return;
+    clearTimeout(this.t);
+    this.t = undefined;
+    this.left -= Date.now() - this.since;
+  }
+  resume(): void {
+    if (this.t || this.left === Infinity) return;
+    this.since = Date.now();
+    this.t = setTimeout(this.fire, Math.max(0, this.left));
+  }
+  clear(): void {
+    if (this.t) clearTimeout(this.t);
+    this.t = undefined;
+    this.left = Infinity;
+  }
+}
+
+/** Counting semaphore: OpenSSH allows 10 sessions per connection (MaxSessions), so we queue beyond a limit. */
+class Slots {
+  private free: number;
+  private waiters: Array<() => void> = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async take(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiters.push(r));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+const lastLinkError = new WeakMap<object, string>();
+
+/** Shared between a command's starter and its channel: what cancelling needs to know. */
+interface ProcControl {
+  cancelKind: 'timeout' | 'abort' | undefined;
+  client?: SshClient;
+  channel?: ClientChannel;
+  pgid?: number;
+  onPgid?: (pgid: number) => void;
+}
+
+/** Printed first on stderr by every command, and stripped: see Session.start. */
+const PGID_PREAMBLE = 'echo "FERRY-PGID $$" >&2; exec ';
+
+interface Active {
+  linkLost(err: FerryError): void;
+}
+
+export class Session extends EventEmitter implements HostSession {
+  private _state: SessionState = { kind: 'idle' };
+  private client?: SshClient;
+  private pending?: Promise<void>;
+  private closedByUser = false;
+  private wake?: () => void;
+  private sftpP?: Promise<SFTPWrapper>;
+  private readonly active = new Set<Active>();
+  private readonly slots: Slots;
+  /** Where this session connects, as last resolved (for messages). */
+  private target?: ResolvedHost;
+
+  constructor(
+    readonly alias: string,
+    private readonly deps: SessionDeps,
+    private readonly opts: SessionOptions = {},
+  ) {
+    super();
+    this.slots = new Slots(deps.maxChannels);
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  private setState(s: SessionState): void {
+    this._state = s;
+    this.emit('state', s);
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  connect(): Promise<void> {
+    if (this._state.kind === 'ready' && this.client) return Promise.resolve();
+    if (this.pending) return this.pending;
+    this.closedByUser = false;
+    return this.runConnect(false, '');
+  }
+
+  private runConnect(reconnecting: boolean, reason: string): Promise<void> {
+    const p = this.connectLoop(reconnecting, reason).finally(() => {
+      if (this.pending === p) this.pending = undefined;
+    });
+    this.pending = p;
+    p.catch(() => {}); // the reconnect loop may have no caller waiting; callers of connect() still see the rejection
+    return p;
+  }
+
+  private async connectLoop(reconnecting: boolean, reason: string): Promise<void> {
+    const rc = this.deps.reconnect;
+    let attempt = 0;
+    for (;;) {
+      if (reconnecting) {
+        attempt++;
+        const delayMs = Math.min(rc.maxDelayMs, rc.initialDelayMs * 2 ** (attempt - 1));
+        this.setState({ kind: 'reconnecting', attempt, delayMs, reason });
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, delayMs);
+          this.wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        this.wake = undefined;
+        if (this.closedByUser) throw this.closedError();
+      } else {
+        this.setState({ kind: 'connecting' });
+      }
+      try {
+        await this.establish();
+        if (this.closedByUser) {
+          this.client?.end();
+          throw this.closedError();
+        }
+        this.setState({ kind: 'ready' });
+        return;
+      } catch (e) {
+        const fe = asFerryError(e, this.alias);
+        if (this.closedByUser) {
+          this.setState({ kind: 'closed' });
+          throw fe;
+        }
+        // Only a transport problem is worth retrying; a key or auth problem needs a human.
+        if (!reconnecting || !isTransient(fe) || attempt >= rc.maxAttempts) {
+          this.setState({ kind: 'failed', error: fe.toJSON() });
+          throw fe;
+        }
+        reason = fe.message;
+      }
+    }
+  }
+
+  private closedError(): FerryError {
+    return new FerryError({ code: 'session-closed', host: this.alias, message: 'The SSH session was closed.' });
+  }
+
+  private async resolveTarget(): Promise<ResolvedHost> {
+    const r = { ...(await this.deps.resolve(this.alias)) };
+    if (this.opts.user) r.user = this.opts.user;
+    if (this.opts.port) r.port = this.opts.port;
+    if (this.opts.via) r.proxyJump = this.opts.via;
+    return r;
+  }
+
+  /** One connection attempt: jump socket, handshake with host-key check, auth. */
+  private async establish(): Promise<void> {
+    const target = await this.resolveTarget();
+    this.target = target;
+    const { hostname, port, user } = target;
+    const where = `${hostname}:${port}`;
+    const knownLines = await loadKnownHosts([...target.userKnownHostsFiles, this.deps.ferryKnownHosts]);
+
+    let sock: Duplex | undefined;
+    if (target.proxyJump.length > 0) {
+      if (!this.opts.via) await this.deps.checkJumpChain(this.alias);
+      const hops = target.proxyJump;
+      const jump = this.deps.jump(hops[hops.length - 1]!, hops.length > 1 ? hops.slice(0, -1) : undefined);
+      sock = await jump.forwardOut(hostname, port, this.alias);
+    }
+
+    const client = new Client();
+    let hostKeyError: FerryError | undefined;
+    let authError: FerryError | undefined;
+    const tried: string[] = [];
+    const keyProblems: string[] = [];
+
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: FerryError) => {
+        if (settled) return;
+        settled = true;
+        timer.clear();
+        client.end();
+        sock?.destroy();
+        reject(e);
+      };
+      const timeoutMs = target.connectTimeoutMs ?? this.deps.connectTimeoutMs;
+      const timer = new PausableTimer(timeoutMs, () =>
+        fail(
+          new FerryError({
+            code: 'host-unreachable',
+            host: this.alias,
+            message: `Timed out after ${Math.round(timeoutMs / 1000)} s connecting to ${where}${viaText(target)}.`,
+            hint: `Check that ${hostname} is up and that sshd listens on port ${port} (ssh -p ${port} ${user}@${hostname}).`,
+          }),
+        ),
+      );
+
+      const hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
+        this.verifyHostKey(key, target, knownLines, timer).then(
+          () => verify(true),
+          (e) => {
+            hostKeyError = asFerryError(e, this.alias);
+            verify(false);
+          },
+        );
+      };
+
+      // Methods in OpenSSH's order: agent, then key files. Each is built lazily so a
+      // passphrase is only asked for once the host is trusted and the agent did not do.
+      const agentSock = target.identityAgent === 'none' ? undefined : (target.identityAgent ?? this.deps.env.SSH_AUTH_SOCK);
+      const steps: Array<() => Promise<AnyAuthMethod | undefined>> = [];
+      if (agentSock && !(target.identitiesOnly && target.identityFilesFromConfig)) {
+        steps.push(async () => {
+          tried.push(`ssh-agent (${agentSock})`);
+          return { type: 'agent', username: user, agent: agentSock };
+        });
+      }
+      for (const file of target.identityFiles) {
+        steps.push(async () => {
+          const m = await this.loadKey(file, timer, keyProblems);
+          if (m) tried.push(file);
+          return m && { type: 'publickey', username: user, key: m.key, passphrase: m.passphrase };
+        });
+      }
+      const authHandler = (left: AuthenticationType[] | null, _partial: boolean | null, next: (m: AnyAuthMethod | false) => void) => {
+        if (left && !left.includes('publickey')) return next(false);
+        const step = async (): Promise<AnyAuthMethod | false> => {
+          for (let s = steps.shift(); s; s = steps.shift()) {
+            const m = await s();
+            if (m) return m;
+          }
+          return false;
+        };
+        step().then(next, () => next(false));
+      };
+
+      client.on('error', (err: Error & { level?: string }) => {
+        if (err.level === 'agent') return; // a broken agent just means: try the key files
+        if (settled) {
+          lastLinkError.set(client, err.message); // e.g. 'Keepalive timeout': the reason shown while reconnecting
+          return;
+        }
+        if (hostKeyError) return fail(hostKeyError);
+        if (err.level === 'client-authentication') {
+          authError = this.authFailedError(target, tried, keyProblems);
+          return fail(authError);
+        }
+        fail(transportError(err, this.alias, target));
+      });
+      client.once('close', () => {
+        if (!settled) fail(hostKeyError ?? transportError(new Error('Connection closed during the handshake'), this.alias, target));
+      });
+      client.once('ready', () => {
+        if (settled) return;
+        settled = true;
+        timer.clear();
+        resolve();
+      });
+
+      const preferred = knownKeyTypes(knownLines, hostname, port);
+      const cfg: ConnectConfig = {
+        host: hostname,
+        port,
+        username: user,
+        sock: sock as ConnectConfig['sock'],
+        hostVerifier,
+        authHandler: authHandler as unknown as ConnectConfig['authHandler'],
+        keepaliveInterval: this.deps.keepaliveMs,
+        keepaliveCountMax: this.deps.keepaliveCountMax,
+        // Our own PausableTimer bounds the handshake; ssh2's would also count the time a human takes to decide.
+        readyTimeout: 2 ** 31 - 1,
+      };
+      if (preferred.length) cfg.algorithms = { serverHostKey: { prepend: preferred.flatMap(hostKeyAlgos) } as never };
+      try {
+        client.connect(cfg);
+      } catch (e) {
+        fail(transportError(e as Error, this.alias, target));
+      }
+    });
+
+    this.client = client;
+    this.sftpP = undefined;
+    client.on('close', () => this.onLinkClosed(client));
+  }
+
+  private onLinkClosed(client: SshClient): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.sftpP = undefined;
+    const why = lastLinkError.get(client);
+    const reason = this.closedByUser ? 'closed' : `the connection was lost${why ? ` (${why})` : ''}`;
+    const err = new FerryError({
+      code: 'connection-lost',
+      host: this.alias,
+      message: `The SSH connection to ${this.alias} was lost while a command was running.`,
+      hint: 'Ferry reconnects by itself; check the command\'s state on the host before running it again.',
+    });
+    for (const a of [...this.active]) a.linkLost(err);
+    if (this.closedByUser) {
+      this.setState({ kind: 'closed' });
+      return;
+    }
+    this.runConnect(true, reason);
+  }
+
+  private async verifyHostKey(key: Buffer, t: ResolvedHost, lines: Awaited<ReturnType<typeof loadKnownHosts>>, timer: PausableTimer): Promise<void> {
+    const verdict = checkHostKey(lines, t.hostname, t.port, key);
+    const name = knownHostName(t.hostname, t.port);
+    const keyType = keyTypeOf(key);
+    const fingerprint = fingerprintOf(key);
+    switch (verdict.kind) {
+      case 'known':
+        return;
+      case 'revoked':
+        throw new FerryError({
+          code: 'host-key-revoked',
+          host: this.alias,
+          message: `REFUSED: ${name} presented ${keyType} key ${fingerprint}, which is marked @revoked in ${verdict.file}:${verdict.line}.`,
+          hint: 'Do not connect until the host has a new key. Ask its administrator why a revoked key is still in use; it may be stolen.',
+        });
+      case 'changed':
+        throw new FerryError({
+          code: 'host-key-changed',
+          host: this.alias,
+          message:
+            `WARNING: the ${keyType} host key for ${name} has CHANGED. ${verdict.file}:${verdict.line} holds ${verdict.oldFingerprint}; ` +
+            `the server now presents ${fingerprint}. Someone could be intercepting this connection (man-in-the-middle), or the host was reinstalled.`,
+          hint: `If the host was really reinstalled, remove the old key with: ssh-keygen -R '${name}' -f ${verdict.file} — then connect again and check the new fingerprint.`,
+        });
+      case 'unknown': {
+        const prompt: TrustPrompt = { alias: this.alias, host: t.hostname, port: t.port, keyType, fingerprint };
+        this.setState({ kind: 'awaiting-trust', prompt });
+        timer.pause();
+        let ok = false;
+        try {
+          ok = (await this.deps.trust(prompt)) === true;
+        } catch {
+          ok = false;
+        }
+        timer.resume();
+        if (!ok) {
+          throw new FerryError({
+            code: 'host-key-unknown-refused',
+            host: this.alias,
+            message: `The ${keyType} host key of ${name} (${fingerprint}) is not known, and it was not trusted. Nothing was sent to the host.`,
+            hint: `Compare ${fingerprint} with what the host's administrator sees (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then accept it.`,
+          });
+        }
+        await appendKnownHost(this.deps.ferryKnownHosts, t.hostname, t.port, key);
+        this.setState({ kind: 'connecting' });
+        return;
+      }
+    }
+  }
+
+  /** Read a private key file; ask for a passphrase if it is encrypted. Secrets never reach messages. */
+  private async loadKey(file: string, timer: PausableTimer, problems: string[]): Promise<{ key: Buffer; passphrase?: string } | undefined> {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(file);
+    } catch {
+      return undefined; // absent default keys are normal
+    }
+    const parsed = utils.parseKey(data);
+    if (!(parsed instanceof Error)) return { key: data };
+    if (!/encrypted|passphrase/i.test(parsed.message)) {
+      problems.push(`${file} is not a private key ssh2 can read`);
+      return undefined;
+    }
+    if (!this.deps.passphrase) {
+      problems.push(`${file} is encrypted and no passphrase was available`);
+      return undefined;
+    }
+    timer.pause();
+    let pass: string | undefined;
+    try {
+      pass = await this.deps.passphrase(file);
+    } finally {
+      timer.resume();
+    }
+    if (pass === undefined) {
+      problems.push(`${file} is encrypted and no passphrase was given`);
+      return undefined;
+    }
+    if (utils.parseKey(data, pass) instanceof Error) {
+      problems.push(`the passphrase for ${file} is wrong`);
+      return undefined;
+    }
+    return { key: data, passphrase: pass };
+  }
+
+  private authFailedError(t: ResolvedHost, tried: string[], problems: string[]): FerryError {
+    if (tried.length === 0 && problems.length > 0) {
+      return new FerryError({
+        code: 'key-passphrase',
+        host: this.alias,
+        message: `Could not use any key to log in to ${t.user}@${t.hostname}: ${problems.join('; ')}.`,
+        hint: 'Load the key into ssh-agent (ssh-add KEYFILE) or enter its passphrase when Ferry asks.',
+      });
+    }
+    const what = tried.length ? tried.join(', ') : 'nothing (no ssh-agent and no key files found)';
+    return new FerryError({
+      code: 'auth-failed',
+      host: this.alias,
+      message: `${t.user}@${t.hostname}:${t.port} refused every key offered. Tried: ${what}.${problems.length ? ` Also: ${problems.join('; ')}.` : ''}`,
+      hint: `Add your public key to ~${t.user}/.ssh/authorized_keys on ${t.hostname}, or point IdentityFile for ${this.alias} at the right key in ~/.ssh/config (or ssh-add it).`,
+    });
+  }
+
+  /** Open a TCP channel through this host (ProxyJump). */
+  async forwardOut(host: string, port: number, forAlias: string): Promise<Duplex> {
+    await this.connect();
+    const client = this.client!;
+    return new Promise((resolve, reject) => {
+      client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+        if (err) {
+          reject(
+            new FerryError({
+              code: 'host-unreachable',
+              host: forAlias,
+              message: `Jump host ${this.alias} could not reach ${host}:${port}: ${err.message}.`,
+              hint: `Check that ${host} is up and that port ${port} is reachable from ${this.alias}.`,
+            }),
+          );
+        } else resolve(stream);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closedByUser = true;
+    this.wake?.();
+    const client = this.client;
+    if (client) {
+      await new Promise<void>((r) => {
+        client.once('close', () => r());
+        client.end();
+      });
+    } else if (this.pending) {
+      await this.pending.catch(() => {});
+    }
+    if (this._state.kind !== 'closed') this.setState({ kind: 'closed' });
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    try {
+      return this.start(argv, opts, true).done;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  spawn(argv: string[], opts: ExecOptions = {}): RemoteProcess {
+    return this.start(argv, opts, false);
+  }
+
+  private start(argv: string[], opts: ExecOptions, buffered: boolean): RemoteProcess {
+    const full = [...(opts.sudo ? ['sudo', '-n', '--'] : []), ...envPrefix(opts.env, this.alias), ...argv];
+    // quoteArgv throws before anything is sent (NUL, empty argv). The preamble reports the
+    // command's process group (sshd runs each command in its own session), so cancelling can
+    // kill the whole group; `exec` keeps that pid and passes exit status and signals through.
+    const command = `${PGID_PREAMBLE}${quoteArgv(full)}`;
+    if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+      // sshd hands the command to the login shell as ONE argument, and Linux caps a single argument at 128 KiB.
+      throw new FerryError({
+        code: 'exec-too-long',
+        host: this.alias,
+        message: `The command for ${this.alias} is ${Buffer.byteLength(command)} bytes once quoted; a remote shell accepts at most ${MAX_COMMAND_BYTES}.`,
+        hint: 'Send large data on stdin (ExecOptions.stdin) or write it to a file with writeFile, instead of passing it as an argument.',
+      });
+    }
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+    const started = new Date();
+    const ctl: ProcControl = { cancelKind: undefined };
+    let killTimer: NodeJS.Timeout | undefined;
+    let onStop: (() => void) | undefined;
+
+    const stop = (kind: 'timeout' | 'abort') => {
+      if (ctl.cancelKind) return;
+      ctl.cancelKind = kind;
+      onStop?.();
+      this.terminate(ctl, 'TERM', opts.sudo);
+      killTimer = setTimeout(() => {
+        this.terminate(ctl, 'KILL', opts.sudo);
+        ctl.channel?.close();
+      }, this.deps.killGraceMs);
+    };
+    const timeout = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
+    const onAbort = () => stop('abort');
+    if (opts.signal?.aborted) ctl.cancelKind = 'abort';
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const s = opts.stdin;
+    if (s === undefined) {
+      if (buffered) stdin.end();
+    } else if (typeof s === 'string' || Buffer.isBuffer(s)) stdin.end(s);
+    else (s as NodeJS.ReadableStream).pipe(stdin);
+
+    const result = (code: number | null, signal: string | null, out: Buffer[], err: Buffer[], truncated: boolean): ExecResult => {
+      const ended = new Date();
+      return {
+        host: this.alias,
+        argv: [...argv],
+        command,
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        startedAt: started.toISOString(),
+        endedAt: ended.toISOString(),
+        durationMs: ended.getTime() - started.getTime(),
+        timedOut: ctl.cancelKind === 'timeout',
+        cancelled: ctl.cancelKind === 'abort',
+        truncated: truncated || undefined,
+      };
+    };
+
+    const done = (async (): Promise<ExecResult> => {
+      let release: (() => void) | undefined;
+      try {
+        if (ctl.cancelKind) return result(null, null, [], [], false);
+        const early = new Promise<'stopped'>((r) => (onStop = () => r('stopped')));
+        const ready = await Promise.race([this.connect().then(() => this.slots.take()), early]);
+        if (ready === 'stopped') return result(null, null, [], [], false);
+        release = ready;
+        onStop = undefined;
+        if (ctl.cancelKind) return result(null, null, [], [], false);
+        const client = this.client;
+        if (!client) throw new FerryError({ code: 'connection-lost', host: this.alias, message: `Not connected to ${this.alias}.` });
+        ctl.client = client;
+        const ch = await new Promise<ClientChannel>((res, rej) =>
+          client.exec(command, (err, c) => (err ? rej(transportError(err, this.alias, this.target)) : res(c))),
+        );
+        ctl.channel = ch;
+        return await this.runChannel(ch, ctl, { opts, buffered, max, stdin, stdout, stderr, result });
+      } finally {
+        release?.();
+        if (timeout) clearTimeout(timeout);
+        if (killTimer) clearTimeout(killTimer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (!stdout.writableEnded) stdout.end();
+        if (!stderr.writableEnded) stderr.end();
+      }
+    })();
+    done.catch(() => {});
+
+    return {
+      command,
+      stdin,
+      stdout,
+      stderr,
+      done,
+      kill: (sig = 'TERM') => this.terminate(ctl, sig.replace(/^SIG/, ''), opts.sudo),
+    };
+  }
+
+  /**
+   * Signal a running command. The 'signal' channel request works for ordinary users, but
+   * OpenSSH refuses it for root logins ("session signalling requires privilege separation"),
+   * and closing the channel does not stop a command without a tty. So we also kill the
+   * command's process group from a second channel once we know its id.
+   */
+  private terminate(ctl: ProcControl, sig: string, sudo: boolean | undefined): void {
+    if (!ctl.channel) return; // not started yet: the caller's cancelKind stops it from starting
+    trySignal(ctl.channel, sig);
+    const send = (pgid: number) => {
+      const client = ctl.client;
+      if (!client || client !== this.client) return;
+      const killArgv = [...(sudo ? ['sudo', '-n', '--'] : []), 'kill', '-s', sig, '--', `-${pgid}`];
+      client.exec(quoteArgv(killArgv), (err, ch) => {
+        if (err) return;
+        ch.on('data', () => {});
+        ch.stderr.on('data', () => {});
+        ch.on('error', () => {});
+        ch.end();
+      });
+    };
+    if (ctl.pgid !== undefined) send(ctl.pgid);
+    else ctl.onPgid = send; // the preamble has not arrived yet
+  }
+
+  private runChannel(
+    ch: ClientChannel,
+    ctl: ProcControl,
+    a: {
+      opts: ExecOptions;
+      buffered: boolean;
+      max: number;
+      stdin: PassThrough;
+      stdout: PassThrough;
+      stderr: PassThrough;
+      result: (code: number | null, signal: string | null, out: Buffer[], err: Buffer[], truncated: boolean) => ExecResult;
+    },
+  ): Promise<ExecResult> {
+    const { opts, buffered, max } = a;
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let outLen = 0;
+      let errLen = 0;
+      let truncated = false;
+      let code: number | null = null;
+      let signal: string | null = null;
+      let gotExit = false;
+      let finished = false;
+
+      const keep = (list: Buffer[], len: number, c: Buffer): number => {
+        if (len >= max) {
+          if (c.length) truncated = true;
+          return len;
+        }
+        const room = max - len;
+        if (c.length > room) truncated = true;
+        const part = c.length > room ? c.subarray(0, room) : c;
+        list.push(part);
+        return len + part.length;
+      };
+
+      const tracker: Active = {
+        linkLost: (e) => {
+          if (finished || gotExit) return;
+          finished = true;
+          this.active.delete(tracker);
+          // No error on the streams themselves: nobody may be listening; `done` carries it.
+          a.stdout.destroy();
+          a.stderr.destroy();
+          reject(e);
+        },
+      };
+      this.active.add(tracker);
+
+      if (buffered) {
+        ch.on('data', (c: Buffer) => {
+          opts.onStdout?.(c);
+          outLen = keep(out, outLen, c);
+        });
+      } else {
+        // Stream mode: stdout is consumed through the readable, with backpressure down to SSH's window.
+        ch.on('data', (c: Buffer) => {
+          opts.onStdout?.(c);
+          if (!a.stdout.write(c)) {
+            ch.pause();
+            a.stdout.once('drain', () => ch.resume());
+          }
+        });
+      }
+      const onErr = (c: Buffer) => {
+        if (!c.length) return;
+        opts.onStderr?.(c);
+        errLen = keep(err, errLen, c);
+        if (!buffered) a.stderr.write(c);
+      };
+      // Our preamble's process-group line comes early on stderr (after anything the login
+      // shell or a chatty sshd printed first); it is taken out, everything else passes through.
+      let head: Buffer | undefined = Buffer.alloc(0);
+      const scanHead = (final: boolean) => {
+        while (head) {
+          const nl = head.indexOf(10);
+          if (nl < 0) {
+            if (final || head.length > 4096) {
+              onErr(head);
+              head = undefined;
+            }
+            return;
+          }
+          const line = head.subarray(0, nl + 1);
+          head = head.subarray(nl + 1);
+          const m = /^FERRY-PGID (\d+)\n$/.exec(line.toString('latin1'));
+          if (m) {
+            const rest = head;
+            head = undefined;
+            ctl.pgid = Number(m[1]);
+            ctl.onPgid?.(ctl.pgid);
+            onErr(rest);
+            return;
+          }
+          onErr(line);
+        }
+      };
+      ch.stderr.on('data', (c: Buffer) => {
+        if (!head) return onErr(c);
+        head = Buffer.concat([head, c]);
+        scanHead(false);
+      });
+      ch.on('exit', (c: number | null, sig?: string) => {
+        gotExit = true;
+        code = typeof c === 'number' ? c : null;
+        signal = sig ? sig.replace(/^SIG/, '') : null;
+      });
+      ch.on('error', () => {}); // errors surface as close without exit, handled below
+
+      // Stdin: pipe with backpressure; EOF when the source ends.
+      a.stdin.pipe(ch);
+      a.stdin.on('error', () => {});
+
+      ch.on('close', () => {
+        a.stdin.unpipe(ch);
+        if (head) scanHead(true);
+        ctl.channel = undefined;
+        // The link may be closing too: let onLinkClosed decide first.
+        setImmediate(() => {
+          if (finished) return;
+          finished = true;
+          this.active.delete(tracker);
+          const r = a.result(code, signal, out, err, truncated);
+          if (opts.sudo && code !== 0 && !r.timedOut && !r.cancelled) {
+            const m = SUDO_PASSWORD_RE.exec(r.stderr);
+            if (m) {
+              return reject(
+                new FerryError({
+                  code: 'sudo-password',
+                  host: this.alias,
+                  message: `sudo on ${this.alias} wants a password for ${this.target?.user ?? 'this user'}, and Ferry runs sudo without a terminal (sudo -n).`,
+                  hint: `Allow ${this.target?.user ?? 'the user'} to run sudo without a password (a NOPASSWD rule in /etc/sudoers.d/), or log in as root (User root for ${this.alias} in ~/.ssh/config).`,
+                  evidence: m[0],
+                }),
+              );
+            }
+          }
+          if (!gotExit && !this.client && !r.cancelled && !r.timedOut) {
+            return reject(
+              new FerryError({
+                code: 'connection-lost',
+                host: this.alias,
+                message: `The SSH connection to ${this.alias} was lost while running: ${r.command.slice(0, 200)}`,
+                hint: "Ferry reconnects by itself; check the command's state on the host before running it again.",
+              }),
+            );
+          }
+          resolve(r);
+        });
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private async sftp(): Promise<SFTPWrapper> {
+    await this.connect();
+    const client = this.client!;
+    if (!this.sftpP) {
+      const p = new Promise<SFTPWrapper>((res, rej) =>
+        client.sftp((err, s) => {
+          if (err) return rej(transportError(err, this.alias, this.target));
+          s.on('close', () => {
+            if (this.sftpP === p) this.sftpP = undefined;
+          });
+          res(s);
+        }),
+      );
+      this.sftpP = p;
+      p.catch(() => {
+        if (this.sftpP === p) this.sftpP = undefined;
+      });
+    }
+    return this.sftpP;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const s = await this.sftp();
+    return new Promise((res, rej) => s.readFile(path, (err, data) => (err ? rej(this.sftpError('read', path, err)) : res(data))));
+  }
+
+  /** Write via a temp file and rename, so readers never see half a file. */
+  async writeFile(path: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<void> {
+    const s = await this.sftp();
+    const slash = path.lastIndexOf('/');
+    const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
+    const tmp = `${dir}.${path.slice(slash + 1)}.ferry-${process.pid}-${Math.random().toString(36).slice(2, 10)}.tmp`;
+    const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
+      new Promise<T | undefined>((res, rej) => fn((err, v) => (err ? rej(err) : res(v))));
+    let mode = opts.mode;
+    if (mode === undefined) {
+      // Keep the mode of the file being replaced, like an in-place edit would.
+      const st = await call<{ mode: number }>((cb) => s.stat(path, cb as never)).catch(() => undefined);
+      mode = st ? st.mode & 0o7777 : 0o644;
+    }
+    try {
+      await call((cb) => s.writeFile(tmp, data, { mode }, cb as never));
+      await call((cb) => s.chmod(tmp, mode!, cb as never)); // the umask may have narrowed it
+      await call((cb) => s.ext_openssh_rename(tmp, path, cb as never)).catch(async () => {
+        // Servers without posix-rename: plain SFTP rename refuses to overwrite.
+        await call((cb) => s.unlink(path, cb as never)).catch(() => {});
+        await call((cb) => s.rename(tmp, path, cb as never));
+      });
+    } catch (e) {
+      await call((cb) => s.unlink(tmp, cb as never)).catch(() => {});
+      throw this.sftpError('write', path, e as Error);
+    }
+  }
+
+  private sftpError(op: string, path: string, err: Error & { code?: number | string }): FerryError {
+    const missing = err.code === 2;
+    const denied = err.code === 3;
+    return new FerryError({
+      code: missing ? 'remote-file-missing' : denied ? 'remote-permission-denied' : 'sftp-failed',
+      host: this.alias,
+      message: `Could not ${op} ${path} on ${this.alias}: ${err.message}.`,
+      hint: missing
+        ? `Check that ${path} (and its directory) exists on ${this.alias}.`
+        : denied
+          ? `${this.target?.user ?? 'The user'} may not ${op} ${path}; fix its permissions or log in as a user who can.`
+          : undefined,
+    });
+  }
+}
+
+/**
+ * Send a 'signal' channel request. ssh2's Channel.signal() is a no-op once we have sent EOF
+ * (i.e. stdin ended, the usual case for exec), although RFC 4254 allows requests until CLOSE.
+ * So we go to the protocol object directly while the channel is not closed.
+ */
+function trySignal(ch: ClientChannel, sig: string): void {
+  const c = ch as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal(id: number, s: string): void } };
+  };
+  try {
+    const st = c.outgoing?.state;
+    if (c.outgoing?.id === undefined || !c._client?._protocol || (st !== 'open' && st !== 'eof')) {
+      ch.signal(sig);
+      return;
+    }
+    c._client._protocol.signal(c.outgoing.id, sig);
+  } catch {
+    /* channel already closing, or an unknown signal name */
+  }
+}
+
+function envPrefix(env: Record<string, string> | undefined, alias: string): string[] {
+  if (!env || Object.keys(env).length === 0) return [];
+  const pairs = Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      throw new FerryError({ code: 'exec-invalid-argv', host: alias, message: `"${k}" is not a valid environment variable name.` });
+    }
+    return `${k}=${v}`;
+  });
+  return ['env', ...pairs];
+}
+
+/** ssh2 lists algorithm names; map a known key type to the host-key algorithms that produce it. */
+const HOST_KEY_ALGOS = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+function hostKeyAlgos(type: string): string[] {
+  if (type === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  return HOST_KEY_ALGOS.has(type) ? [type] : [];
+}
+
+function viaText(t: ResolvedHost): string {
+  return t.proxyJump.length ? ` via ${t.proxyJump.join(' -> ')}` : '';
+}
+
+function isTransient(e: FerryError): boolean {
+  return e.code === 'host-unreachable' || e.code === 'connection-lost';
+}
+
+export function asFerryError(e: unknown, alias: string): FerryError {
+  if (e instanceof FerryError) return e;
+  const info = toErrorInfo(e, 'ssh-error');
+  return new FerryError({ ...info, host: alias }, { cause: e });
+}
+
+/** Socket-level failures, phrased like the user would check them. */
+function transportError(err: Error & { code?: string; level?: string }, alias: string, t?: ResolvedHost): FerryError {
+  const where = t ? `${t.hostname}:${t.port}` : alias;
+  const code = err.code ?? '';
+  const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'].includes(code);
+  const why =
+    code === 'ECONNREFUSED'
+      ? `nothing accepts connections on ${where}`
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? `the name ${t?.hostname ?? alias} does not resolve`
+        : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+          ? `there is no route to ${t?.hostname ?? alias}`
+          : err.message;
+  if (unreachable || err.level === 'client-socket' || err.level === 'client-timeout' || /closed|timeout|ended/i.test(err.message)) {
+    return new FerryError(
+      {
+        code: 'host-unreachable',
+        host: alias,
+        message: `Cannot reach ${where}${t ? viaText(t) : ''}: ${why}.`,
+        hint: `Check that ${t?.hostname ?? alias} is up and that sshd listens on port ${t?.port ?? 22}.`,
+        evidence: err.message,
+      },
+      { cause: err },
+    );
+  }
+  return new FerryError({ code: 'ssh-error', host: alias, message: `SSH to ${where} failed: ${err.message}.`, evidence: err.message }, { cause: err });
+}
