@@ -267,5 +267,13 @@ describe('a crashed engine', () => {
     expect(j!.nextStep).toMatch(/source/i);
     // The source was never stopped during pre-copy: it still runs, only there.
     await expectRunsOnlyOn('lab-source');
+    // A new engine carries out that step: the target is left clean, the source untouched.
+    const service = new MigrationService((alias) => hub.session(alias), () => undefined, env);
+    const rec = await service.recover(j!.id);
+    expect(rec.outcome).toBe('rolled-back');
+    const leftovers = await sh('lab-target', 'ls /var/lib/ferry 2>/dev/null; ss -Htln "sport = :27000"; pgrep -x criu; exit 0');
+    expect(leftovers.stdout.trim()).toBe('');
+    await expectRunsOnlyOn('lab-source');
+    expect(listJournals({ env }).find((x) => x.id === j!.id)?.finished).toBe(true);
   }, 10 * 60_000);
 });

@@ -15,7 +15,7 @@ import { buildIteration, estimateDowntime } from '../../shared/estimate.ts';
 import { recommend } from '../../shared/policy.ts';
 import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../criu/index.ts';
 import { runPreflight, type PreflightFacts } from './preflight.ts';
-import { parsePs, psArgv } from './ps.ts';
+import { parsePs, processTree, psArgv } from './ps.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
 import type { HostSession } from '../ssh/index.ts';
 
@@ -458,6 +458,42 @@ export class Migration {
     throw new FerryError(
       d ?? { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${logPath} on ${host}.` },
     );
+  }
+
+  /**
+   * Finish a migration an earlier engine left unfinished (it crashed or was killed), from
+   * what its journal says happened. 'auto' rolls back whenever that is unambiguous; when a
+   * restore had started and the process runs on the target, only the user can say whether
+   * to keep it (commit) or go back (rollback).
+   */
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+    const { source, target } = this.plan;
+    const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
+    const tree = processTree(srcPs, this.plan.pid);
+    if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
+    this.sourceFrozen = state.finalDumpStarted;
+    this.restoreStarted = state.restoreStarted;
+    const where = await this.whereIsIt();
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
+    let outcome: Outcome;
+    if (choice === 'commit' || (choice === 'auto' && where.target === 'running' && where.source === 'absent')) {
+      if (where.target !== 'running') {
+        throw new FerryError({ code: 'cannot-commit', host: target, message: `The process is ${where.target} on ${target}: there is nothing to commit`, hint: 'Recover with --rollback instead.' });
+      }
+      outcome = await this.commit();
+    } else if (choice === 'auto' && this.restoreStarted && where.target !== 'absent') {
+      throw new FerryError({
+        code: 'recovery-needs-decision',
+        host: target,
+        message: `A restore had started and PID ${this.plan.pid} is ${where.target} on ${target} while the source is ${where.source}`,
+        hint: `Check the copy on ${target}; then run recovery again with --commit (keep it, kill the frozen source) or --rollback (kill it, resume the source).`,
+      });
+    } else {
+      outcome = await this.rollback('recovered from the journal of an interrupted migration');
+    }
+    const summary = this.summary(outcome);
+    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary });
+    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0 };
   }
 
   /** Is the tree running, frozen or absent on each host? (the one-place invariant) */

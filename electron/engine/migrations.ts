@@ -1,7 +1,7 @@
 import type { EngineEvent } from '../../shared/api.ts';
 import type { JournalSummary, MigrationAction, MigrationPlan, PreflightReport, RollbackPreview } from '../../shared/domain.ts';
 import { FerryError } from '../../shared/errors.ts';
-import { createJournal, listJournals, readJournal, replay, journalPath } from './journal.ts';
+import { createJournal, listJournals, openJournal, readJournal, replay, journalPath } from './journal.ts';
 import { renderReport, renderRunbook } from './report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration.ts';
 import { runPreflight } from './preflight.ts';
@@ -85,6 +85,31 @@ export class MigrationService {
   /** Wait for every running migration (used when a face closes). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  /** Carry out the safe next step of an unfinished migration, recorded in its own journal. */
+  async recover(id: string, choice: 'auto' | 'rollback' | 'commit' = 'auto'): Promise<MigrationResult> {
+    if (this.active.has(id)) {
+      throw new FerryError({ code: 'migration-running', message: `Migration ${id} is still running in this engine`, hint: 'Control it directly (abort or roll back).' });
+    }
+    const r = replay(readJournal(journalPath(id, { env: this.env })).records, { id });
+    if (r.outcome || !r.plan) {
+      throw new FerryError({ code: 'nothing-to-recover', message: r.outcome ? `Migration ${id} already ended (${r.outcome.outcome})` : `Journal ${id} names no plan`, hint: r.summary.nextStep });
+    }
+    const journal = openJournal(id, { env: this.env });
+    const migration = new Migration(r.plan, {
+      session: this.session,
+      record: (e) => {
+        journal.append(e);
+        this.emit(e);
+      },
+    }, { id });
+    try {
+      const finalDumpStarted = r.commands.some((c) => c.argv.includes('dump') && c.argv.some((a) => a === 'criu' || a.endsWith('/criu')));
+      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted }, choice);
+    } finally {
+      journal.close();
+    }
   }
 
   list(): JournalSummary[] {

@@ -258,6 +258,24 @@ export function registerMigrateCommands(program: Command): void {
         if (!j.finished && j.nextStep) process.stdout.write(`    next: ${j.nextStep}\n`);
       }
     });
+  journal
+    .command('recover <id>')
+    .description('carry out the safe next step of an unfinished migration (rollback unless told otherwise)')
+    .option('--rollback', 'resume the source and clean the target, whatever state it is in')
+    .option('--commit', 'keep the copy running on the target and kill the frozen source')
+    .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
+    .option('--json', 'events as JSON lines')
+    .option('-v, --verbose', 'show every command as it runs')
+    .action(async (id: string, o: { rollback?: boolean; commit?: boolean; trustFingerprint?: string[]; json?: boolean; verbose?: boolean }) => {
+      if (o.rollback && o.commit) throw new FerryError({ code: 'invalid-argument', message: '--rollback and --commit exclude each other' });
+      const { hub, service } = cliService(o, printer(o));
+      try {
+        const r = await service.recover(id, o.commit ? 'commit' : o.rollback ? 'rollback' : 'auto');
+        process.exitCode = r.outcome === 'failed' ? 1 : 0;
+      } finally {
+        await hub.closeAll();
+      }
+    });
   for (const [name, what] of [
     ['show', 'the Markdown report of one migration'],
     ['report', 'the Markdown report of one migration'],
