@@ -16,9 +16,10 @@ import { MigrationService } from './migrations.ts';
 import { parsePs, psArgv } from './ps.ts';
 
 const WORKLOAD_PID = 50000;
-const env: NodeJS.ProcessEnv = { ...process.env, FERRY_HOME: mkdtempSync(path.join(os.tmpdir(), 'ferry-mig-')) };
-// The lab's image cache is shared with the user's (a warm cache keeps this suite fast).
-if (!env.FERRY_LAB_CACHE) env.FERRY_LAB_CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ferry', 'lab');
+// The lab is one pair of VMs per machine: share its state, config and image cache with
+// `ferry lab`, but keep this suite's journals in a directory of its own.
+const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: mkdtempSync(path.join(os.tmpdir(), 'ferry-mig-')) };
+delete env.FERRY_HOME;
 
 let hub: SshHub;
 

@@ -1,5 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { ActionsContext, createActions } from './actions.ts';
 import { connectConsole } from './api/client.ts';
 import { App } from './App.tsx';
 import { useConsole } from './store.ts';
@@ -7,9 +8,12 @@ import './theme.css';
 
 const api = connectConsole();
 api.subscribe((e) => useConsole.getState().apply(e));
+const actions = createActions(api);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <App api={api} />
+    <ActionsContext.Provider value={actions}>
+      <App />
+    </ActionsContext.Provider>
   </StrictMode>,
 );

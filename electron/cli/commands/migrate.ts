@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { defaultPolicy } from '../../../shared/api.ts';
 import type { EngineEvent } from '../../../shared/api.ts';
 import type { IterationStats, MigrationPlan } from '../../../shared/domain.ts';
@@ -74,7 +74,7 @@ function addPlanOptions(cmd: Command): Command {
     .requiredOption('--source <host>', 'host alias the process runs on now')
     .requiredOption('--target <host>', 'host alias to move it to')
     .requiredOption('--pid <pid>', 'PID of the process tree root on the source', int('pid', 1, 4_194_304))
-    .option('--mode <mode>', 'precopy (iterative pre-dumps) or cold (one dump)', 'precopy')
+    .addOption(new Option('--mode <mode>', 'precopy (iterative pre-dumps) or cold (one dump)').choices(['precopy', 'cold']).default('precopy'))
     .option('--max-downtime <duration>', 'the freeze window you accept at cutover', `${defaultPolicy.downtimeBudgetMs}ms`)
     .option('--max-iterations <n>', 'stop pre-copying after this many pre-dumps', int('max-iterations', 1, 50), defaultPolicy.maxIterations)
     .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target alias")
@@ -229,7 +229,7 @@ export function registerMigrateCommands(program: Command): void {
       .command('migrate')
       .description('Live-migrate a process tree from --source to --target with CRIU')
       .option('--auto', 'let the policy decide when to cut over (no keys needed)')
-      .option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging: rollback or cutover', 'rollback')
+      .addOption(new Option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging').choices(['rollback', 'cutover']).default('rollback'))
       .option('--keep-images', 'keep the image directories after a successful migration')
       .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back')
       .option('--force', 'start even when preflight finds blockers'),

@@ -1,0 +1,167 @@
+/**
+ * The plan form's draft (what the user typed) and its translation into a MigrationPlan,
+ * validated with the same zod schema the engine uses, so an error shows next to its field
+ * before anything is sent.
+ */
+import { defaultPolicy, planSchema } from '../../../shared/api.ts';
+import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
+
+export interface PlanDraft {
+  source: string;
+  target: string;
+  pid: string;
+  mode: 'precopy' | 'cold';
+  downtimeBudgetMs: string;
+  maxIterations: string;
+  growthThreshold: string;
+  minPages: string;
+  onNotConverging: 'cutover' | 'rollback';
+  auto: boolean;
+  targetAddress: string;
+  pageServerPort: string;
+  workDir: string;
+  shellJob: boolean;
+  tcpEstablished: boolean;
+  /** One absolute path per line. */
+  fileSync: string;
+  healthKind: HealthCheck['kind'];
+  /** One argument per line (command check). */
+  healthArgv: string;
+  healthPort: string;
+  healthUrl: string;
+  healthExpectStatus: string;
+  healthTimeoutMs: string;
+  retention: 'keep' | 'delete-on-commit';
+}
+
+export const DEFAULT_PAGE_SERVER_PORT = 27000;
+export const DEFAULT_WORK_DIR = '/var/lib/ferry';
+
+export function defaultDraft(): PlanDraft {
+  return {
+    source: '',
+    target: '',
+    pid: '',
+    mode: 'precopy',
+    downtimeBudgetMs: String(defaultPolicy.downtimeBudgetMs),
+    maxIterations: String(defaultPolicy.maxIterations),
+    growthThreshold: String(defaultPolicy.growthThreshold),
+    minPages: String(defaultPolicy.minPages),
+    onNotConverging: defaultPolicy.onNotConverging,
+    auto: false,
+    targetAddress: '',
+    pageServerPort: String(DEFAULT_PAGE_SERVER_PORT),
+    workDir: DEFAULT_WORK_DIR,
+    shellJob: false,
+    tcpEstablished: false,
+    fileSync: '',
+    healthKind: 'none',
+    healthArgv: '',
+    healthPort: '',
+    healthUrl: '',
+    healthExpectStatus: '200',
+    healthTimeoutMs: '',
+    retention: 'keep',
+  };
+}
+
+export type DraftField = keyof PlanDraft;
+export type PlanErrors = Partial<Record<DraftField, string>>;
+
+/** A number field: empty or not a number stays NaN so zod names the field. */
+function num(s: string): number {
+  return s.trim() === '' ? Number.NaN : Number(s.trim());
+}
+function optNum(s: string): number | undefined {
+  return s.trim() === '' ? undefined : Number(s.trim());
+}
+function lines(s: string): string[] {
+  return s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+/** The schema path of an issue -> the form field that holds it. */
+const FIELD_OF: Record<string, DraftField> = {
+  source: 'source',
+  target: 'target',
+  pid: 'pid',
+  mode: 'mode',
+  'policy.downtimeBudgetMs': 'downtimeBudgetMs',
+  'policy.maxIterations': 'maxIterations',
+  'policy.growthThreshold': 'growthThreshold',
+  'policy.minPages': 'minPages',
+  'policy.onNotConverging': 'onNotConverging',
+  targetAddress: 'targetAddress',
+  pageServerPort: 'pageServerPort',
+  workDir: 'workDir',
+  fileSync: 'fileSync',
+  'healthCheck.argv': 'healthArgv',
+  'healthCheck.port': 'healthPort',
+  'healthCheck.url': 'healthUrl',
+  'healthCheck.expectStatus': 'healthExpectStatus',
+  'healthCheck.timeoutMs': 'healthTimeoutMs',
+  retention: 'retention',
+};
+
+function healthCheck(d: PlanDraft): HealthCheck {
+  const timeoutMs = optNum(d.healthTimeoutMs);
+  const base = timeoutMs === undefined ? {} : { timeoutMs };
+  switch (d.healthKind) {
+    case 'none':
+      return { kind: 'none' };
+    case 'command':
+      return { kind: 'command', argv: lines(d.healthArgv), ...base };
+    case 'tcp':
+      return { kind: 'tcp', port: num(d.healthPort), ...base };
+    case 'http':
+      return { kind: 'http', url: d.healthUrl.trim(), expectStatus: optNum(d.healthExpectStatus), ...base };
+  }
+}
+
+export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | { ok: false; errors: PlanErrors } {
+  const candidate = {
+    source: d.source,
+    target: d.target,
+    pid: num(d.pid),
+    mode: d.mode,
+    shellJob: d.shellJob,
+    tcpEstablished: d.tcpEstablished,
+    policy: {
+      downtimeBudgetMs: num(d.downtimeBudgetMs),
+      maxIterations: num(d.maxIterations),
+      growthThreshold: num(d.growthThreshold),
+      minPages: num(d.minPages),
+      onNotConverging: d.onNotConverging,
+    },
+    auto: d.auto,
+    pageServerPort: num(d.pageServerPort),
+    targetAddress: d.targetAddress.trim(),
+    workDir: d.workDir.trim(),
+    fileSync: lines(d.fileSync),
+    healthCheck: healthCheck(d),
+    retention: d.retention,
+  };
+  const errors: PlanErrors = {};
+  if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
+  if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
+  if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';
+  if (d.healthKind === 'http' && d.healthUrl.trim() === '') errors.healthUrl = 'Give the URL to check';
+  const parsed = planSchema.safeParse(candidate);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.filter((p) => typeof p === 'string').join('.');
+      const field = FIELD_OF[key] ?? FIELD_OF[key.split('.').slice(0, 2).join('.')];
+      if (field && !errors[field]) errors[field] = issue.message.startsWith('Invalid input: expected number') ? 'Enter a number' : issue.message;
+    }
+    if (Object.keys(errors).length === 0) errors.source = parsed.error.issues[0]?.message ?? 'Invalid plan';
+  }
+  if (Object.keys(errors).length > 0 || !parsed.success) return { ok: false, errors };
+  return { ok: true, plan: parsed.data };
+}
+
+/** A stable key for "the plan this preflight was run for". */
+export function planKey(plan: MigrationPlan): string {
+  return JSON.stringify(plan);
+}

@@ -1,0 +1,197 @@
+import { useEffect, useId, type ReactNode } from 'react';
+import { useActions } from '../actions.ts';
+import { draftToPlan, type DraftField, type PlanDraft, type PlanErrors } from '../state/plan.ts';
+import { useConsole } from '../store.ts';
+
+function Field({ label, field, errors, hint, children }: { label: string; field: DraftField; errors: PlanErrors; hint?: string; children: (id: string, invalid: boolean) => ReactNode }) {
+  const id = useId();
+  const error = errors[field];
+  return (
+    <div className={`field${error ? ' invalid' : ''}`} data-field={field}>
+      <label htmlFor={id}>{label}</label>
+      {children(id, !!error)}
+      {error ? (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      ) : (
+        hint && <span className="field-hint">{hint}</span>
+      )}
+    </div>
+  );
+}
+
+type TextKey = { [K in DraftField]: PlanDraft[K] extends string ? K : never }[DraftField];
+
+export function PlanForm({ showErrors }: { showErrors: boolean }) {
+  const actions = useActions();
+  const draft = useConsole((s) => s.draft);
+  const edit = useConsole((s) => s.editDraft);
+  const hosts = useConsole((s) => (s.hosts.status === 'ok' ? s.hosts.value : []));
+  useEffect(() => {
+    if (useConsole.getState().hosts.status === 'idle') void actions.listHosts();
+  }, [actions]);
+  const parsed = draftToPlan(draft);
+  const errors: PlanErrors = showErrors && !parsed.ok ? parsed.errors : {};
+
+  const text = (key: TextKey, opts: { type?: string; placeholder?: string; mono?: boolean } = {}) => (id: string, invalid: boolean) => (
+    <input
+      id={id}
+      type={opts.type ?? 'text'}
+      className={opts.mono ? 'mono' : undefined}
+      aria-invalid={invalid}
+      placeholder={opts.placeholder}
+      value={draft[key] as string}
+      onChange={(e) => edit({ [key]: e.target.value } as Partial<PlanDraft>)}
+    />
+  );
+  const hostSelect = (key: 'source' | 'target') => (id: string, invalid: boolean) => (
+    <select
+      id={id}
+      aria-invalid={invalid}
+      value={draft[key]}
+      onChange={(e) => {
+        const alias = e.target.value;
+        const patch: Partial<PlanDraft> = { [key]: alias };
+        if (key === 'target') {
+          const old = hosts.find((h) => h.alias === draft.target)?.hostname ?? '';
+          if (draft.targetAddress === '' || draft.targetAddress === old) patch.targetAddress = hosts.find((h) => h.alias === alias)?.hostname ?? '';
+        }
+        if (key === 'source' && alias !== draft.source) patch.pid = '';
+        edit(patch);
+      }}
+    >
+      <option value="">Choose a host…</option>
+      {hosts.map((h) => (
+        <option key={h.alias} value={h.alias}>
+          {h.alias}
+        </option>
+      ))}
+    </select>
+  );
+
+  return (
+    <form className="plan-form" aria-label="Migration plan" onSubmit={(e) => e.preventDefault()}>
+      <fieldset>
+        <legend>What and where</legend>
+        <Field label="Source host" field="source" errors={errors}>
+          {hostSelect('source')}
+        </Field>
+        <Field label="Target host" field="target" errors={errors}>
+          {hostSelect('target')}
+        </Field>
+        <Field label="PID" field="pid" errors={errors} hint="Pick it in the process list, or type it">
+          {text('pid', { type: 'number' })}
+        </Field>
+        <Field label="Mode" field="mode" errors={errors} hint={draft.mode === 'precopy' ? 'Pre-dumps while it runs, short freeze' : 'One dump: frozen for the whole copy'}>
+          {(id) => (
+            <select id={id} value={draft.mode} onChange={(e) => edit({ mode: e.target.value as PlanDraft['mode'] })}>
+              <option value="precopy">Pre-copy (iterative)</option>
+              <option value="cold">Cold (single dump)</option>
+            </select>
+          )}
+        </Field>
+      </fieldset>
+
+      <fieldset>
+        <legend>Downtime and policy</legend>
+        <Field label="Downtime budget (ms)" field="downtimeBudgetMs" errors={errors} hint="The freeze you accept at cutover">
+          {text('downtimeBudgetMs', { type: 'number' })}
+        </Field>
+        <Field label="Max iterations" field="maxIterations" errors={errors}>
+          {text('maxIterations', { type: 'number' })}
+        </Field>
+        <Field label="Growth threshold" field="growthThreshold" errors={errors} hint="Not converging when pages written grow by more than this fraction">
+          {text('growthThreshold', { type: 'number' })}
+        </Field>
+        <Field label="Min pages" field="minPages" errors={errors} hint="Stop pre-copying at this few pages per iteration">
+          {text('minPages', { type: 'number' })}
+        </Field>
+        <Field label="When not converging" field="onNotConverging" errors={errors} hint="Auto mode only; manual mode waits for you">
+          {(id) => (
+            <select id={id} value={draft.onNotConverging} onChange={(e) => edit({ onNotConverging: e.target.value as PlanDraft['onNotConverging'] })}>
+              <option value="rollback">Roll back</option>
+              <option value="cutover">Cut over anyway</option>
+            </select>
+          )}
+        </Field>
+        <div className="field checkbox">
+          <label>
+            <input type="checkbox" checked={draft.auto} onChange={(e) => edit({ auto: e.target.checked })} /> Auto mode: cut over when the policy says so
+          </label>
+        </div>
+      </fieldset>
+
+      <fieldset>
+        <legend>Transport</legend>
+        <Field label="Target address (from the source)" field="targetAddress" errors={errors} hint="Where the source reaches the page server">
+          {text('targetAddress', { mono: true })}
+        </Field>
+        <Field label="Page-server port" field="pageServerPort" errors={errors}>
+          {text('pageServerPort', { type: 'number' })}
+        </Field>
+        <Field label="Work dir (both hosts)" field="workDir" errors={errors}>
+          {text('workDir', { mono: true })}
+        </Field>
+        <Field label="Files to copy (one path per line)" field="fileSync" errors={errors} hint="Open regular files are added by preflight">
+          {(id, invalid) => <textarea id={id} className="mono" rows={2} aria-invalid={invalid} value={draft.fileSync} onChange={(e) => edit({ fileSync: e.target.value })} />}
+        </Field>
+        <div className="field checkbox">
+          <label>
+            <input type="checkbox" checked={draft.shellJob} onChange={(e) => edit({ shellJob: e.target.checked })} /> Shell job (--shell-job)
+          </label>
+          <label>
+            <input type="checkbox" checked={draft.tcpEstablished} onChange={(e) => edit({ tcpEstablished: e.target.checked })} /> Established TCP (--tcp-established)
+          </label>
+        </div>
+      </fieldset>
+
+      <fieldset>
+        <legend>After restore</legend>
+        <Field label="Health check" field="healthKind" errors={errors}>
+          {(id) => (
+            <select id={id} value={draft.healthKind} onChange={(e) => edit({ healthKind: e.target.value as PlanDraft['healthKind'] })}>
+              <option value="none">None (process running is enough)</option>
+              <option value="command">Command on the target</option>
+              <option value="tcp">TCP port accepts</option>
+              <option value="http">HTTP status</option>
+            </select>
+          )}
+        </Field>
+        {draft.healthKind === 'command' && (
+          <Field label="Command (one argument per line)" field="healthArgv" errors={errors}>
+            {(id, invalid) => <textarea id={id} className="mono" rows={3} aria-invalid={invalid} value={draft.healthArgv} onChange={(e) => edit({ healthArgv: e.target.value })} />}
+          </Field>
+        )}
+        {draft.healthKind === 'tcp' && (
+          <Field label="Port" field="healthPort" errors={errors}>
+            {text('healthPort', { type: 'number' })}
+          </Field>
+        )}
+        {draft.healthKind === 'http' && (
+          <>
+            <Field label="URL" field="healthUrl" errors={errors}>
+              {text('healthUrl', { mono: true, placeholder: 'http://127.0.0.1:8080/health' })}
+            </Field>
+            <Field label="Expected status" field="healthExpectStatus" errors={errors}>
+              {text('healthExpectStatus', { type: 'number' })}
+            </Field>
+          </>
+        )}
+        {draft.healthKind !== 'none' && (
+          <Field label="Timeout (ms)" field="healthTimeoutMs" errors={errors} hint="Default 30 000">
+            {text('healthTimeoutMs', { type: 'number' })}
+          </Field>
+        )}
+        <Field label="Images afterwards" field="retention" errors={errors}>
+          {(id) => (
+            <select id={id} value={draft.retention} onChange={(e) => edit({ retention: e.target.value as PlanDraft['retention'] })}>
+              <option value="keep">Keep (for inspection)</option>
+              <option value="delete-on-commit">Delete on commit</option>
+            </select>
+          )}
+        </Field>
+      </fieldset>
+    </form>
+  );
+}
