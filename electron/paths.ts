@@ -36,9 +36,12 @@ export function ferryPaths(env: NodeJS.ProcessEnv = process.env): FerryPaths {
   };
 }
 
-export const ferryFiles = (p: FerryPaths = ferryPaths()) => ({
-  sshConfig: path.join(p.config, 'ssh_config'),
-  knownHosts: path.join(p.config, 'known_hosts'),
-  journals: path.join(p.data, 'journals'),
-  labCache: process.env.FERRY_LAB_CACHE ? path.resolve(process.env.FERRY_LAB_CACHE) : path.join(p.cache, 'lab'),
-});
+/** Ferry's files, all resolved from one environment (tests pass their own). */
+export function ferryFiles(p: FerryPaths = ferryPaths(), env: NodeJS.ProcessEnv = process.env) {
+  return {
+    sshConfig: path.join(p.config, 'ssh_config'),
+    knownHosts: path.join(p.config, 'known_hosts'),
+    journals: path.join(p.data, 'journals'),
+    labCache: env.FERRY_LAB_CACHE ? path.resolve(env.FERRY_LAB_CACHE) : path.join(p.cache, 'lab'),
+  };
+}

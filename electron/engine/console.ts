@@ -14,20 +14,10 @@ import { EventStream } from './events.ts';
 import { HostService } from './hosts.ts';
 import { MigrationService } from './migrations.ts';
 import type { SshHub } from '../ssh/index.ts';
+import { labDown, labStatus, labUp, type LabStatus as LabState } from '../lab/index.ts';
+import type { LabStatus } from '../../shared/domain.ts';
 
 export type Handlers = { [M in Method]: (params: ParsedParams<M>) => Promise<Results[M]> };
-
-/** A request the engine knows but cannot serve in this build says so plainly. */
-function unavailable(what: string): () => Promise<never> {
-  return () =>
-    Promise.reject(
-      new FerryError({
-        code: 'not-available',
-        message: `${what} is not available in this version of Ferry`,
-        hint: 'Use the hosts view to connect and inspect hosts; migrations arrive with the migration engine.',
-      }),
-    );
-}
 
 /**
  * The engine behind every face. It validates each request (a face may be a renderer we do
@@ -58,9 +48,17 @@ export class Engine implements ConsoleApi {
       'journals.list': async () => m.list(),
       'journals.report': async ({ id }) => ({ markdown: m.report(id) }),
       'journals.runbook': async ({ id }) => ({ script: m.runbook(id) }),
-      'lab.status': unavailable('The lab'),
-      'lab.up': unavailable('The lab'),
-      'lab.down': unavailable('The lab'),
+      'lab.status': async () => toLabStatus(await labStatus({ env: opts.env })),
+      'lab.up': async () => {
+        await labUp({ env: opts.env }, (p) =>
+          this.events.emit({ type: 'lab-progress', progress: { step: p.host ? `${p.step} ${p.host}` : p.step, message: p.message, fraction: p.done ? 1 : p.fraction } }),
+        );
+        return toLabStatus(await labStatus({ env: opts.env }));
+      },
+      'lab.down': async () => {
+        await labDown({ env: opts.env });
+        return toLabStatus(await labStatus({ env: opts.env }));
+      },
     };
   }
 
@@ -91,4 +89,13 @@ export class Engine implements ConsoleApi {
     await this.migrations.settle();
     await this.hosts.close();
   }
+}
+
+/** The lab's own status, in the console API's words. */
+function toLabStatus(l: LabState): LabStatus {
+  return {
+    image: { path: l.image.dir, builtAt: l.image.createdAt, sizeBytes: l.image.diskBytes, ready: l.image.state === 'ready' },
+    accel: l.accel ?? 'tcg',
+    vms: l.vms.map((v) => ({ name: v.host, alias: v.alias, running: v.running, pid: v.pid, sshPort: v.sshPort ?? 0, reachable: v.reachable })),
+  };
 }

@@ -19,9 +19,8 @@ export interface LabPaths {
 
 export function labPaths(env: NodeJS.ProcessEnv = process.env): LabPaths {
   const p = ferryPaths(env);
-  const files = ferryFiles(p);
-  // ferryFiles() reads FERRY_LAB_CACHE from process.env; honour the env we were given.
-  const cacheDir = env.FERRY_LAB_CACHE ? path.resolve(env.FERRY_LAB_CACHE) : env === process.env ? files.labCache : path.join(p.cache, 'lab');
+  const files = ferryFiles(p, env);
+  const cacheDir = files.labCache;
   const imageDir = path.join(cacheDir, 'image');
   return {
     cacheDir,

@@ -134,6 +134,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Override the root check (tests). */
   uid?: number;
+  /** Free space required (default BUILD_MIN_FREE_BYTES). */
+  minFreeBytes?: number;
 }
 
 /** Checks done before any work: root, tools, free space. Throws FerryError. */
@@ -149,7 +151,7 @@ export function buildPreflight(paths: LabPaths, opts: BuildOptions = {}): Record
     });
   }
   const free = freeBytes(paths.cacheDir);
-  if (free < BUILD_MIN_FREE_BYTES) {
+  if (free < (opts.minFreeBytes ?? BUILD_MIN_FREE_BYTES)) {
     throw new FerryError({
       code: 'lab-disk-full',
       message: `Not enough free space to build the lab image in ${paths.cacheDir}: ${(free / 1024 ** 3).toFixed(1)} GiB free, ~3 GiB needed`,
@@ -186,6 +188,10 @@ export class DebootstrapProgress {
   line(raw: string): void {
     const l = raw.trim();
     const m = l.match(/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/);
+    if (m && /^(required|base|the|core)$/.test(m[2] ?? '')) {
+      this.emit({ step: 'debootstrap', message: l.slice(3) });
+      return;
+    }
     let phase = this.phase;
     if (/^I: (Retrieving|Checking|Validating) (InRelease|Release|Packages)/.test(l)) phase = 'index';
     else if (m) {

@@ -37,6 +37,8 @@ export interface LabProgress {
   fraction?: number;
   /** true on the last event of a step. */
   done?: boolean;
+  /** A heartbeat of a step still running (no fraction known): a display may redraw one line. */
+  active?: boolean;
 }
 
 export type ProgressFn = (p: LabProgress) => void;
