@@ -60,10 +60,17 @@ async function pidsOn(alias: string): Promise<Map<number, string>> {
   return new Map(parsePs(r.stdout).map((p) => [p.pid, p.state]));
 }
 
-/** Kill every demo workload and leftover criu on both VMs; fresh start for each scenario. */
+/**
+ * Kill every demo workload, squatter and leftover criu on both VMs; fresh start for each
+ * scenario. Plain argv, no `sh -c`: `pkill -f` would match the shell running it.
+ */
 async function cleanVms() {
   for (const alias of ['lab-source', 'lab-target']) {
-    await sh(alias, 'pkill -KILL -f ferry-workload; pkill -KILL -x criu; pkill -KILL -f "sleep 6000"; rm -rf /var/lib/ferry /var/lib/ferry-workload; exit 0');
+    const s = hub.session(alias);
+    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
+    await s.exec(['pkill', '-KILL', '-x', 'criu']);
+    await s.exec(['pkill', '-KILL', '-f', '^sleep 6000$']);
+    await s.exec(['rm', '-rf', '--', '/var/lib/ferry', '/var/lib/ferry-workload']);
   }
 }
 
@@ -263,11 +270,15 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
         buffer: false,
       });
       // Kill the engine right after its first pre-dump is journaled.
-      await new Promise<void>((resolve) => {
+      let out = '';
+      const sawIteration = await new Promise<boolean>((resolve) => {
         child.stdout!.on('data', (b: Buffer) => {
-          if (b.toString().includes('"type":"iteration"')) resolve();
+          out += b.toString();
+          if (out.includes('"type":"iteration"')) resolve(true);
         });
+        void child.then(() => resolve(false));
       });
+      expect(sawIteration, `the CLI ended before its first pre-dump:\n${out.slice(-2000)}`).toBe(true);
       child.kill('SIGKILL');
       await child;
       // The pre-dump it had started may still finish on the source (no tty, no SIGHUP): wait for it.

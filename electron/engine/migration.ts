@@ -48,6 +48,8 @@ export interface MigrationResult {
   freezeWindowMs?: number;
   predictedMs?: number;
   bytesThroughConsole: number;
+  /** Resident memory of the migrated tree at preflight (ps RSS), for ratios. */
+  residentBytes?: number;
   error?: FerryErrorInfo;
 }
 
@@ -81,6 +83,8 @@ export class Migration {
   /** Tree PIDs already taken on the target before restore: never ours to kill. */
   private takenBeforeRestore = new Set<number>();
   private lastEstimate?: DowntimeEstimate;
+  /** Measured duration of the copy path (source tar → target), once per migration. */
+  private copyMs?: number;
   private lastRecommendation?: Recommendation;
   private bytesThroughConsole = 0;
   private freezeWindowMs?: number;
@@ -209,6 +213,7 @@ export class Migration {
       freezeWindowMs: this.freezeWindowMs,
       predictedMs: this.predictedAtCutover,
       bytesThroughConsole: this.bytesThroughConsole,
+      residentBytes: this.process ? this.process.tree.reduce((sum, p) => sum + p.rssKiB * 1024, 0) : undefined,
       error,
     };
   }
@@ -228,7 +233,8 @@ export class Migration {
     const { source, target } = this.plan;
     this.setPhase('preflight');
     const facts: PreflightFacts = await runPreflight(this.plan, this.run, {
-      scratchDir: `${this.dir}/preflight`,
+      // Beside the migration's directory, not inside it: a failed preflight leaves nothing.
+      scratchDir: `${this.dir}.preflight`,
       setPrivilege: (h, p) => (this.privilege[h] = p),
     });
     this.process = facts.process;
@@ -268,11 +274,13 @@ export class Migration {
   private async startPageServer(i: number): Promise<void> {
     const { target } = this.plan;
     const dir = this.iterDir(i);
+    // The parent is the previous pre-dump; a cold dump (or the first pre-dump) has none.
+    const hasParent = i > 1 && this.iterations.length > 0;
     this.pageServerPidFile = `${dir}/page-server.pid`;
     await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     const r = await this.run.run(
       target,
-      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: i > 1 ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4 }),
+      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4 }),
       { timeoutMs: STEP_TIMEOUTS.pageServer },
     );
     if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
@@ -306,9 +314,37 @@ export class Migration {
     const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
     this.iterations.push(it);
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: Date.now() });
+    if (i === 1) await this.measureCopy(dir);
+    this.estimate(Date.now());
+  }
+
+  /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
+  private estimate(atMs: number): void {
+    const costs = this.copyMs !== undefined ? { copyMs: this.copyMs, samples: 1 } : undefined;
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });
+  }
+
+  /** The cutover's copy command: files to sync first, then the image dir (tar's --exclude is positional). */
+  private copyArgv(imagesDir: string): string[] {
+    const rel = (p: string) => p.replace(/^\/+/, '');
+    return ['tar', '-C', '/', '-cf', '-', ...this.filesToSync.map(rel), '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', rel(imagesDir)];
+  }
+
+  /**
+   * Time the cutover's copy path once, outside any freeze: the same tar stream (the first
+   * pre-dump's metadata and the files to sync) into a scratch directory on the target.
+   * The estimate then rests on this link's measured cost, not a default.
+   */
+  private async measureCopy(imagesDir: string): Promise<void> {
+    const { source, target } = this.plan;
+    const probe = `${this.dir}/copy-probe`;
+    await this.run.run(target, ['mkdir', '-p', '--', probe], { check: true, what: 'creating the copy probe directory' });
+    const r = await this.run.pipe(source, this.copyArgv(imagesDir), target, ['tar', '-C', probe, '-xf', '-'], { timeoutMs: STEP_TIMEOUTS.copy, what: 'timing the copy path', check: false });
+    this.bytesThroughConsole += r.bytes;
+    this.copyMs = r.durationMs;
+    await this.run.run(target, ['rm', '-rf', '--', probe]);
   }
 
   private async readDumpStats(host: string, dir: string): Promise<DumpStats> {
@@ -337,19 +373,22 @@ export class Migration {
   private async cutover(last: number): Promise<Outcome> {
     const { source, target } = this.plan;
     this.setPhase('cutover');
+    const dir = this.iterDir(last);
+    const incremental = this.plan.mode === 'precopy' && last > 1;
+    // Pages always travel source -> target over the page server, never through the console;
+    // only a pre-copy's final dump is incremental (--track-mem, parent images).
+    await this.startPageServer(last);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    // Tree PIDs already taken on the target now are someone else's: rollback must spare them.
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
     if (this.iterations.length) {
       // The prediction that counts is the one made now, when the cutover starts: in manual
       // mode it may come long after the last pre-dump, with more pages dirtied since.
-      this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: Date.now() });
-      this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
-      this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });
-      this.predictedAtCutover = Math.round(this.lastEstimate.predictedMs);
+      this.estimate(Date.now());
+      this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
     }
-    const dir = this.iterDir(last);
-    const incremental = this.plan.mode === 'precopy' && last > 1;
-    if (incremental) await this.startPageServer(last);
-    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
-    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     const freezeStart = Date.now();
     const r = await this.run.run(
       source,
@@ -357,9 +396,8 @@ export class Migration {
         pid: this.plan.pid,
         imagesDir: dir,
         leaveStopped: true,
-        ...(incremental
-          ? { trackMem: true, prevImagesDir: `../${last - 1}`, pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort } }
-          : {}),
+        pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
+        ...(incremental ? { trackMem: true, prevImagesDir: `../${last - 1}` } : {}),
         shellJob: this.plan.shellJob,
         tcpEstablished: this.plan.tcpEstablished,
         log: 'dump.log',
@@ -371,34 +409,19 @@ export class Migration {
     // Whatever the exit code, the tree may be stopped now; rollback checks and resumes it.
     this.sourceFrozen = true;
     if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
-    const stats = await this.readDumpStats(source, dir);
-    const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: Date.now() }, this.iterations[this.iterations.length - 1]);
-    this.iterations.push(it);
-    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
+    const dumpEnded = Date.now();
     if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
 
-    // Metadata images (and, for a cold dump, the pages) straight from source to target.
-    const copy = await this.run.pipe(
-      source,
-      ['tar', '-C', dir, '-cf', '-', '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', '.'],
-      target,
-      ['tar', '-C', dir, '-xf', '-'],
-      { timeoutMs: STEP_TIMEOUTS.copy, what: 'copying the images' },
-    );
+    // Metadata images (and, for a cold dump, the pages) and the files to sync, straight from
+    // source to target in one stream: one round trip less inside the freeze window.
+    const copy = await this.run.pipe(source, this.copyArgv(dir), target, ['tar', '-C', '/', '-xpf', '-'], {
+      timeoutMs: STEP_TIMEOUTS.copy,
+      what: 'copying the images and open files',
+    });
     this.bytesThroughConsole += copy.bytes;
-    if (this.filesToSync.length) {
-      const rel = this.filesToSync.map((p) => p.replace(/^\/+/, ''));
-      const files = await this.run.pipe(source, ['tar', '-C', '/', '-cf', '-', '--', ...rel], target, ['tar', '-C', '/', '-xpf', '-'], {
-        timeoutMs: STEP_TIMEOUTS.copy,
-        what: 'copying the open files',
-      });
-      this.bytesThroughConsole += files.bytes;
-    }
     if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
 
     this.setPhase('restore');
-    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
-    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
     this.restoreStarted = true;
     const rr = await this.run.run(
       target,
@@ -407,6 +430,11 @@ export class Migration {
     );
     this.freezeWindowMs = Date.now() - freezeStart;
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
+    // The final dump's own numbers, read once the process runs again (not inside the window).
+    const stats = await this.readDumpStats(source, dir);
+    const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: dumpEnded }, this.iterations[this.iterations.length - 1]);
+    this.iterations.push(it);
+    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
 
     this.setPhase('verify');
     const where = await this.whereIsIt();

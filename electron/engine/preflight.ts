@@ -139,8 +139,9 @@ export async function runPreflight(
   await run.run(target, ['mkdir', '-p', '--', scratch], { check: true, what: 'creating the scratch directory' });
   const cpuDump = await run.run(source, cpuinfoDump({ dir: scratch }));
   if (cpuDump.code === 0) {
-    const img = await run.readFile(source, `${scratch}/cpuinfo.img`);
-    await run.run(target, ['sh', '-c', 'base64 -d > "$1"', 'ferry-write', `${scratch}/cpuinfo.img`], { stdin: img.toString('base64'), check: true, what: 'copying cpuinfo.img' });
+    // A pipe, not stdin from the console: the runbook can replay it as it ran.
+    const img = `${scratch}/cpuinfo.img`;
+    await run.pipe(source, ['cat', '--', img], target, ['sh', '-c', 'cat > "$1"', 'ferry-write', img], { what: 'copying cpuinfo.img' });
     const cpuCheck = await run.run(target, cpuinfoCheck({ dir: scratch }));
     checks.push(
       cpuCheck.code === 0

@@ -1,0 +1,107 @@
+/**
+ * npm run bench:migrate — figures, not a pass/fail test. In one run on the lab, the same
+ * workload migrated cold and with pre-copy; prints, side by side, the freeze window (host
+ * clock, final dump start to restore done), the ratio pre-copy/cold, the prediction made
+ * before cutover and its error, iterations, bytes sent over the page server per byte of
+ * resident memory, and bytes that passed through the console.
+ *
+ *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1]
+ */
+import { parseArgs } from 'node:util';
+import { defaultPolicy } from '../../shared/api.ts';
+import type { MigrationPlan } from '../../shared/domain.ts';
+import { MigrationService } from '../engine/migrations.ts';
+import type { MigrationResult } from '../engine/migration.ts';
+import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
+import { SshHub } from '../ssh/index.ts';
+import { table } from '../cli/progress.ts';
+
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, rate: { type: 'string', default: '1000' }, runs: { type: 'string', default: '1' } } });
+const mib = Number(values.mib);
+const rate = Number(values.rate);
+const runs = Number(values.runs);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : NaN;
+};
+
+async function main() {
+  process.stderr.write(`lab up…\n`);
+  const up = await labUp({});
+  const hub = new SshHub();
+  const results: Record<'cold' | 'precopy', MigrationResult[]> = { cold: [], precopy: [] };
+  try {
+    for (let run = 0; run < runs; run++) {
+      for (const mode of ['cold', 'precopy'] as const) {
+        for (const alias of ['lab-source', 'lab-target']) {
+          await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
+          await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry-workload']);
+        }
+        const name = `bench-${mode}-${run}`;
+        const wl = await startWorkload({ host: 'source', mib, rate, name }, hub);
+        await new Promise((r) => setTimeout(r, 5000));
+        const plan: MigrationPlan = {
+          source: 'lab-source',
+          target: 'lab-target',
+          pid: wl.pid,
+          mode,
+          shellJob: false,
+          tcpEstablished: false,
+          policy: { ...defaultPolicy, onNotConverging: 'cutover' },
+          auto: true,
+          pageServerPort: 27000,
+          targetAddress: LINK_ADDR.target,
+          workDir: '/var/lib/ferry',
+          fileSync: [],
+          healthCheck: { kind: 'none' },
+          retention: 'delete-on-commit',
+        };
+        process.stderr.write(`run ${run + 1}/${runs}: ${mode}, ${mib} MiB at ${rate} pages/s…\n`);
+        const service = new MigrationService((a) => hub.session(a), () => undefined);
+        const r = await service.start(plan).done;
+        const after = r.outcome === 'committed' ? await workloadStatus('target', { name }, hub).catch(() => undefined) : undefined;
+        process.stderr.write(`  ${r.outcome}, freeze ${r.freezeWindowMs} ms, target ${after?.raw ?? 'n/a'}\n`);
+        if (r.outcome !== 'committed' || after?.verify !== 'OK') throw new Error(`${mode} run did not migrate intact: ${r.error?.message ?? after?.raw}`);
+        results[mode].push(r);
+      }
+    }
+  } finally {
+    await hub.closeAll();
+  }
+
+  const row = (mode: 'cold' | 'precopy') => {
+    const rs = results[mode];
+    const freeze = median(rs.map((r) => r.freezeWindowMs ?? NaN));
+    const pred = median(rs.map((r) => r.predictedMs ?? NaN));
+    const err = median(rs.map((r) => (r.predictedMs !== undefined && r.freezeWindowMs ? (r.predictedMs - r.freezeWindowMs) / r.freezeWindowMs : NaN)));
+    const pages = median(rs.map((r) => r.iterations.reduce((s, i) => s + i.pagesWritten * 4096, 0) / (r.residentBytes ?? NaN)));
+    const viaConsole = median(rs.map((r) => r.bytesThroughConsole));
+    const migrated = median(rs.map((r) => r.iterations.reduce((s, i) => s + i.pagesWritten * 4096, 0)));
+    return {
+      mode,
+      freeze,
+      cells: [
+        mode,
+        `${Math.round(freeze)} ms`,
+        Number.isNaN(pred) ? '-' : `${Math.round(pred)} ms`,
+        Number.isNaN(err) ? '-' : `${(err * 100).toFixed(0)}%`,
+        String(median(rs.map((r) => r.iterations.filter((i) => i.kind === 'pre-dump').length))),
+        pages.toFixed(2),
+        `${(viaConsole / 1024).toFixed(0)} KiB (${((viaConsole / migrated) * 100).toFixed(2)}%)`,
+      ],
+    };
+  };
+  const cold = row('cold');
+  const pre = row('precopy');
+  process.stdout.write(`\nbench:migrate — ${mib} MiB workload dirtying ${rate} pages/s, lab accel ${up.accel}, ${runs} run(s) each, medians\n\n`);
+  process.stdout.write(
+    `${table(['mode', 'freeze window', 'predicted', 'pred. error', 'pre-dumps', 'page-server bytes / RSS', 'through console (of migrated)'], [cold.cells, pre.cells])}\n`,
+  );
+  process.stdout.write(`\npre-copy / cold freeze window: ${(pre.freeze / cold.freeze).toFixed(2)}x (goal ≤ 0.2x)\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:migrate: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
