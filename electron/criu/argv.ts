@@ -322,6 +322,15 @@ export function cpuinfoCheck(opts: CpuinfoOptions): string[] {
   return out;
 }
 
+/** Where a (pre-)dump's pages go: parent images to diff against, and the target's page server. */
+function pagesTo(c: string, out: string[], opts: { prevImagesDir?: string; pageServer?: CriuEndpoint }): void {
+  if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
+  if (opts.pageServer) {
+    out.push('--page-server');
+    endpoint(c, 'page server', out, opts.pageServer);
+  }
+}
+
 /** `criu pre-dump -t PID [--track-mem] -D DIR [--prev-images-dir ../N-1] [--page-server --address A --port P] ...` */
 export function preDump(opts: PreDumpOptions): string[] {
   const c = 'pre-dump';
@@ -329,11 +338,7 @@ export function preDump(opts: PreDumpOptions): string[] {
   if (opts.trackMem) out.push('--track-mem');
   tree(c, out, opts);
   images(c, out, opts);
-  if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
-  if (opts.pageServer) {
-    out.push('--page-server');
-    endpoint(c, 'page server', out, opts.pageServer);
-  }
+  pagesTo(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;
@@ -362,11 +367,7 @@ export function dump(opts: DumpOptions): string[] {
     endpoint(c, 'lazy pages', out, opts.lazyPages);
   }
   images(c, out, opts);
-  if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
-  if (opts.pageServer) {
-    out.push('--page-server');
-    endpoint(c, 'page server', out, opts.pageServer);
-  }
+  pagesTo(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;
