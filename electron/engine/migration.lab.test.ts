@@ -254,7 +254,10 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       expect(r.error?.code).toBe('preflight-failed');
       const dirs = await sh('lab-source', 'ls /var/lib/ferry 2>/dev/null; exit 0');
       expect(dirs.stdout.trim()).toBe('');
-      await expectRunsOnlyOn('lab-source');
+      // The workload still runs on the source; on the target PID 50000 is still the squatter.
+      expect((await pidsOn('lab-source')).get(WORKLOAD_PID)).toMatch(/^[SR]/);
+      const squatter = await sh('lab-target', 'tr "\\0" " " < /proc/$1/cmdline', String(WORKLOAD_PID));
+      expect(squatter.stdout.trim()).toBe('sleep 6000');
     }, 10 * 60_000);
   });
 
