@@ -27,12 +27,12 @@ describe.skipIf(!bin)('the Electron shell', () => {
       const win = await app.firstWindow();
       expect(await win.title()).toBe('Ferry');
       const exposed = await win.evaluate(() => ({
-        bridge: Object.keys((window as unknown as { ferryBridge: object }).ferryBridge).sort(),
+        bridge: Object.keys((globalThis as unknown as { ferryBridge: object }).ferryBridge).sort(),
         node: typeof (globalThis as { require?: unknown }).require,
         process: typeof (globalThis as { process?: unknown }).process,
       }));
       expect(exposed).toEqual({ bridge: ['request', 'subscribe'], node: 'undefined', process: 'undefined' });
-      const reply = await win.evaluate(() => (window as unknown as { ferryBridge: { request(m: string, p: unknown): Promise<unknown> } }).ferryBridge.request('no.such', {}));
+      const reply = await win.evaluate(() => (globalThis as unknown as { ferryBridge: { request(m: string, p: unknown): Promise<unknown> } }).ferryBridge.request('no.such', {}));
       expect(reply).toMatchObject({ ok: false, error: { code: 'bad-request' } });
     } finally {
       await app.close();

@@ -5,6 +5,7 @@ import type { EngineEvent } from '../../../shared/api.ts';
 import type { IterationStats, MigrationPlan } from '../../../shared/domain.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { MigrationService } from '../../engine/migrations.ts';
+import { loadPlanFile, overridePlan, renderPlanYaml, validatePlan, type PlanOverrides } from '../../engine/plan-file.ts';
 import type { MigrationResult } from '../../engine/migration.ts';
 import { SshHub } from '../../ssh/index.ts';
 import { cliTrustDecider } from '../trust.ts';
@@ -88,6 +89,46 @@ function addPlanOptions(cmd: Command): Command {
     .option('-v, --verbose', 'show every command as it runs');
 }
 
+const PLAN_REQUIRED = ['--source', '--target', '--pid'];
+
+/** Without --plan, --source, --target and --pid are required, with commander's own message. */
+function requirePlanFlags(o: MigrateCliOptions, cmd: Command): MigrateCliOptions {
+  for (const opt of cmd.options) {
+    if (PLAN_REQUIRED.includes(opt.long ?? '') && cmd.getOptionValue(opt.attributeName()) === undefined) {
+      cmd.error(`error: required option '${opt.flags}' not specified (or give --plan FILE)`, { code: 'commander.missingMandatoryOptionValue' });
+    }
+  }
+  return o;
+}
+
+/** A plan file with the flags the user typed on top; commander's defaults never override the file. */
+export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Command): MigrationPlan {
+  const typed = (key: keyof MigrateCliOptions) => {
+    const source = cmd.getOptionValueSource(key);
+    return source !== undefined && source !== 'default' ? o[key] : undefined;
+  };
+  const maxDowntime = typed('maxDowntime') as string | undefined;
+  const flags: PlanOverrides = {
+    source: typed('source') as string | undefined,
+    target: typed('target') as string | undefined,
+    pid: typed('pid') as number | undefined,
+    mode: typed('mode') as MigrateCliOptions['mode'] | undefined,
+    downtimeBudgetMs: maxDowntime !== undefined ? parseDuration(maxDowntime) : undefined,
+    maxIterations: typed('maxIterations') as number | undefined,
+    onNotConverging: typed('onNotConverging') as MigrateCliOptions['onNotConverging'] | undefined,
+    auto: typed('auto') as boolean | undefined,
+    shellJob: typed('shellJob') as boolean | undefined,
+    tcpEstablished: typed('tcpEstablished') as boolean | undefined,
+    targetAddress: typed('targetAddress') as string | undefined,
+    port: typed('port') as number | undefined,
+    workDir: typed('workDir') as string | undefined,
+    sync: typed('sync') as string[] | undefined,
+    keepImages: typed('keepImages') as boolean | undefined,
+    healthCommand: typed('healthCommand') as string[] | undefined,
+  };
+  return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
+}
+
 /** Build the engine pieces a CLI run needs: one hub (one connection per host), one service. */
 function cliService(o: { trustFingerprint?: string[]; json?: boolean }, onEvent: (e: EngineEvent) => void) {
   const hub = new SshHub({ trust: cliTrustDecider({ fingerprints: o.trustFingerprint ?? [], interactive: !o.json && process.stdin.isTTY === true }) });
@@ -153,8 +194,7 @@ function guardInterrupt(control: (a: 'rollback') => void): () => void {
   return () => process.off('SIGINT', onSigint);
 }
 
-export async function runMigration(o: MigrateCliOptions): Promise<MigrationResult> {
-  const plan = planFromOptions(o);
+export async function runMigration(o: MigrateCliOptions, plan: MigrationPlan = planFromOptions(o)): Promise<MigrationResult> {
   const print = printer(o);
   const iterations: IterationStats[] = [];
   const { hub, service } = cliService(o, (e) => {
@@ -162,12 +202,12 @@ export async function runMigration(o: MigrateCliOptions): Promise<MigrationResul
     print(e);
   });
   try {
-    if (!o.auto && !process.stdin.isTTY) {
+    if (!plan.auto && !process.stdin.isTTY) {
       throw new FerryError({ code: 'invalid-argument', message: 'Manual mode needs a terminal to take your decisions', hint: 'Add --auto to let the policy decide, or run in a terminal.' });
     }
     const { migrationId, done } = service.start(plan, { overrideBlockers: o.force });
     const unguard = guardInterrupt((a) => service.control(migrationId, a));
-    const stopKeys = o.auto ? () => undefined : manualKeys((a) => service.control(migrationId, a));
+    const stopKeys = plan.auto ? () => undefined : manualKeys((a) => service.control(migrationId, a));
     const result = await done.finally(() => {
       unguard();
       stopKeys();
@@ -232,11 +272,38 @@ export function registerMigrateCommands(program: Command): void {
       .addOption(new Option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging').choices(['rollback', 'cutover']).default('rollback'))
       .option('--keep-images', 'keep the image directories after a successful migration')
       .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back')
-      .option('--force', 'start even when preflight finds blockers'),
-  ).action(async (o: MigrateCliOptions) => {
-    const r = await runMigration(o);
+      .option('--force', 'start even when preflight finds blockers')
+      .option('--plan <file>', 'read the plan from a YAML file (see `ferry plan new`); flags given here override its values'),
+  ).action(async (o: MigrateCliOptions & { plan?: string }, cmd: Command) => {
+    const r = await runMigration(o, o.plan ? planFileWithFlags(o.plan, o, cmd) : planFromOptions(requirePlanFlags(o, cmd)));
     process.exitCode = r.outcome === 'committed' ? 0 : r.outcome === 'rolled-back' ? 3 : 1;
   });
+  // With --plan, the file names source, target and pid; without it they are required as before.
+  for (const opt of program.commands.find((c) => c.name() === 'migrate')!.options) {
+    if (PLAN_REQUIRED.includes(opt.long ?? '')) opt.makeOptionMandatory(false);
+  }
+
+  const plans = program.command('plan').description('Migration plans as YAML files: write one from flags, check one');
+  addPlanOptions(
+    plans
+      .command('new')
+      .description('Print a plan file built from flags: ferry plan new --source A --target B --pid N > plan.yaml')
+      .option('--auto', 'let the policy decide when to cut over (no keys needed)')
+      .addOption(new Option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging').choices(['rollback', 'cutover']).default('rollback'))
+      .option('--keep-images', 'keep the image directories after a successful migration')
+      .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back'),
+  ).action((o: MigrateCliOptions) => {
+    const plan = validatePlan(planFromOptions(o), 'The plan from these flags');
+    process.stdout.write(o.json ? `${JSON.stringify(plan)}\n` : renderPlanYaml(plan));
+  });
+  plans
+    .command('check <file>')
+    .description('Validate a plan file and print it normalized (defaults filled in); exit 1 naming the line and column of each problem')
+    .option('--json', 'print the plan as JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      const plan = loadPlanFile(file);
+      process.stdout.write(o.json ? `${JSON.stringify(plan)}\n` : renderPlanYaml(plan));
+    });
 
   const journal = program.command('journal').description('Past and unfinished migrations, from their journals');
   journal
