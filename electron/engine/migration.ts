@@ -419,6 +419,7 @@ export class Migration {
       what: 'copying the images and open files',
     });
     this.bytesThroughConsole += copy.bytes;
+    this.deps.record({ type: 'transfer', migrationId: this.id, label: `images and open files, ${this.plan.source} → ${this.plan.target}`, doneBytes: copy.bytes, totalBytes: copy.bytes });
     if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
 
     this.setPhase('restore');

@@ -26,13 +26,23 @@ export function parseInline(s: string): Inline[] {
   return out;
 }
 
+/** Split a table row on unescaped pipes; `\|` and `\\` are the report's escapes for them. */
 function cells(row: string): string[] {
-  return row
-    .trim()
-    .replace(/^\|/, '')
-    .replace(/\|$/, '')
-    .split('|')
-    .map((c) => c.trim());
+  const inner = row.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '');
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < inner.length; i++) {
+    const ch = inner[i]!;
+    if (ch === '\\' && (inner[i + 1] === '|' || inner[i + 1] === '\\')) {
+      cur += inner[i + 1];
+      i++;
+    } else if (ch === '|') {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur.trim());
+  return out;
 }
 
 export function parseMarkdown(md: string): Block[] {
