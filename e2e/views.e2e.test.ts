@@ -182,11 +182,18 @@ describe('history and lab', () => {
     await h.screenshot('history-runbook');
   });
 
-  it('lab: the not-available answer is shown as a notice, buttons disabled', async () => {
+  it("lab: shows the real engine's lab status (no image in this test's home, no VMs running)", async () => {
     const { page } = h;
     await nav(page, 'Lab');
-    await page.getByTestId('lab-not-available').waitFor();
-    expect(await page.getByRole('button', { name: 'Start the lab' }).isDisabled()).toBe(true);
+    const lab = page.getByTestId('lab');
+    await lab.getByText('not built').waitFor();
+    const rows = lab.locator('tbody tr');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).textContent()).toContain('lab-source');
+    expect(await rows.nth(1).textContent()).toContain('lab-target');
+    // Nothing runs, so there is nothing to stop; starting stays possible (it would build the image).
+    expect(await page.getByRole('button', { name: 'Start the lab' }).isDisabled()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Stop the lab' }).isDisabled()).toBe(true);
     await h.screenshot('lab');
   });
 

@@ -209,7 +209,7 @@ export interface JournalSummary {
 export interface LabStatus {
   image: { path: string; builtAt?: string; sizeBytes?: number; ready: boolean };
   accel: 'kvm' | 'tcg';
-  vms: Array<{ name: 'source' | 'target'; alias: string; running: boolean; pid?: number; sshPort: number; reachable: boolean }>;
+  vms: Array<{ name: 'source' | 'target'; alias: string; running: boolean; pid?: number; sshPort?: number; reachable: boolean }>;
 }
 
 export interface LabProgress {

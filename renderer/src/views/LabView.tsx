@@ -38,14 +38,18 @@ export function LabView() {
     void actions.labStatus();
   }, [actions]);
   const notAvailable = lab.status === 'error' && lab.error.code === 'not-available';
+  // Offer what makes sense now: no start while both VMs run, no stop while none does.
+  const vms = lab.status === 'ok' ? lab.value.vms : [];
+  const allRunning = vms.length > 0 && vms.every((v) => v.running);
+  const noneRunning = lab.status === 'ok' && vms.every((v) => !v.running);
   return (
     <section className="panel" aria-labelledby="lab-title" data-testid="lab">
       <div className="panel-head">
         <h2 id="lab-title">Rehearsal lab</h2>
-        <button type="button" className="primary" disabled={!!busy || notAvailable} onClick={() => void actions.labUpDown('up')}>
+        <button type="button" className="primary" disabled={!!busy || notAvailable || allRunning} onClick={() => void actions.labUpDown('up')}>
           Start the lab
         </button>
-        <button type="button" disabled={!!busy || notAvailable} onClick={() => void actions.labUpDown('down')}>
+        <button type="button" disabled={!!busy || notAvailable || noneRunning} onClick={() => void actions.labUpDown('down')}>
           Stop the lab
         </button>
         <button type="button" className="link" onClick={() => void actions.labStatus()}>
@@ -91,7 +95,7 @@ export function LabView() {
                   <td>{v.name}</td>
                   <td>{v.alias}</td>
                   <td>{v.running ? `yes (pid ${v.pid ?? '?'})` : 'no'}</td>
-                  <td>{v.sshPort}</td>
+                  <td>{v.sshPort ?? '–'}</td>
                   <td className={v.reachable ? 'good' : 'bad'}>{v.reachable ? 'yes' : 'no'}</td>
                 </tr>
               ))}
