@@ -20,6 +20,7 @@ import type {
   ProcessDetail,
   ProcessInfo,
   Recommendation,
+  RestoreStats,
   RollbackPreview,
   SessionState,
 } from './domain.ts';
@@ -162,6 +163,7 @@ export type EngineEvent =
     }
   | { type: 'phase'; migrationId: string; phase: Phase; at: string; note?: string }
   | { type: 'iteration'; migrationId: string; stats: IterationStats }
+  | { type: 'restore-stats'; migrationId: string; stats: RestoreStats }
   | { type: 'estimate'; migrationId: string; estimate: DowntimeEstimate; recommendation: Recommendation }
   | { type: 'transfer'; migrationId: string; label: string; doneBytes: number; totalBytes?: number }
   | { type: 'lab-progress'; progress: LabProgress }

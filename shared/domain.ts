@@ -156,6 +156,15 @@ export interface IterationStats {
   bandwidthBytesPerSec?: number;
 }
 
+/** CRIU's own stats-restore, read from the target after `criu restore`. */
+export interface RestoreStats {
+  restoreTimeUs?: number;
+  forkingTimeUs?: number;
+  pagesRestored?: number;
+  pagesCompared?: number;
+  pagesSkippedCow?: number;
+}
+
 export interface DowntimeEstimate {
   predictedMs: number;
   lowMs: number;

@@ -386,6 +386,8 @@ export interface Replay {
   errors: { at: string; error: FerryErrorInfo }[];
   transfers: Ev<'transfer'>[];
   outcome?: Ev<'outcome'>;
+  /** CRIU's stats-restore from the target, when the restore got that far. */
+  restoreStats?: Ev<'restore-stats'>['stats'];
   startedAt?: string;
   /** Time of the last record. */
   lastAt?: string;
@@ -426,6 +428,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
   const errors: Replay['errors'] = [];
   const transfers = new Map<string, Ev<'transfer'>>();
   let outcome: Ev<'outcome'> | undefined;
+  let restoreStats: Ev<'restore-stats'>['stats'] | undefined;
   let finalDumpDone = false;
   let imagesRoot: string | undefined;
   const warnings: string[] = [];
@@ -465,6 +468,9 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
         break;
       case 'outcome':
         outcome = e;
+        break;
+      case 'restore-stats':
+        restoreStats = e.stats;
         break;
       case 'command-started': {
         const c: ReplayedCommand = {
@@ -522,6 +528,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
     errors,
     transfers: [...transfers.values()],
     outcome,
+    restoreStats,
     startedAt,
     lastAt,
     finalDumpDone,

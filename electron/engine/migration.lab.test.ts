@@ -157,6 +157,8 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       const journal = replay(readJournal(journalPath(m.id, { env })).records);
       expect(journal.summary.finished).toBe(true);
       expect(journal.summary.outcome).toBe('committed');
+      // CRIU's own restore numbers were read from the target and journaled.
+      expect(journal.restoreStats?.pagesRestored).toBeGreaterThan(preDumps[0]!.pagesWritten / 2);
     }, 15 * 60_000);
 
     it('reports a heavy-dirtying workload as not converging; a forced cutover still migrates it intact', async () => {

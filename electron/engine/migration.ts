@@ -431,7 +431,18 @@ export class Migration {
     );
     this.freezeWindowMs = Date.now() - freezeStart;
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
-    // The final dump's own numbers, read once the process runs again (not inside the window).
+    // CRIU's own numbers for the final dump and the restore, read once the process runs
+    // again (not inside the window). A missing stats file is reported, not fatal.
+    await this.run
+      .readFile(target, `${dir}/stats-restore`, { quiet: true })
+      .then((buf) => decodeStats(buf, `${target}:${dir}/stats-restore`))
+      .then((rs) => {
+        if (rs.kind === 'restore') {
+          const { kind: _kind, ...stats } = rs;
+          this.deps.record({ type: 'restore-stats', migrationId: this.id, stats });
+        }
+      })
+      .catch((e) => this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: 'The restore succeeded; only its statistics are missing from the report.' } }));
     const stats = await this.readDumpStats(source, dir);
     const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: dumpEnded }, this.iterations[this.iterations.length - 1]);
     this.iterations.push(it);

@@ -117,6 +117,13 @@ export function renderReport(r: Replay): string {
       `${formatMs(final.frozenTimeUs / 1000)}${predFrozen !== undefined ? ` (predicted ${formatMs(predFrozen)})` : ''}`,
     ]);
   }
+  if (r.restoreStats) {
+    const rs = r.restoreStats;
+    rows.push([
+      'CRIU restore_time on the target (stats-restore)',
+      `${rs.restoreTimeUs !== undefined ? formatMs(rs.restoreTimeUs / 1000) : '–'}${rs.pagesRestored !== undefined ? `, ${rs.pagesRestored} pages restored` : ''}${rs.forkingTimeUs !== undefined ? `, forking ${formatMs(rs.forkingTimeUs / 1000)}` : ''}`,
+    ]);
+  }
   out.push(rows.length ? table(['', ''], rows) : 'No cutover was reached.');
   if (estAtCutover) out.push('', `Basis of the estimate: ${estAtCutover.estimate.basis}`);
 
