@@ -178,6 +178,8 @@ export interface CutoverCosts {
   restoreFixedMs?: number;
   /** How many runs these costs were measured over (narrows their band). */
   samples?: number;
+  /** Where the costs come from, in words (e.g. "3 past migrations lab-source → lab-target"). */
+  from?: string;
 }
 
 export interface EstimateInput {
@@ -435,6 +437,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   const basis =
     (last ? `Measured: ${measuredNotes.join('; ')}.` : 'No pre-dump yet: only fixed costs are counted.') +
     (defaultNotes.length ? ` Defaults (lab, CRIU 3.17.1 under QEMU TCG, ${pct(DEFAULT_UNCERTAINTY)} each): ${defaultNotes.join('; ')}.` : ' No defaults.') +
+    (costs.from ? ` Fixed costs learned from ${costs.from}.` : '') +
     ` Predicted CRIU frozen_time ${formatMs(frozen.ms)} (${formatMs(frozen.lowMs)}–${formatMs(frozen.highMs)}).`;
   return {
     predictedMs,

@@ -136,6 +136,11 @@ export function convergingEvents(opts: { stopAfter?: 'precopy' | 'final-dump' | 
   phase(rs.startMs - 1, 'restore');
   command(plan.target, restore({ imagesDir: dir(4), detach: true, log: 'restore.log' }), rs, { unfinished: opts.stopAfter === 'restore-started' });
   if (opts.stopAfter === 'restore-started') return out;
+  const restored = decodeStats(readFileSync(new URL('converging/target/4/stats-restore', FIXTURES)));
+  if (restored.kind === 'restore') {
+    const { kind: _kind, ...stats } = restored;
+    add(rs.endMs, { type: 'restore-stats', migrationId: id, stats });
+  }
   phase(rs.endMs + 1, 'verify');
   phase(rs.endMs + 2, 'committed');
   const dumpStart = step(/^iter 4: dump/).startMs;

@@ -11,7 +11,7 @@ import type {
   RollbackPreview,
 } from '../../shared/domain.ts';
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../shared/errors.ts';
-import { buildIteration, estimateDowntime } from '../../shared/estimate.ts';
+import { buildIteration, estimateDowntime, type CutoverCosts } from '../../shared/estimate.ts';
 import { recommend } from '../../shared/policy.ts';
 import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../criu/index.ts';
 import { runPreflight, type PreflightFacts } from './preflight.ts';
@@ -85,6 +85,8 @@ export class Migration {
   private lastEstimate?: DowntimeEstimate;
   /** Measured duration of the copy path (source tar → target), once per migration. */
   private copyMs?: number;
+  /** Cutover costs past migrations between these hosts measured (restore, dump overhead). */
+  private readonly learned?: CutoverCosts;
   private lastRecommendation?: Recommendation;
   private bytesThroughConsole = 0;
   private freezeWindowMs?: number;
@@ -93,9 +95,10 @@ export class Migration {
   constructor(
     readonly plan: MigrationPlan,
     private readonly deps: MigrationDeps,
-    opts: { id?: string; overrideBlockers?: boolean } = {},
+    opts: { id?: string; overrideBlockers?: boolean; learned?: CutoverCosts } = {},
   ) {
     this.id = opts.id ?? newMigrationId();
+    this.learned = opts.learned;
     this.overrideBlockers = opts.overrideBlockers ?? false;
     this.run = new CommandRunner(
       (e) => this.deps.record(e),
@@ -320,7 +323,9 @@ export class Migration {
 
   /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
   private estimate(atMs: number): void {
-    const costs = this.copyMs !== undefined ? { copyMs: this.copyMs, samples: 1 } : undefined;
+    // This link's copy cost, timed now, beats a past run's; the rest comes from history.
+    const costs: CutoverCosts | undefined =
+      this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });

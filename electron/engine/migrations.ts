@@ -4,6 +4,8 @@ import { FerryError } from '../../shared/errors.ts';
 import { createJournal, listJournals, openJournal, readJournal, replay, journalPath } from './journal.ts';
 import { renderReport, renderRunbook } from './report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration.ts';
+import { learnCosts } from './learn.ts';
+import type { CutoverCosts } from '../../shared/estimate.ts';
 import { runPreflight } from './preflight.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
 import type { HostSession } from '../ssh/index.ts';
@@ -45,6 +47,7 @@ export class MigrationService {
       }
     }
     const id = newMigrationId();
+    const learned = this.learnedCosts(plan);
     const journal = createJournal(id, { env: this.env });
     const migration = new Migration(
       plan,
@@ -56,7 +59,7 @@ export class MigrationService {
           this.emit(e);
         },
       },
-      { id, overrideBlockers: opts.overrideBlockers },
+      { id, overrideBlockers: opts.overrideBlockers, learned },
     );
     const done = migration.execute().finally(() => {
       journal.close();
@@ -110,6 +113,15 @@ export class MigrationService {
     } finally {
       journal.close();
     }
+  }
+
+  /** What the last committed migrations between these two hosts measured (at most ten). */
+  private learnedCosts(plan: MigrationPlan): CutoverCosts | undefined {
+    const past = this.list()
+      .filter((j) => j.outcome === 'committed' && j.source === plan.source && j.target === plan.target)
+      .slice(0, 10)
+      .map((j) => replay(readJournal(journalPath(j.id, { env: this.env })).records, { id: j.id }));
+    return learnCosts(past, plan.source, plan.target);
   }
 
   list(): JournalSummary[] {
