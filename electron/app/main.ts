@@ -1,7 +1,7 @@
 // The Electron shell: the only place besides preload.ts and ipc.ts that imports electron.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, session, shell } from 'electron';
 import { Engine } from '../engine/console.ts';
 import { bindEngine } from './ipc.ts';
 import { contentSecurityPolicy, webPreferences } from './security.ts';
@@ -30,6 +30,20 @@ function createWindow(engine: Engine): BrowserWindow {
     if (url !== appUrl) e.preventDefault();
   });
   win.webContents.on('will-attach-webview', (e) => e.preventDefault());
+  // Closing the window must not leave a migration half done: ask, and roll back if asked to.
+  win.on('close', (e) => {
+    if (!engine.migrations.activeIds().length) return;
+    e.preventDefault();
+    const choice = dialog.showMessageBoxSync(win, {
+      type: 'warning',
+      buttons: ['Keep Ferry open', 'Roll back and quit'],
+      defaultId: 0,
+      cancelId: 0,
+      message: 'A migration is running',
+      detail: 'Quitting now would leave it unfinished. Ferry can roll it back first: the process keeps running on the source.',
+    });
+    if (choice === 1) void engine.migrations.rollbackAll().finally(() => win.destroy());
+  });
   bindEngine(win, engine, appUrl);
   void win.loadURL(appUrl);
   return win;

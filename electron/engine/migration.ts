@@ -163,6 +163,13 @@ export class Migration {
     return steps;
   }
 
+  /** Past the decision to cut over, only abort and rollback still mean something. */
+  private rollbackRequested(): boolean {
+    const want = this.pending.some((a) => a === 'abort' || a === 'rollback');
+    this.pending.length = 0;
+    return want;
+  }
+
   private takeAction(): MigrationAction | undefined {
     return this.pending.shift();
   }
@@ -254,7 +261,8 @@ export class Migration {
         hint: first.fix,
       });
     }
-    if (this.takeAction() === 'abort') return this.rollback('aborted by the user before pre-copy');
+    // An abort asked for during preflight wins; other requests wait for the first iteration.
+    if (this.pending.some((a) => a === 'abort' || a === 'rollback')) return this.rollback('aborted by the user before pre-copy');
 
     await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
     await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
@@ -415,7 +423,7 @@ export class Migration {
     this.sourceFrozen = true;
     if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
     const dumpEnded = Date.now();
-    if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
     // Metadata images (and, for a cold dump, the pages) and the files to sync, straight from
     // source to target in one stream: one round trip less inside the freeze window.
@@ -425,7 +433,7 @@ export class Migration {
     });
     this.bytesThroughConsole += copy.bytes;
     this.deps.record({ type: 'transfer', migrationId: this.id, label: `images and open files, ${this.plan.source} → ${this.plan.target}`, doneBytes: copy.bytes, totalBytes: copy.bytes });
-    if (this.takeAction()) return this.rollback('rolled back by the user during cutover');
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
     this.setPhase('restore');
     this.restoreStarted = true;
@@ -459,7 +467,7 @@ export class Migration {
       throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
     }
     await this.healthCheck();
-    if (this.takeAction()) return this.rollback('rolled back by the user before commit');
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user before commit');
     return this.commit();
   }
 

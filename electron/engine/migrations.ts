@@ -85,6 +85,17 @@ export class MigrationService {
     return this.get(id).rollbackPreview();
   }
 
+  /** Migrations running in this engine now. */
+  activeIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Roll back every running migration and wait until each has ended (a face is closing). */
+  async rollbackAll(): Promise<void> {
+    for (const { migration } of this.active.values()) migration.control('rollback');
+    await this.settle();
+  }
+
   /** Wait for every running migration (used when a face closes). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
