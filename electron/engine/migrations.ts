@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { EngineEvent } from '../../shared/api.ts';
 import type { JournalSummary, MigrationAction, MigrationPlan, PreflightReport, RollbackPreview } from '../../shared/domain.ts';
 import { FerryError } from '../../shared/errors.ts';
@@ -106,7 +108,7 @@ export class MigrationService {
     if (this.active.has(id)) {
       throw new FerryError({ code: 'migration-running', message: `Migration ${id} is still running in this engine`, hint: 'Control it directly (abort or roll back).' });
     }
-    const r = replay(readJournal(journalPath(id, { env: this.env })).records, { id });
+    const r = this.replayOf(id);
     if (r.outcome || !r.plan) {
       throw new FerryError({ code: 'nothing-to-recover', message: r.outcome ? `Migration ${id} already ended (${r.outcome.outcome})` : `Journal ${id} names no plan`, hint: r.summary.nextStep });
     }
@@ -131,7 +133,7 @@ export class MigrationService {
     const past = this.list()
       .filter((j) => j.outcome === 'committed' && j.source === plan.source && j.target === plan.target)
       .slice(0, 10)
-      .map((j) => replay(readJournal(journalPath(j.id, { env: this.env })).records, { id: j.id }));
+      .map((j) => this.replayOf(j.id));
     return learnCosts(past, plan.source, plan.target);
   }
 
@@ -139,11 +141,20 @@ export class MigrationService {
     return listJournals({ env: this.env });
   }
 
+  /** One journal, replayed; an unknown id is a clear error, not a file-system message. */
+  private replayOf(id: string) {
+    const file = journalPath(id, { env: this.env });
+    if (!existsSync(file)) {
+      throw new FerryError({ code: 'no-such-journal', message: `No migration ${id} in ${path.dirname(file)}`, hint: 'See `ferry journal list` for the ids.' });
+    }
+    return replay(readJournal(file).records, { id });
+  }
+
   report(id: string): string {
-    return renderReport(replay(readJournal(journalPath(id, { env: this.env })).records));
+    return renderReport(this.replayOf(id));
   }
 
   runbook(id: string): string {
-    return renderRunbook(replay(readJournal(journalPath(id, { env: this.env })).records));
+    return renderRunbook(this.replayOf(id));
   }
 }
