@@ -29,7 +29,7 @@ export function Controls({ m }: { m: MigrationState }) {
           </button>
         );
       })}
-      {note && (
+      {note && !isFinished(m) && (
         <span className={`control-note ${note.accepted ? 'good' : 'bad'}`} role="status" data-testid="control-note">
           {note.accepted ? '' : 'Refused: '}
           {note.note}

@@ -26,8 +26,9 @@ export function EstimatePanel({ m }: { m: MigrationState }) {
   const last = latestEstimate(m);
   const axisMax = Math.max(0, ...m.estimates.map((p) => Math.max(p.estimate.highMs, p.estimate.budgetMs)));
   const live = m.phase === 'precopy' && !m.outcome;
-  const data = decimateBy(m.estimates, (p) => p.estimate.predictedMs).map((p) => ({
-    name: String(p.afterIteration),
+  // The engine re-estimates when the cutover starts; that point is labelled as such.
+  const data = decimateBy(m.estimates, (p) => p.estimate.predictedMs).map((p, i, all) => ({
+    name: i > 0 && all[i - 1]!.afterIteration === p.afterIteration ? `${p.afterIteration} (cutover)` : String(p.afterIteration),
     predicted: p.estimate.predictedMs,
     band: [p.estimate.lowMs, p.estimate.highMs] as [number, number],
     budget: p.estimate.budgetMs,
