@@ -9,31 +9,22 @@
  * Ports 2251/2252 (SSH) and 10031/10032 (VM link): other lab suites use 2231/2232 and 2241/2242.
  * FERRY_SKIP_LAB=1 skips it on a machine without qemu or root.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../shared/api.ts';
 import { Engine } from '../electron/engine/console.ts';
-import { labDown, labPaths, labUp, startWorkload, workloadStatus, type LabHost } from '../electron/lab/index.ts';
+import { labDown, labUp, startWorkload, workloadStatus, type LabHost } from '../electron/lab/index.ts';
 import { SshHub } from '../electron/ssh/index.ts';
 import { startWebBridge, type WebBridge } from '../electron/web/server.ts';
 import { openConsole, type ConsolePage } from './browser.ts';
 import { RENDERER_DIR } from './harness.ts';
+import { isolatedLab } from '../electron/lab/testing.ts';
 
 const WORKLOAD_PID = 50000;
 // FERRY_E2E_ROOT=DIR reuses a lab left up by FERRY_E2E_KEEP_LAB=1 (for working on this file).
 const keepLab = process.env.FERRY_E2E_KEEP_LAB === '1';
-const root = process.env.FERRY_E2E_ROOT ?? mkdtempSync(path.join(os.tmpdir(), 'ferry-e2elab-'));
-const env: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: path.join(root, 'home'),
-  USER: 'root',
-  FERRY_HOME: path.join(root, 'ferry'),
-  FERRY_LAB_CACHE: labPaths(process.env).cacheDir,
-};
-mkdirSync(path.join(env.HOME!, '.ssh'), { recursive: true });
-const ports = { ssh: { source: 2251, target: 2252 }, link: { source: 10031, target: 10032 } };
+const { root, env, ports } = isolatedLab('ferry-e2elab-', 3, process.env.FERRY_E2E_ROOT);
 
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`[e2e-lab +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);

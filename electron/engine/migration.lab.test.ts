@@ -3,31 +3,21 @@
  * nature (TCG): every scenario is one real migration of the self-verifying demo workload.
  */
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type EngineEvent } from '../../shared/api.ts';
 import type { MigrationPlan } from '../../shared/domain.ts';
-import { labDown, labPaths, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
+import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
+import { isolatedLab } from '../lab/testing.ts';
 import { SshHub } from '../ssh/index.ts';
 import { listJournals, readJournal, replay, journalPath } from './journal.ts';
 import { MigrationService } from './migrations.ts';
 import { parsePs, psArgv } from './ps.ts';
 
 const WORKLOAD_PID = 50000;
-// A lab of its own (temp HOME and FERRY_HOME, its own ports), sharing only the built image
-// cache with the user's lab so a warm run boots in seconds.
-const root = mkdtempSync(path.join(os.tmpdir(), 'ferry-mig-'));
-const env: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: path.join(root, 'home'),
-  USER: 'root',
-  FERRY_HOME: path.join(root, 'ferry'),
-  FERRY_LAB_CACHE: labPaths(process.env).cacheDir,
-};
-mkdirSync(path.join(env.HOME!, '.ssh'), { recursive: true });
-const ports = { ssh: { source: 2241, target: 2242 }, link: { source: 10021, target: 10022 } };
+// A lab of its own, sharing only the built image cache with the user's lab.
+const { root, env, ports } = isolatedLab('ferry-mig-', 2);
 
 let hub: SshHub;
 

@@ -8,7 +8,6 @@
  * Set FERRY_SKIP_LAB=1 to skip on a machine without qemu/debootstrap/root.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,17 +15,9 @@ import { SshHub } from '../ssh/index.ts';
 import { labPaths } from './context.ts';
 import { findLabQemus, labDown, labStatus, labUp, startWorkload, workloadStatus, type LabProgress, type LabUpResult } from './index.ts';
 import { LAB_HOSTS, labAlias } from './types.ts';
+import { isolatedLab } from './testing.ts';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-labtest-'));
-const env: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: path.join(root, 'home'),
-  USER: 'root',
-  FERRY_HOME: path.join(root, 'ferry'),
-  FERRY_LAB_CACHE: labPaths(process.env).cacheDir,
-};
-fs.mkdirSync(path.join(env.HOME!, '.ssh'), { recursive: true });
-const ports = { ssh: { source: 2231, target: 2232 }, link: { source: 10011, target: 10012 } };
+const { root, env, ports } = isolatedLab('ferry-labtest-', 1);
 const log = (s: string) => process.stderr.write(`[lab] ${s}\n`);
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('rehearsal lab (two qemu VMs, real CRIU)', () => {
