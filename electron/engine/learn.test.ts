@@ -44,6 +44,20 @@ describe('learning cutover costs from past journals (the recorded converging run
     expect(costs.restoreFixedMs).toBeCloseTo(rc(a).durationMs! - 1000, 6);
   });
 
+  it('does not fit a line through runs of (nearly) the same size: noise would become the slope', () => {
+    // Seen in the benchmark: 67153..67156 pages restored in 3.0..4.4 s gave a slope of hours per page.
+    const runs = [3113, 3798, 3433, 2985].map((ms, i) => {
+      const r = structuredClone(run);
+      r.restoreStats = { ...r.restoreStats, pagesRestored: 67153 + i };
+      r.commands.find((c) => c.argv.includes('restore'))!.durationMs = ms;
+      return r;
+    });
+    const costs = learnCosts(runs, convergingPlan.source, convergingPlan.target)!;
+    const meanMs = (3113 + 3798 + 3433 + 2985) / 4;
+    expect(costs.restoreFixedMs).toBe(0);
+    expect(costs.restoreMsPerPage! * 67154.5).toBeCloseTo(meanMs, 6);
+  });
+
   it('makes the estimate say it rests on past runs instead of lab defaults', () => {
     const costs = learnCosts([run], convergingPlan.source, convergingPlan.target)!;
     const iterations = run.iterations.filter((i) => i.kind === 'pre-dump');

@@ -51,9 +51,10 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
 }
 
 /**
- * Restore cost as fixed + per page. With two or more runs of different sizes, a least-squares
- * line; with one, the whole time as fixed cost for a process of that size is all we know, so
- * it is spread per page (restore work grows with the pages restored).
+ * Restore cost as fixed + per page. With runs whose sizes really differ (by a fifth or more),
+ * a least-squares line; otherwise (one run, or the same process again and again, where a line
+ * through near-equal sizes would amplify noise into nonsense) the time per page of those runs:
+ * restore work grows with the pages restored.
  */
 function restoreLine(xs: { ms: number; pages: number }[]): Pick<CutoverCosts, 'restoreFixedMs' | 'restoreMsPerPage'> {
   if (!xs.length) return {};
@@ -61,7 +62,9 @@ function restoreLine(xs: { ms: number; pages: number }[]): Pick<CutoverCosts, 'r
   const mx = xs.reduce((s, x) => s + x.pages, 0) / n;
   const my = xs.reduce((s, x) => s + x.ms, 0) / n;
   const sxx = xs.reduce((s, x) => s + (x.pages - mx) ** 2, 0);
-  if (n >= 2 && sxx > 0) {
+  const pages = xs.map((x) => x.pages);
+  const spread = mx > 0 ? (Math.max(...pages) - Math.min(...pages)) / mx : 0;
+  if (n >= 2 && sxx > 0 && spread >= 0.2) {
     const slope = xs.reduce((s, x) => s + (x.pages - mx) * (x.ms - my), 0) / sxx;
     if (slope >= 0) return { restoreMsPerPage: slope, restoreFixedMs: Math.max(0, my - slope * mx) };
   }
