@@ -85,7 +85,7 @@ async function main() {
         mode,
         `${Math.round(freeze)} ms`,
         Number.isNaN(pred) ? '-' : `${Math.round(pred)} ms`,
-        Number.isNaN(err) ? '-' : `${(err * 100).toFixed(0)}%`,
+        Number.isNaN(err) ? '-' : `${err >= 0 ? '+' : ''}${(err * 100).toFixed(1)}%`,
         String(median(rs.map((r) => r.iterations.filter((i) => i.kind === 'pre-dump').length))),
         pages.toFixed(2),
         `${(viaConsole / 1024).toFixed(0)} KiB (${((viaConsole / migrated) * 100).toFixed(2)}%)`,
@@ -99,6 +99,8 @@ async function main() {
     `${table(['mode', 'freeze window', 'predicted', 'pred. error', 'pre-dumps', 'page-server bytes / RSS', 'through console (of migrated)'], [cold.cells, pre.cells])}\n`,
   );
   process.stdout.write(`\npre-copy / cold freeze window: ${(pre.freeze / cold.freeze).toFixed(2)}x (goal ≤ 0.2x)\n`);
+  const errors = results.precopy.map((r) => (r.predictedMs !== undefined && r.freezeWindowMs ? `${(((r.predictedMs - r.freezeWindowMs) / r.freezeWindowMs) * 100).toFixed(1)}%` : '-'));
+  process.stdout.write(`pre-copy prediction error per run: ${errors.join(', ')} (goal within 25%)\n`);
 }
 
 main().catch((e) => {
