@@ -20,7 +20,7 @@
  * leaves rows closed (command output is then not rendered and not measured).
  */
 import { parseArgs } from 'node:util';
-import { defaultPolicy, type EngineEvent } from '../shared/api.ts';
+import { newPlan, type EngineEvent } from '../shared/api.ts';
 import type { IterationStats, MigrationPlan, Phase } from '../shared/domain.ts';
 import { Engine } from '../electron/engine/console.ts';
 import { makeTestHome } from '../electron/ssh/testing/fixture.ts';
@@ -48,22 +48,7 @@ const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`[bench-ui +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const plan: MigrationPlan = {
-  source: 'bench-source',
-  target: 'bench-target',
-  pid: 50000,
-  mode: 'precopy',
-  shellJob: false,
-  tcpEstablished: false,
-  policy: { ...defaultPolicy },
-  auto: false,
-  pageServerPort: 27000,
-  targetAddress: '10.0.0.2',
-  workDir: '/var/lib/ferry',
-  fileSync: [],
-  healthCheck: { kind: 'none' },
-  retention: 'delete-on-commit',
-};
+const plan: MigrationPlan = newPlan({ source: 'bench-source', target: 'bench-target', pid: 50000, targetAddress: '10.0.0.2' });
 
 // ---- The synthetic migration ----------------------------------------------------------------
 

@@ -58,7 +58,7 @@ export function sshKeygenFingerprint(pubKeyPath: string): string {
 
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   if (!fs.existsSync(path.join(RENDERER_DIR, 'index.html'))) {
-    throw new Error(`No built renderer in ${RENDERER_DIR}: run \`npm run build\` (or \`npx vite build --config e2e/vite.renderer.config.ts\`) first.`);
+    throw new Error(`No built renderer in ${RENDERER_DIR}: run \`npm run build\` first.`);
   }
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package.`);
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy, parseRequest, requestSchemas } from './api.ts';
+import { newPlan, parseRequest, requestSchemas } from './api.ts';
 
-const plan = {
-  source: 'lab-source',
-  target: 'lab-target',
-  pid: 50000,
-  mode: 'precopy',
-  shellJob: false,
-  tcpEstablished: false,
-  policy: { ...defaultPolicy },
-  auto: true,
-  pageServerPort: 27000,
-  targetAddress: '10.0.0.2',
-  workDir: '/var/lib/ferry',
-  fileSync: [],
-  healthCheck: { kind: 'none' },
-  retention: 'keep',
-};
+const plan = newPlan({ source: 'lab-source', target: 'lab-target', pid: 50000, auto: true, targetAddress: '10.0.0.2', retention: 'keep' });
 
 describe('parseRequest (the renderer is untrusted)', () => {
   it('accepts every well-formed request', () => {

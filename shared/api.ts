@@ -215,3 +215,25 @@ export const defaultPolicy = {
   minPages: 64,
   onNotConverging: 'rollback',
 } as const;
+
+/**
+ * A plan with Ferry's documented defaults for everything not given: pre-copy, the page
+ * server on 27000 at the target's own address, images under /var/lib/ferry (deleted on
+ * commit), manual decisions, no health check.
+ */
+export function newPlan(p: Pick<MigrationPlan, 'source' | 'target' | 'pid'> & Partial<MigrationPlan>): MigrationPlan {
+  return {
+    mode: 'precopy',
+    shellJob: false,
+    tcpEstablished: false,
+    policy: { ...defaultPolicy },
+    auto: false,
+    pageServerPort: 27000,
+    targetAddress: p.target,
+    workDir: '/var/lib/ferry',
+    fileSync: [],
+    healthCheck: { kind: 'none' },
+    retention: 'delete-on-commit',
+    ...p,
+  };
+}

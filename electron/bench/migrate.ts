@@ -8,8 +8,7 @@
  *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1]
  */
 import { parseArgs } from 'node:util';
-import { defaultPolicy } from '../../shared/api.ts';
-import type { MigrationPlan } from '../../shared/domain.ts';
+import { defaultPolicy, newPlan } from '../../shared/api.ts';
 import { MigrationService } from '../engine/migrations.ts';
 import type { MigrationResult } from '../engine/migration.ts';
 import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
@@ -41,22 +40,15 @@ async function main() {
         const name = `bench-${mode}-${run}`;
         const wl = await startWorkload({ host: 'source', mib, rate, name }, hub);
         await new Promise((r) => setTimeout(r, 5000));
-        const plan: MigrationPlan = {
+        const plan = newPlan({
           source: 'lab-source',
           target: 'lab-target',
           pid: wl.pid,
           mode,
-          shellJob: false,
-          tcpEstablished: false,
           policy: { ...defaultPolicy, onNotConverging: 'cutover' },
           auto: true,
-          pageServerPort: 27000,
           targetAddress: LINK_ADDR.target,
-          workDir: '/var/lib/ferry',
-          fileSync: [],
-          healthCheck: { kind: 'none' },
-          retention: 'delete-on-commit',
-        };
+        });
         process.stderr.write(`run ${run + 1}/${runs}: ${mode}, ${mib} MiB at ${rate} pages/s…\n`);
         const service = new MigrationService((a) => hub.session(a), () => undefined);
         const r = await service.start(plan).done;

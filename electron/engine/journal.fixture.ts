@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EngineEvent } from '../../shared/api.ts';
-import { defaultPolicy } from '../../shared/api.ts';
+import { newPlan } from '../../shared/api.ts';
 import type { MigrationPlan } from '../../shared/domain.ts';
 import { buildIteration, estimateDowntime, type TimedIterationStats } from '../../shared/estimate.ts';
 import { recommend } from '../../shared/policy.ts';
@@ -37,22 +37,14 @@ export function runLogSteps(name: string): Step[] {
 
 export const MIGRATION_ID = '2026-11-23T05-15-29Z-c0ffee';
 
-export const convergingPlan: MigrationPlan = {
+export const convergingPlan: MigrationPlan = newPlan({
   source: 'lab-source',
   target: 'lab-target',
   pid: 50000,
-  mode: 'precopy',
-  shellJob: false,
-  tcpEstablished: false,
-  policy: { ...defaultPolicy },
-  auto: false,
-  pageServerPort: 27000,
   targetAddress: '10.0.0.2',
-  workDir: '/var/lib/ferry',
   fileSync: ['/root/converging.out', '/root/converging.status'],
-  healthCheck: { kind: 'none' },
   retention: 'keep',
-};
+});
 
 export interface TimedEvent {
   at: Date;

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defaultPolicy, type EngineEvent } from '../../shared/api.ts';
+import { newPlan, type EngineEvent } from '../../shared/api.ts';
 import type { MigrationPlan } from '../../shared/domain.ts';
 import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
 import { isolatedLab } from '../lab/testing.ts';
@@ -22,23 +22,7 @@ const { root, env, ports } = isolatedLab('ferry-mig-', 2);
 let hub: SshHub;
 
 function plan(over: Partial<MigrationPlan> = {}): MigrationPlan {
-  return {
-    source: 'lab-source',
-    target: 'lab-target',
-    pid: WORKLOAD_PID,
-    mode: 'precopy',
-    shellJob: false,
-    tcpEstablished: false,
-    policy: { ...defaultPolicy, downtimeBudgetMs: 300 },
-    auto: false,
-    pageServerPort: 27000,
-    targetAddress: '10.0.0.2',
-    workDir: '/var/lib/ferry',
-    fileSync: [],
-    healthCheck: { kind: 'none' },
-    retention: 'delete-on-commit',
-    ...over,
-  };
+  return newPlan({ source: 'lab-source', target: 'lab-target', pid: WORKLOAD_PID, targetAddress: '10.0.0.2', ...over });
 }
 
 async function sh(alias: string, script: string, ...args: string[]) {

@@ -5,7 +5,7 @@
  * and the estimates come from the same shared/ functions the engine calls. Host times are the
  * recorded ones. Used by the store's unit tests and by the browser tests to feed a dashboard.
  */
-import type { EngineEvent } from '../../../shared/api.ts';
+import { newPlan, type EngineEvent } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import { buildIteration, estimateDowntime, type TimedIterationStats } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
@@ -13,22 +13,7 @@ import { recommend } from '../../../shared/policy.ts';
 export const CONVERGING_ID = '2026-11-23T05-15-40Z-c0ffee';
 const DIR = `/root/converging/${CONVERGING_ID}`;
 
-export const convergingPlan: MigrationPlan = {
-  source: 'lab-source',
-  target: 'lab-target',
-  pid: 50000,
-  mode: 'precopy',
-  shellJob: false,
-  tcpEstablished: false,
-  policy: { downtimeBudgetMs: 300, maxIterations: 8, growthThreshold: 0.1, minPages: 64, onNotConverging: 'rollback' },
-  auto: false,
-  pageServerPort: 27000,
-  targetAddress: '10.0.0.2',
-  workDir: '/root/converging',
-  fileSync: [],
-  healthCheck: { kind: 'none' },
-  retention: 'keep',
-};
+export const convergingPlan: MigrationPlan = newPlan({ source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', workDir: '/root/converging', retention: 'keep' });
 
 /** stats-dump per iteration, µs (FACTS.md table), with the host clock around each CRIU command. */
 export const RECORDED_ITERATIONS = [
