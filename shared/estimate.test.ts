@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeStats } from '../electron/criu/stats.ts';
 import {
+  predictionWithDefaultCosts,
   DEFAULT_COPY_MS,
   DEFAULT_DUMP_FIXED_MS,
   estimateDowntime,
@@ -215,6 +216,23 @@ describe('estimateDowntime: basis, band and defaults', () => {
     expect(m.highMs - m.lowMs).toBeLessThan(d.highMs - d.lowMs);
     expect(m.basis).toMatch(/No defaults\./);
     expect(m.terms.every((t) => t.source === 'measured')).toBe(true);
+  });
+
+  it('undoing learning puts back the defaults of the learned terms, and only those', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const copyMs = 900;
+    const unlearned = estimateDowntime({ iterations: it3, budgetMs: 300, costs: { copyMs, samples: 1 } });
+    const learned = estimateDowntime({
+      iterations: it3,
+      budgetMs: 300,
+      costs: { dumpFixedMs: 120, dumpOverheadMs: 80, copyMs, restoreFixedMs: 50, restoreMsPerPage: 0.01, samples: 3, from: '3 past migrations a → b' },
+    });
+    expect(learned.predictedMs).toBeLessThan(unlearned.predictedMs);
+    expect(learned.learnedFromRuns).toBe(3);
+    expect(unlearned.learnedFromRuns).toBeUndefined();
+    // The copy was this migration's own measurement: it stays.
+    expect(predictionWithDefaultCosts(learned)).toBeCloseTo(unlearned.predictedMs, 6);
+    expect(predictionWithDefaultCosts(unlearned)).toBeCloseTo(unlearned.predictedMs, 6);
   });
 
   it('fits compares the point prediction with the budget', () => {

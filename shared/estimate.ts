@@ -228,6 +228,8 @@ export interface DowntimeEstimateDetail extends DowntimeEstimate {
   dirtyPagesPerSec?: number;
   bandwidthBytesPerSec?: number;
   terms: EstimateTerm[];
+  /** How many past migrations the learned costs rest on (absent: nothing learned). */
+  learnedFromRuns?: number;
 }
 
 interface Band {
@@ -452,5 +454,21 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     dirtyPagesPerSec: rate,
     bandwidthBytesPerSec: bw,
     terms,
+    learnedFromRuns: costs.from ? costs.samples : undefined,
   };
+}
+
+/**
+ * The same prediction without anything learned from past runs: the terms only history supplies
+ * (the final dump's fixed part and overhead, the restore) at their lab defaults, the terms this
+ * migration measured itself (drain, page writes, the copy timed live) as they were. The
+ * difference from `e.predictedMs` is what learning changed.
+ */
+export function predictionWithDefaultCosts(e: Pick<DowntimeEstimateDetail, 'terms' | 'totalPages'>): number {
+  const fallback: Partial<Record<TermName, number>> = {
+    'dump-fixed': DEFAULT_DUMP_FIXED_MS,
+    'dump-overhead': DEFAULT_DUMP_OVERHEAD_MS,
+    restore: DEFAULT_RESTORE_FIXED_MS + DEFAULT_RESTORE_MS_PER_PAGE * e.totalPages,
+  };
+  return e.terms.reduce((sum, t) => sum + (fallback[t.name] ?? t.ms), 0);
 }

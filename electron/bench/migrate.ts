@@ -3,12 +3,14 @@
  * workload migrated cold and with pre-copy; prints, side by side, the freeze window (host
  * clock, final dump start to restore done), the ratio pre-copy/cold, the prediction made
  * before cutover and its error, iterations, bytes sent over the page server per byte of
- * resident memory, and bytes that passed through the console.
+ * resident memory, bytes that passed through the console, and the prediction error with lab
+ * defaults against the error with costs learned from earlier runs between the same hosts.
  *
  *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1]
  */
 import { parseArgs } from 'node:util';
 import { defaultPolicy, newPlan } from '../../shared/api.ts';
+import { predictionWithDefaultCosts, type DowntimeEstimateDetail } from '../../shared/estimate.ts';
 import { MigrationService } from '../engine/migrations.ts';
 import type { MigrationResult } from '../engine/migration.ts';
 import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
@@ -93,6 +95,22 @@ async function main() {
   process.stdout.write(`\npre-copy / cold freeze window: ${(pre.freeze / cold.freeze).toFixed(2)}x (goal ≤ 0.2x)\n`);
   const errors = results.precopy.map((r) => (r.predictedMs !== undefined && r.freezeWindowMs ? `${(((r.predictedMs - r.freezeWindowMs) / r.freezeWindowMs) * 100).toFixed(1)}%` : '-'));
   process.stdout.write(`pre-copy prediction error per run: ${errors.join(', ')} (goal within 25%)\n`);
+
+  // The same cutover predicted twice: with lab defaults for what only history can supply, and
+  // with the costs learned from earlier journals between these hosts (what the engine used).
+  const pct = (p: number, m: number) => `${p >= m ? '+' : ''}${(((p - m) / m) * 100).toFixed(1)}%`;
+  const learning = results.precopy.flatMap((r, i) => {
+    const e = r.estimateAtCutover as DowntimeEstimateDetail | undefined;
+    if (!e?.terms || !r.freezeWindowMs) return [];
+    const before = predictionWithDefaultCosts(e);
+    const learnedFrom = String(e.learnedFromRuns ?? 0);
+    return [{ cells: [String(i + 1), learnedFrom, `${Math.round(r.freezeWindowMs)} ms`, `${Math.round(before)} ms`, pct(before, r.freezeWindowMs), `${Math.round(e.predictedMs)} ms`, pct(e.predictedMs, r.freezeWindowMs)], before: Math.abs(before - r.freezeWindowMs) / r.freezeWindowMs, after: Math.abs(e.predictedMs - r.freezeWindowMs) / r.freezeWindowMs }];
+  });
+  if (learning.length) {
+    process.stdout.write(`\nprediction error before and after learning (pre-copy runs)\n\n`);
+    process.stdout.write(`${table(['run', 'past runs learned from', 'measured', 'defaults only', 'error', 'learned', 'error'], learning.map((l) => l.cells))}\n`);
+    process.stdout.write(`median |error|: ${(median(learning.map((l) => l.before)) * 100).toFixed(1)}% with defaults, ${(median(learning.map((l) => l.after)) * 100).toFixed(1)}% with learned costs\n`);
+  }
 }
 
 main().catch((e) => {

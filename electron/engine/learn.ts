@@ -13,6 +13,41 @@ const isCriu = (argv: readonly string[], sub: string) => {
   return i >= 0 && argv[i + 1] === sub;
 };
 
+/** What one migration's cutover measured, phase by phase (ms), from its own records. */
+export interface MeasuredCutover {
+  /** CRIU's frozen_time of the final dump, and its parts (stats-dump). */
+  frozenMs?: number;
+  dumpFixedMs?: number;
+  drainMs?: number;
+  memwriteMs?: number;
+  /** Host wall of `criu dump` minus frozen_time: start-up, image writing, the ssh round trip. */
+  dumpOverheadMs?: number;
+  copyMs?: number;
+  restoreMs?: number;
+  restoredPages?: number;
+  freezeWindowMs?: number;
+}
+
+/** The cutover's measured phases: the journal's command durations and CRIU's stats, nothing else. */
+export function measuredCutover(r: Replay): MeasuredCutover {
+  const m: MeasuredCutover = { freezeWindowMs: r.outcome?.freezeWindowMs };
+  const final = r.iterations.find((i) => i.kind === 'dump');
+  if (final) {
+    m.frozenMs = final.frozenTimeUs / 1000;
+    m.dumpFixedMs = Math.max(0, (final.frozenTimeUs - final.memdumpTimeUs) / 1000);
+    m.drainMs = Math.max(0, (final.memdumpTimeUs - final.memwriteTimeUs) / 1000);
+    m.memwriteMs = final.memwriteTimeUs / 1000;
+  }
+  const dumpCmd = r.commands.find((c) => isCriu(c.argv, 'dump') && c.code === 0);
+  if (final && dumpCmd?.durationMs !== undefined) m.dumpOverheadMs = Math.max(0, dumpCmd.durationMs - final.frozenTimeUs / 1000);
+  const copyCmd = r.commands.find((c) => c.phase === 'cutover' && c.pipeTo && c.code === 0);
+  m.copyMs = copyCmd?.durationMs;
+  const restoreCmd = r.commands.find((c) => isCriu(c.argv, 'restore') && c.code === 0);
+  m.restoreMs = restoreCmd?.durationMs;
+  m.restoredPages = r.restoreStats?.pagesRestored;
+  return m;
+}
+
 /**
  * What past migrations between the same two hosts measured for the parts of a cutover a
  * running migration cannot measure in advance: the final dump's fixed cost and overhead,
@@ -26,17 +61,13 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
   const copy: number[] = [];
   const restore: { ms: number; pages: number }[] = [];
   for (const r of runs) {
-    const final = r.iterations.find((i) => i.kind === 'dump');
-    const dumpCmd = r.commands.find((c) => isCriu(c.argv, 'dump') && c.code === 0);
-    if (final && dumpCmd?.durationMs !== undefined) {
-      dumpFixed.push(Math.max(0, (final.frozenTimeUs - final.memdumpTimeUs) / 1000));
-      dumpOverhead.push(Math.max(0, dumpCmd.durationMs - final.frozenTimeUs / 1000));
+    const m = measuredCutover(r);
+    if (m.dumpFixedMs !== undefined && m.dumpOverheadMs !== undefined) {
+      dumpFixed.push(m.dumpFixedMs);
+      dumpOverhead.push(m.dumpOverheadMs);
     }
-    const copyCmd = r.commands.find((c) => c.phase === 'cutover' && c.pipeTo && c.code === 0);
-    if (copyCmd?.durationMs !== undefined) copy.push(copyCmd.durationMs);
-    const restoreCmd = r.commands.find((c) => isCriu(c.argv, 'restore') && c.code === 0);
-    const pages = r.restoreStats?.pagesRestored;
-    if (restoreCmd?.durationMs !== undefined && pages !== undefined) restore.push({ ms: restoreCmd.durationMs, pages });
+    if (m.copyMs !== undefined) copy.push(m.copyMs);
+    if (m.restoreMs !== undefined && m.restoredPages !== undefined) restore.push({ ms: m.restoreMs, pages: m.restoredPages });
   }
   if (!dumpFixed.length && !copy.length && !restore.length) return undefined;
   const costs: CutoverCosts = {

@@ -47,6 +47,8 @@ export interface MigrationResult {
   iterations: IterationStats[];
   freezeWindowMs?: number;
   predictedMs?: number;
+  /** The estimate the cutover was decided on (its terms, basis and what it learned from). */
+  estimateAtCutover?: DowntimeEstimate;
   bytesThroughConsole: number;
   /** Resident memory of the migrated tree at preflight (ps RSS), for ratios. */
   residentBytes?: number;
@@ -222,6 +224,7 @@ export class Migration {
       iterations: this.iterations,
       freezeWindowMs: this.freezeWindowMs,
       predictedMs: this.predictedAtCutover,
+      estimateAtCutover: this.predictedAtCutover !== undefined ? this.lastEstimate : undefined,
       bytesThroughConsole: this.bytesThroughConsole,
       residentBytes: this.process ? this.process.tree.reduce((sum, p) => sum + p.rssKiB * 1024, 0) : undefined,
       error,

@@ -7,6 +7,7 @@ import type { EngineEvent } from '../../shared/api.ts';
 import { createJournal, readJournal, replay, type Replay } from './journal.ts';
 import { MIGRATION_ID, convergingEvents, convergingPlan, type TimedEvent } from './journal.fixture.ts';
 import { renderReport, renderRunbook } from './report.ts';
+import { estimateDowntime, formatMs } from '../../shared/estimate.ts';
 
 let home: string;
 beforeEach(() => {
@@ -46,6 +47,35 @@ describe('renderReport (converging lab run)', () => {
     expect(md).toMatch(/\| 2 \| precopy \| 05:15:41\.878Z \| lab-source \| `lab-source: 'criu' 'pre-dump' '-t' '50000' .*` \| 5\.9 s \| 0 \|/);
     expect(md).toMatch(/\| lab-source → lab-target \| `lab-source: 'tar' .* \\\| lab-target: 'tar' .*` \| 5\.2 s \| 0 \|/);
     expect(md).toContain('## Timeline');
+  });
+
+  it('compares predicted and measured for every phase of the freeze window', () => {
+    const r = journaled(convergingEvents());
+    const md = renderReport(r);
+    const section = md.split('## Predicted against measured, per phase')[1]?.split('\n## ')[0] ?? '';
+    // measured from CRIU's stats-dump of the final dump (frozen 637.8 ms, memwrite 297 ms) and the journal's command durations
+    expect(section).toMatch(/\| final dump: writing pages to the page server \| \d+ ms \| 297 ms \| [+-]\d+% \| measured \|/);
+    expect(section).toMatch(/\| = CRIU frozen_time \(source frozen\) \| \d+ ms \| 638 ms \| [+-]\d+% \|/);
+    expect(section).toMatch(/\| copy of images and open files \| 4\.4 s \| 5\.2 s \| -\d+% \| lab default \|/);
+    const restoreCmd = r.commands.find((c) => c.argv.includes('restore'))!;
+    expect(section).toContain(`| restore on the target | `);
+    expect(section).toContain(`| ${(restoreCmd.durationMs! / 1000).toFixed(1)} s |`);
+    expect(section).toMatch(/\| = freeze window \| \d+\.\d s \| 9\.0 s \| [+-]\d+% \|/);
+    // nothing was learned in this run: no before/after line
+    expect(section).not.toContain('Without the costs learned');
+  });
+
+  it('says what the prediction would have been without learned costs', () => {
+    const events = convergingEvents();
+    const lastEstimate = events.filter((e) => e.event.type === 'estimate').pop()!;
+    const ev = lastEstimate.event as Extract<EngineEvent, { type: 'estimate' }>;
+    const iterations = events.flatMap((e) => (e.event.type === 'iteration' && e.event.stats.kind === 'pre-dump' ? [e.event.stats] : []));
+    const learned = estimateDowntime({ iterations, budgetMs: 300, nowMs: lastEstimate.at.getTime(), costs: { dumpFixedMs: 300, dumpOverheadMs: 270, restoreFixedMs: 0, restoreMsPerPage: 0.039, samples: 2, from: '2 past migrations' } });
+    ev.estimate = learned;
+    const md = renderReport(journaled(events));
+    const unlearned = estimateDowntime({ iterations, budgetMs: 300, nowMs: lastEstimate.at.getTime() });
+    expect(md).toContain(`the prediction would have been ${formatMs(unlearned.predictedMs)} (error `);
+    expect(md).toMatch(/\| restore on the target \| \d+\.\d s \| \d+\.\d s \| [+-]\d+% \| measured \|/);
   });
 
   it('an unfinished migration says so first, with the next step', () => {

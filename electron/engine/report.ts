@@ -3,7 +3,9 @@
  * replay: what the on-call engineer reads after the fact, and the exact commands to repeat or
  * audit it by hand.
  */
-import { formatMs, formatRate } from '../../shared/estimate.ts';
+import type { DowntimeEstimate } from '../../shared/domain.ts';
+import { formatMs, formatRate, predictionWithDefaultCosts, type DowntimeEstimateDetail, type TermName } from '../../shared/estimate.ts';
+import { measuredCutover } from './learn.ts';
 import { quoteArg, quoteArgv } from '../ssh/quote.ts';
 import { isRedacted, type Replay, type ReplayedCommand } from './journal.ts';
 
@@ -126,6 +128,7 @@ export function renderReport(r: Replay): string {
   }
   out.push(rows.length ? table(['', ''], rows) : 'No cutover was reached.');
   if (estAtCutover) out.push('', `Basis of the estimate: ${estAtCutover.estimate.basis}`);
+  out.push(...phaseComparison(r, estAtCutover?.estimate));
 
   // Timeline
   out.push('', '## Timeline');
@@ -223,6 +226,44 @@ export function renderReport(r: Replay): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+const signedPct = (predicted: number, measured: number | undefined) =>
+  measured === undefined || measured <= 0 ? '–' : `${predicted >= measured ? '+' : ''}${(((predicted - measured) / measured) * 100).toFixed(0)}%`;
+
+/**
+ * Predicted against measured for every phase of the freeze window: the terms of the estimate
+ * the cutover was decided on, beside what the final dump's stats and the journal's command
+ * durations say each part took. Shows where a wrong prediction went wrong.
+ */
+function phaseComparison(r: Replay, estimate: DowntimeEstimate | undefined): string[] {
+  if (!estimate || !('terms' in estimate) || !r.outcome?.freezeWindowMs) return [];
+  const e = estimate as DowntimeEstimateDetail;
+  const m = measuredCutover(r);
+  const term = (name: TermName) => e.terms.find((t) => t.name === name);
+  const rows: (string | undefined)[][] = [];
+  const add = (what: string, predicted: number | undefined, measured: number | undefined, source?: string) => {
+    if (predicted === undefined && measured === undefined) return;
+    rows.push([what, predicted !== undefined ? formatMs(predicted) : '–', measured !== undefined ? formatMs(measured) : '–', predicted !== undefined ? signedPct(predicted, measured) : '–', source]);
+  };
+  const sourceOf = (name: TermName) => (term(name)?.source === 'default' ? 'lab default' : term(name)?.source);
+  add('final dump: fixed part (frozen − memdump)', term('dump-fixed')?.ms, m.dumpFixedMs, sourceOf('dump-fixed'));
+  add('final dump: draining dirty pages', term('drain')?.ms, m.drainMs, sourceOf('drain'));
+  add('final dump: writing pages to the page server', term('memwrite')?.ms, m.memwriteMs, sourceOf('memwrite'));
+  add('= CRIU frozen_time (source frozen)', e.frozen?.ms, m.frozenMs);
+  add('final dump: start-up, images, ssh', term('dump-overhead')?.ms, m.dumpOverheadMs, sourceOf('dump-overhead'));
+  add('copy of images and open files', term('copy')?.ms, m.copyMs, sourceOf('copy'));
+  add('restore on the target', term('restore')?.ms, m.restoreMs, sourceOf('restore'));
+  add('= freeze window', e.predictedMs, m.freezeWindowMs);
+  const out = ['', '## Predicted against measured, per phase', table(['phase', 'predicted', 'measured', 'error', 'prediction from'], rows)];
+  const unlearned = predictionWithDefaultCosts(e);
+  if (Math.abs(unlearned - e.predictedMs) >= 0.5) {
+    out.push(
+      '',
+      `Without the costs learned from past runs (lab defaults instead) the prediction would have been ${formatMs(unlearned)} (error ${signedPct(unlearned, m.freezeWindowMs)}), against ${formatMs(e.predictedMs)} (error ${signedPct(e.predictedMs, m.freezeWindowMs)}) with them.`,
+    );
+  }
+  return out;
 }
 
 /** The estimate the cutover was decided on: the last one before the 'cutover' phase. */
