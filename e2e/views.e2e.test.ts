@@ -109,6 +109,18 @@ describe('migration dashboard (recorded converging run)', () => {
       expect(await page.getByRole('button', { name, exact: false }).first().isEnabled()).toBe(true);
     }
     expect(await page.getByTestId('topbar-stop').textContent()).toContain('Abort migration');
+    // Preflight passes fold into one line; the user's own decisions stay in view.
+    const at = new Date().toISOString();
+    emit(['criu version', 'pid free on target', 'disk space'].map((title) => ({ type: 'decision', migrationId: CONVERGING_ID, by: 'policy', action: 'preflight pass', reason: `${title}: ok`, at })));
+    emit([
+      { type: 'decision', migrationId: CONVERGING_ID, by: 'policy', action: 'preflight warn', reason: 'lab-target: clock skew: 2 s', at },
+      { type: 'decision', migrationId: CONVERGING_ID, by: 'user', action: 'one-more', reason: 'requested during precopy', at },
+    ]);
+    await expect.poll(() => page.locator('[data-testid="preflight-passes"] > summary').textContent()).toBe('3 preflight check(s) passed');
+    const visible = await page.locator('[data-testid="decisions"] > ul > li').allTextContents();
+    expect(visible.some((t) => t.includes('one-more'))).toBe(true);
+    expect(visible.some((t) => t.includes('preflight warn'))).toBe(true);
+    expect(visible.some((t) => t.includes('preflight pass'))).toBe(false);
     await h.screenshot('dashboard-precopy', { fullPage: true });
   });
 

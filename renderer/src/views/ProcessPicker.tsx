@@ -68,6 +68,8 @@ export function ProcessPicker({ alias }: { alias: string }) {
 
 function Detail({ d, target }: { d: ProcessDetail; target: string }) {
   const regular = d.openFiles.filter((f) => f.kind === 'regular');
+  // One file open on several descriptors is still one file to have on the target.
+  const regularPaths = new Set(regular.map((f) => f.path));
   return (
     <>
       <p>
@@ -85,7 +87,7 @@ function Detail({ d, target }: { d: ProcessDetail; target: string }) {
       <h3>Open files ({d.openFiles.length})</h3>
       {regular.length > 0 && (
         <p className="warn-text">
-          {regular.length} regular file(s): each must exist on {target || 'the target'} with the same size, or restore fails.
+          {regularPaths.size} regular file(s){regular.length > regularPaths.size ? ` on ${regular.length} descriptors` : ''}: each must exist on {target || 'the target'} with the same size, or restore fails.
         </p>
       )}
       <div className="scroll" style={{ maxHeight: 200 }}>

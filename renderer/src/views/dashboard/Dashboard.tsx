@@ -1,5 +1,6 @@
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { useConsole } from '../../store.ts';
+import type { Decision } from '../../state/engine.ts';
 import { formatDateTime, formatMs, formatTime } from '../../state/format.ts';
 import { CommandLog } from './CommandLog.tsx';
 import { Controls } from './Controls.tsx';
@@ -64,20 +65,36 @@ export function Dashboard({ migrationId }: { migrationId: string }) {
               </ol>
             </div>
           )}
-          {m.decisions.length === 0 ? (
-            <p className="muted">No decisions yet.</p>
-          ) : (
-            <ul className="decisions scroll" data-testid="decisions">
-              {m.decisions.map((d, i) => (
-                <li key={i}>
-                  <span className="muted">{formatTime(d.at)}</span> <span className={`tag ${d.by}`}>{d.by}</span> <strong>{d.action}</strong>: {d.reason}
-                </li>
-              ))}
-            </ul>
-          )}
+          <Decisions decisions={m.decisions} />
         </section>
       </div>
       <CommandLog migrationId={m.id} />
+    </div>
+  );
+}
+
+/**
+ * The user's and the policy's decisions first; preflight passes (a score of them, all alike)
+ * folded into one line, warnings and failures kept in view.
+ */
+function Decisions({ decisions }: { decisions: Decision[] }) {
+  const passes = decisions.filter((d) => d.action === 'preflight pass');
+  const shown = decisions.filter((d) => d.action !== 'preflight pass');
+  if (decisions.length === 0) return <p className="muted">No decisions yet.</p>;
+  const item = (d: Decision, i: number) => (
+    <li key={i}>
+      <span className="muted">{formatTime(d.at)}</span> <span className={`tag ${d.by}`}>{d.by}</span> <strong>{d.action}</strong>: {d.reason}
+    </li>
+  );
+  return (
+    <div className="decisions scroll" data-testid="decisions">
+      {shown.length > 0 && <ul>{shown.map(item)}</ul>}
+      {passes.length > 0 && (
+        <details data-testid="preflight-passes">
+          <summary className="muted">{passes.length} preflight check(s) passed</summary>
+          <ul>{passes.map(item)}</ul>
+        </details>
+      )}
     </div>
   );
 }
