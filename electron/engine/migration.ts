@@ -33,6 +33,8 @@ export const STEP_TIMEOUTS = {
  * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
  */
 export const LOG_LIMIT_BLOCKS = 512 * 1024;
+/** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
+const TRANSFER_EVENT_INTERVAL_MS = 250;
 
 export interface MigrationDeps {
   /** The session for a host alias (shared with the console: one connection per host). */
@@ -430,12 +432,21 @@ export class Migration {
 
     // Metadata images (and, for a cold dump, the pages) and the files to sync, straight from
     // source to target in one stream: one round trip less inside the freeze window.
+    const label = `images and open files, ${source} → ${target}`;
+    let shownAt = 0;
     const copy = await this.run.pipe(source, this.copyArgv(dir), target, ['tar', '-C', '/', '-xpf', '-'], {
       timeoutMs: STEP_TIMEOUTS.copy,
       what: 'copying the images and open files',
+      // Live progress, a few times a second: the size is known only at the end of the stream.
+      onBytes: (doneBytes) => {
+        const now = Date.now();
+        if (now - shownAt < TRANSFER_EVENT_INTERVAL_MS) return;
+        shownAt = now;
+        this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes });
+      },
     });
     this.bytesThroughConsole += copy.bytes;
-    this.deps.record({ type: 'transfer', migrationId: this.id, label: `images and open files, ${this.plan.source} → ${this.plan.target}`, doneBytes: copy.bytes, totalBytes: copy.bytes });
+    this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: copy.bytes, totalBytes: copy.bytes });
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
     this.setPhase('restore');

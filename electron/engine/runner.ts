@@ -16,6 +16,8 @@ export interface RunOptions {
   check?: boolean;
   /** Words for the error when `check` fails. */
   what?: string;
+  /** pipe only: the running byte count, as data passes through the console. */
+  onBytes?: (bytes: number) => void;
 }
 
 /** Streamed output is cut per command so one chatty command cannot flood the journal. */
@@ -128,6 +130,7 @@ export class CommandRunner {
         signal: opts.signal,
         sudoFrom,
         sudoTo,
+        onBytes: opts.onBytes,
       });
     } catch (e) {
       finish(null, null, false);

@@ -27,14 +27,19 @@ describe('pipeBetween', () => {
     try {
       const f = path.join(a.dir, 'payload');
       const g = path.join(b.dir, 'received');
+      const progress: number[] = [];
       const r = await pipeBetween(
         hub.session('src'),
         ['sh', '-c', `head -c 5000000 /dev/urandom > ${f} && cat ${f}`],
         hub.session('dst'),
         ['sh', '-c', `cat > ${g}`],
-        { timeoutMs: 30_000 },
+        { timeoutMs: 30_000, onBytes: (n) => progress.push(n) },
       );
       expect(r.bytes).toBe(5_000_000);
+      // Progress as the data passed: rising, ending at the total.
+      expect(progress.length).toBeGreaterThan(1);
+      expect(progress.every((n, i) => i === 0 || n > progress[i - 1]!)).toBe(true);
+      expect(progress[progress.length - 1]).toBe(5_000_000);
       expect(r.from.code).toBe(0);
       expect(r.to.code).toBe(0);
       const sumA = (await hub.session('src').exec(['sha256sum', f])).stdout.split(' ')[0];

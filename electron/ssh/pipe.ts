@@ -12,7 +12,15 @@ export async function pipeBetween(
   to: HostSession,
   toArgv: string[],
   /** `sudo` applies to both ends; sudoFrom / sudoTo override it per end. */
-  opts: { timeoutMs?: number; signal?: AbortSignal; sudo?: boolean; sudoFrom?: boolean; sudoTo?: boolean } = {},
+  opts: {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    sudo?: boolean;
+    sudoFrom?: boolean;
+    sudoTo?: boolean;
+    /** Called with the running byte count as data passes (for live progress). */
+    onBytes?: (bytes: number) => void;
+  } = {},
 ): Promise<{ from: ExecResult; to: ExecResult; bytes: number }> {
   // One controller stops both ends, whichever of timeout / abort fires.
   const ac = new AbortController();
@@ -26,6 +34,7 @@ export async function pipeBetween(
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
+      opts.onBytes?.(bytes);
       cb(null, chunk);
     },
   });
