@@ -3,11 +3,14 @@ import fs from 'node:fs/promises';
 import { PassThrough, type Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
-import { FerryError, toErrorInfo } from '../../shared/errors.ts';
+import { FerryError } from '../../shared/errors.ts';
 import type { ResolvedHost } from './config.ts';
 import { fingerprintOf, keyTypeOf } from './fingerprint.ts';
 import { appendKnownHost, checkHostKey, knownHostName, knownKeyTypes, loadKnownHosts } from './known-hosts.ts';
+import { PGID_PREAMBLE, runChannel, trySignal, type Active, type ChannelLink, type ProcControl } from './channel.ts';
 import { quoteArgv } from './quote.ts';
+import { readRemoteFile, writeRemoteFile } from './sftp-files.ts';
+import { asFerryError, isTransient, transportError, viaText } from './transport-errors.ts';
 import type { ExecOptions, ExecResult, HostSession, RemoteProcess, SessionState, TrustDecider, TrustPrompt } from './types.ts';
 
 const { Client, utils } = ssh2;
@@ -42,7 +45,6 @@ export interface SessionOptions {
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 /** Linux MAX_ARG_STRLEN (128 KiB including the NUL), minus nothing else: sshd runs `$SHELL -c COMMAND`. */
 const MAX_COMMAND_BYTES = 128 * 1024 - 1;
-const SUDO_PASSWORD_RE = /^sudo: (a password is required|a terminal is required.*|.*password.*required.*)$/m;
 
 /** A pausable one-shot timer: the connect timeout must not run while a human reads a fingerprint. */
 class PausableTimer {
@@ -93,22 +95,6 @@ class Slots {
 }
 
 const lastLinkError = new WeakMap<object, string>();
-
-/** Shared between a command's starter and its channel: what cancelling needs to know. */
-interface ProcControl {
-  cancelKind: 'timeout' | 'abort' | undefined;
-  client?: SshClient;
-  channel?: ClientChannel;
-  pgid?: number;
-  onPgid?: (pgid: number) => void;
-}
-
-/** Printed first on stderr by every command, and stripped: see Session.start. */
-const PGID_PREAMBLE = 'echo "FERRY-PGID $$" >&2; exec ';
-
-interface Active {
-  linkLost(err: FerryError): void;
-}
 
 export class Session extends EventEmitter implements HostSession {
   private _state: SessionState = { kind: 'idle' };
@@ -600,7 +586,7 @@ export class Session extends EventEmitter implements HostSession {
           client.exec(command, (err, c) => (err ? rej(transportError(err, this.alias, this.target)) : res(c))),
         );
         ctl.channel = ch;
-        return await this.runChannel(ch, ctl, { opts, buffered, max, stdin, stdout, stderr, result });
+        return await runChannel(ch, ctl, { opts, buffered, max, stdin, stdout, stderr, result }, this.channelLink());
       } finally {
         release?.();
         if (timeout) clearTimeout(timeout);
@@ -619,6 +605,16 @@ export class Session extends EventEmitter implements HostSession {
       stderr,
       done,
       kill: (sig = 'TERM') => this.terminate(ctl, sig.replace(/^SIG/, ''), opts.sudo),
+    };
+  }
+
+  private channelLink(): ChannelLink {
+    return {
+      alias: this.alias,
+      user: this.target?.user,
+      track: (a) => this.active.add(a),
+      untrack: (a) => this.active.delete(a),
+      connected: () => this.client !== undefined,
     };
   }
 
@@ -647,160 +643,6 @@ export class Session extends EventEmitter implements HostSession {
     else ctl.onPgid = send; // the preamble has not arrived yet
   }
 
-  private runChannel(
-    ch: ClientChannel,
-    ctl: ProcControl,
-    a: {
-      opts: ExecOptions;
-      buffered: boolean;
-      max: number;
-      stdin: PassThrough;
-      stdout: PassThrough;
-      stderr: PassThrough;
-      result: (code: number | null, signal: string | null, out: Buffer[], err: Buffer[], truncated: boolean) => ExecResult;
-    },
-  ): Promise<ExecResult> {
-    const { opts, buffered, max } = a;
-    return new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let outLen = 0;
-      let errLen = 0;
-      let truncated = false;
-      let code: number | null = null;
-      let signal: string | null = null;
-      let gotExit = false;
-      let finished = false;
-
-      const keep = (list: Buffer[], len: number, c: Buffer): number => {
-        if (len >= max) {
-          if (c.length) truncated = true;
-          return len;
-        }
-        const room = max - len;
-        if (c.length > room) truncated = true;
-        const part = c.length > room ? c.subarray(0, room) : c;
-        list.push(part);
-        return len + part.length;
-      };
-
-      const tracker: Active = {
-        linkLost: (e) => {
-          if (finished || gotExit) return;
-          finished = true;
-          this.active.delete(tracker);
-          // No error on the streams themselves: nobody may be listening; `done` carries it.
-          a.stdout.destroy();
-          a.stderr.destroy();
-          reject(e);
-        },
-      };
-      this.active.add(tracker);
-
-      if (buffered) {
-        ch.on('data', (c: Buffer) => {
-          opts.onStdout?.(c);
-          outLen = keep(out, outLen, c);
-        });
-      } else {
-        // Stream mode: stdout is consumed through the readable, with backpressure down to SSH's window.
-        ch.on('data', (c: Buffer) => {
-          opts.onStdout?.(c);
-          if (!a.stdout.write(c)) {
-            ch.pause();
-            a.stdout.once('drain', () => ch.resume());
-          }
-        });
-      }
-      const onErr = (c: Buffer) => {
-        if (!c.length) return;
-        opts.onStderr?.(c);
-        errLen = keep(err, errLen, c);
-        if (!buffered) a.stderr.write(c);
-      };
-      // Our preamble's process-group line comes early on stderr (after anything the login
-      // shell or a chatty sshd printed first); it is taken out, everything else passes through.
-      let head: Buffer | undefined = Buffer.alloc(0);
-      const scanHead = (final: boolean) => {
-        while (head) {
-          const nl = head.indexOf(10);
-          if (nl < 0) {
-            if (final || head.length > 4096) {
-              onErr(head);
-              head = undefined;
-            }
-            return;
-          }
-          const line = head.subarray(0, nl + 1);
-          head = head.subarray(nl + 1);
-          const m = /^FERRY-PGID (\d+)\n$/.exec(line.toString('latin1'));
-          if (m) {
-            const rest = head;
-            head = undefined;
-            ctl.pgid = Number(m[1]);
-            ctl.onPgid?.(ctl.pgid);
-            onErr(rest);
-            return;
-          }
-          onErr(line);
-        }
-      };
-      ch.stderr.on('data', (c: Buffer) => {
-        if (!head) return onErr(c);
-        head = Buffer.concat([head, c]);
-        scanHead(false);
-      });
-      ch.on('exit', (c: number | null, sig?: string) => {
-        gotExit = true;
-        code = typeof c === 'number' ? c : null;
-        signal = sig ? sig.replace(/^SIG/, '') : null;
-      });
-      ch.on('error', () => {}); // errors surface as close without exit, handled below
-
-      // Stdin: pipe with backpressure; EOF when the source ends.
-      a.stdin.pipe(ch);
-      a.stdin.on('error', () => {});
-
-      ch.on('close', () => {
-        a.stdin.unpipe(ch);
-        if (head) scanHead(true);
-        ctl.channel = undefined;
-        // The link may be closing too: let onLinkClosed decide first.
-        setImmediate(() => {
-          if (finished) return;
-          finished = true;
-          this.active.delete(tracker);
-          const r = a.result(code, signal, out, err, truncated);
-          if (opts.sudo && code !== 0 && !r.timedOut && !r.cancelled) {
-            const m = SUDO_PASSWORD_RE.exec(r.stderr);
-            if (m) {
-              return reject(
-                new FerryError({
-                  code: 'sudo-password',
-                  host: this.alias,
-                  message: `sudo on ${this.alias} wants a password for ${this.target?.user ?? 'this user'}, and Ferry runs sudo without a terminal (sudo -n).`,
-                  hint: `Allow ${this.target?.user ?? 'the user'} to run sudo without a password (a NOPASSWD rule in /etc/sudoers.d/), or log in as root (User root for ${this.alias} in ~/.ssh/config).`,
-                  evidence: m[0],
-                }),
-              );
-            }
-          }
-          if (!gotExit && !this.client && !r.cancelled && !r.timedOut) {
-            return reject(
-              new FerryError({
-                code: 'connection-lost',
-                host: this.alias,
-                message: `The SSH connection to ${this.alias} was lost while running: ${r.command.slice(0, 200)}`,
-                hint: "Ferry reconnects by itself; check the command's state on the host before running it again.",
-              }),
-            );
-          }
-          resolve(r);
-        });
-      });
-    });
-  }
-
   // ---------------------------------------------------------------- files
 
   private async sftp(): Promise<SFTPWrapper> {
@@ -825,73 +667,16 @@ export class Session extends EventEmitter implements HostSession {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const s = await this.sftp();
-    return new Promise((res, rej) => s.readFile(path, (err, data) => (err ? rej(this.sftpError('read', path, err)) : res(data))));
+    return readRemoteFile(await this.sftp(), path, this.fileErrorContext());
   }
 
   /** Write via a temp file and rename, so readers never see half a file. */
   async writeFile(path: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<void> {
-    const s = await this.sftp();
-    const slash = path.lastIndexOf('/');
-    const dir = slash >= 0 ? path.slice(0, slash + 1) : '';
-    const tmp = `${dir}.${path.slice(slash + 1)}.ferry-${process.pid}-${Math.random().toString(36).slice(2, 10)}.tmp`;
-    const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
-      new Promise<T | undefined>((res, rej) => fn((err, v) => (err ? rej(err) : res(v))));
-    let mode = opts.mode;
-    if (mode === undefined) {
-      // Keep the mode of the file being replaced, like an in-place edit would.
-      const st = await call<{ mode: number }>((cb) => s.stat(path, cb as never)).catch(() => undefined);
-      mode = st ? st.mode & 0o7777 : 0o644;
-    }
-    try {
-      await call((cb) => s.writeFile(tmp, data, { mode }, cb as never));
-      await call((cb) => s.chmod(tmp, mode!, cb as never)); // the umask may have narrowed it
-      await call((cb) => s.ext_openssh_rename(tmp, path, cb as never)).catch(async () => {
-        // Servers without posix-rename: plain SFTP rename refuses to overwrite.
-        await call((cb) => s.unlink(path, cb as never)).catch(() => {});
-        await call((cb) => s.rename(tmp, path, cb as never));
-      });
-    } catch (e) {
-      await call((cb) => s.unlink(tmp, cb as never)).catch(() => {});
-      throw this.sftpError('write', path, e as Error);
-    }
+    return writeRemoteFile(await this.sftp(), path, data, opts, this.fileErrorContext());
   }
 
-  private sftpError(op: string, path: string, err: Error & { code?: number | string }): FerryError {
-    const missing = err.code === 2;
-    const denied = err.code === 3;
-    return new FerryError({
-      code: missing ? 'remote-file-missing' : denied ? 'remote-permission-denied' : 'sftp-failed',
-      host: this.alias,
-      message: `Could not ${op} ${path} on ${this.alias}: ${err.message}.`,
-      hint: missing
-        ? `Check that ${path} (and its directory) exists on ${this.alias}.`
-        : denied
-          ? `${this.target?.user ?? 'The user'} may not ${op} ${path}; fix its permissions or log in as a user who can.`
-          : undefined,
-    });
-  }
-}
-
-/**
- * Send a 'signal' channel request. ssh2's Channel.signal() is a no-op once we have sent EOF
- * (i.e. stdin ended, the usual case for exec), although RFC 4254 allows requests until CLOSE.
- * So we go to the protocol object directly while the channel is not closed.
- */
-function trySignal(ch: ClientChannel, sig: string): void {
-  const c = ch as unknown as {
-    outgoing?: { id?: number; state?: string };
-    _client?: { _protocol?: { signal(id: number, s: string): void } };
-  };
-  try {
-    const st = c.outgoing?.state;
-    if (c.outgoing?.id === undefined || !c._client?._protocol || (st !== 'open' && st !== 'eof')) {
-      ch.signal(sig);
-      return;
-    }
-    c._client._protocol.signal(c.outgoing.id, sig);
-  } catch {
-    /* channel already closing, or an unknown signal name */
+  private fileErrorContext(): { alias: string; user?: string } {
+    return { alias: this.alias, user: this.target?.user };
   }
 }
 
@@ -913,44 +698,3 @@ function hostKeyAlgos(type: string): string[] {
   return HOST_KEY_ALGOS.has(type) ? [type] : [];
 }
 
-function viaText(t: ResolvedHost): string {
-  return t.proxyJump.length ? ` via ${t.proxyJump.join(' -> ')}` : '';
-}
-
-function isTransient(e: FerryError): boolean {
-  return e.code === 'host-unreachable' || e.code === 'connection-lost';
-}
-
-export function asFerryError(e: unknown, alias: string): FerryError {
-  if (e instanceof FerryError) return e;
-  const info = toErrorInfo(e, 'ssh-error');
-  return new FerryError({ ...info, host: alias }, { cause: e });
-}
-
-/** Socket-level failures, phrased like the user would check them. */
-function transportError(err: Error & { code?: string; level?: string }, alias: string, t?: ResolvedHost): FerryError {
-  const where = t ? `${t.hostname}:${t.port}` : alias;
-  const code = err.code ?? '';
-  const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE'].includes(code);
-  const why =
-    code === 'ECONNREFUSED'
-      ? `nothing accepts connections on ${where}`
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-        ? `the name ${t?.hostname ?? alias} does not resolve`
-        : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
-          ? `there is no route to ${t?.hostname ?? alias}`
-          : err.message;
-  if (unreachable || err.level === 'client-socket' || err.level === 'client-timeout' || /closed|timeout|ended/i.test(err.message)) {
-    return new FerryError(
-      {
-        code: 'host-unreachable',
-        host: alias,
-        message: `Cannot reach ${where}${t ? viaText(t) : ''}: ${why}.`,
-        hint: `Check that ${t?.hostname ?? alias} is up and that sshd listens on port ${t?.port ?? 22}.`,
-        evidence: err.message,
-      },
-      { cause: err },
-    );
-  }
-  return new FerryError({ code: 'ssh-error', host: alias, message: `SSH to ${where} failed: ${err.message}.`, evidence: err.message }, { cause: err });
-}
