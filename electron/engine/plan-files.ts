@@ -163,10 +163,15 @@ export function mergePlanText(existing: string, was: MigrationPlan, plan: Migrat
   for (let pass = 0; pass < 3; pass++) {
     mergeMap(doc, doc.contents, meant, now);
     const back = checkPlanYaml(doc.toString({ lineWidth: 0 }));
-    if (!back.ok || isDeepStrictEqual(back.plan, plan)) break;
+    if (!back.ok || samePlan(back.plan, plan)) break;
     meant = fileValues(back.plan);
   }
   return doc.toString({ lineWidth: 0 });
+}
+
+/** Equal plans, as they travel (JSON): an optional field left undefined is the same as one left out. */
+function samePlan(a: MigrationPlan, b: MigrationPlan): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 /** Write a file atomically: temp file beside it, fsync, rename over, fsync the directory. */
@@ -241,7 +246,7 @@ export function savePlanFile(file: string, plan: MigrationPlan, overwrite = fals
   }
   // Never write a file that would read back as another plan than the one saved.
   const back = checkPlanYaml(text);
-  if (!back.ok || !isDeepStrictEqual(back.plan, plan)) {
+  if (!back.ok || !samePlan(back.plan, plan)) {
     throw new FerryError({
       code: 'plan-file-roundtrip',
       message: `Saving ${given} would not read back as this plan${back.ok ? '' : `: ${formatPlanIssue(path.basename(given), back.issues[0]!)}`}; the file is unchanged`,
