@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chosenPlanPath, openDialogOptions, parsePlanDialogRequest, saveDialogOptions } from './plan-dialog.ts';
+import { chosenPlanPath, openDialogOptions, parsePlanDialogRequest, PLAN_DIALOG_CHANNEL, saveDialogOptions } from './plan-dialog.ts';
 
 describe('the native plan file dialog request', () => {
   it('accepts open or save, with an optional absolute starting path', () => {
@@ -37,4 +38,9 @@ describe('the native plan file dialog request', () => {
     // Another extension is left for the engine to refuse, with its hint.
     expect(chosenPlanPath('save', false, '/p/web.json')).toBe('/p/web.json');
   });
+});
+
+it('the preload invokes the channel the main process handles (it spells the name out)', () => {
+  const preload = readFileSync(new URL('./preload.ts', import.meta.url), 'utf8');
+  expect(preload).toContain(`ipcRenderer.invoke('${PLAN_DIALOG_CHANNEL}', kind, defaultPath)`);
 });
