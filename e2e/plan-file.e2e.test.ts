@@ -168,3 +168,97 @@ describe('plan files in the plan view', () => {
     expect(h.consoleErrors.filter((e) => /Content Security Policy|Refused to|pageerror/i.test(e))).toEqual([]);
   });
 });
+
+/**
+ * The desktop's flow: the page gets an Electron-style window.ferryBridge whose requests go to
+ * the same real engine (over the bridge's WebSocket) and whose native dialog answers the paths
+ * the test queues, as a user picking files would. Only the OS dialog itself is stood in for.
+ */
+const DESKTOP_BRIDGE = `(() => {
+  const token = new URLSearchParams(location.search).get('token');
+  const waiting = new Map();
+  const listeners = new Set();
+  let socket;
+  let next = 1;
+  const open = () => (socket ??= new Promise((resolve, reject) => {
+    const ws = new WebSocket('ws://' + location.host + '/api?token=' + encodeURIComponent(token));
+    ws.onopen = () => resolve(ws);
+    ws.onerror = reject;
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.event) listeners.forEach((l) => l(msg.event));
+      if (msg.id !== undefined) { waiting.get(msg.id)?.(msg.reply); waiting.delete(msg.id); }
+    };
+  }));
+  window.__picks = [];
+  window.__pickCalls = [];
+  window.ferryBridge = {
+    request: async (method, params) => {
+      const ws = await open();
+      const id = next++;
+      const reply = new Promise((r) => waiting.set(id, r));
+      ws.send(JSON.stringify({ id, method, params }));
+      return reply;
+    },
+    subscribe: (l) => { listeners.add(l); open(); return () => listeners.delete(l); },
+    pickPlanFile: async (kind, defaultPath) => {
+      window.__pickCalls.push([kind, defaultPath ?? null]);
+      return { ok: true, value: window.__picks.shift() ?? null };
+    },
+  };
+})();`;
+
+describe('plan files with native dialogs (desktop)', () => {
+  it('Open and Save as go through the dialog, with no path field; unsaved changes are confirmed before opening', async () => {
+    const context = await h.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      await context.addInitScript({ content: DESKTOP_BRIDGE });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(h.bridge.url);
+      await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Migrate', exact: true }).click();
+      const desk = page.getByTestId('plan-file');
+      const queue = (p: string) => page.evaluate(`window.__picks.push(${JSON.stringify(p)})`);
+      const calls = () => page.evaluate('window.__pickCalls') as Promise<Array<[string, string | null]>>;
+
+      await queue(at('web.yaml'));
+      await desk.getByRole('button', { name: 'Open…', exact: true }).click();
+      await expect.poll(() => page.getByTestId('plan-file-name').textContent()).toBe('web.yaml');
+      expect(await page.getByLabel('Downtime budget (ms)').inputValue()).toBe('450');
+      expect(await page.getByRole('form', { name: 'Open a plan file' }).count()).toBe(0);
+      expect(await calls()).toEqual([['open', null]]);
+
+      // A canceled dialog changes nothing.
+      await desk.getByRole('button', { name: 'Save as…', exact: true }).click();
+      await expect.poll(calls).toEqual([['open', null], ['save', at('web.yaml')]]);
+      expect(await page.getByTestId('plan-file-name').textContent()).toBe('web.yaml');
+
+      await page.getByLabel('PID').fill('777');
+      await page.getByTestId('plan-file-dirty').waitFor();
+      await desk.getByRole('button', { name: 'Open…', exact: true }).click();
+      const ask = page.getByRole('dialog', { name: 'Discard the unsaved changes?' });
+      await ask.waitFor();
+      await ask.getByRole('button', { name: 'Keep editing' }).click();
+      expect(await page.getByRole('dialog').count()).toBe(0);
+      expect(await calls()).toHaveLength(2);
+      expect(await page.getByLabel('PID').inputValue()).toBe('777');
+
+      await queue(at('desk.yaml'));
+      await desk.getByRole('button', { name: 'Save as…', exact: true }).click();
+      await expect.poll(() => page.getByTestId('plan-file-name').textContent()).toBe('desk.yaml');
+      expect(parsePlanYaml(fs.readFileSync(at('desk.yaml'), 'utf8'), 'desk.yaml').pid).toBe(777);
+
+      await page.getByLabel('PID').fill('778');
+      await desk.getByRole('button', { name: 'Open…', exact: true }).click();
+      await queue(at('web.yaml'));
+      await page.getByRole('dialog', { name: 'Discard the unsaved changes?' }).getByRole('button', { name: 'Discard and open…' }).click();
+      await expect.poll(() => page.getByTestId('plan-file-name').textContent()).toBe('web.yaml');
+      expect(await page.getByLabel('PID').inputValue()).toBe('4242');
+      expect((await calls()).at(-1)).toEqual(['open', at('desk.yaml')]);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

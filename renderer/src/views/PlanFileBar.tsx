@@ -1,4 +1,5 @@
 import { useEffect, useId, useMemo, useState } from 'react';
+import { Dialog } from '../components/Dialog.tsx';
 import { ErrorBox } from '../components/ErrorBox.tsx';
 import { useActions } from '../actions.ts';
 import { createPlanFileActions, type PlanFileActions } from '../plan-file-actions.ts';
@@ -24,8 +25,11 @@ export function PlanFileBar({ onInvalid }: { onInvalid?: () => void }) {
   const save = async (path: string, overwrite = false) => {
     if (!(await files.save(path, overwrite))) onInvalid?.();
   };
-  const openFile = async () => {
+  const [askDiscard, setAskDiscard] = useState(false);
+  const openFile = async (discard = false) => {
     if (!files.pick) return setChooser('open');
+    // The native dialog cannot warn that the form's changes go; ask first.
+    if (dirty && !discard) return setAskDiscard(true);
     const p = await files.pick('open', f.path);
     if (p) await files.open(p);
   };
@@ -62,6 +66,26 @@ export function PlanFileBar({ onInvalid }: { onInvalid?: () => void }) {
           </button>
         </span>
       </div>
+      {askDiscard && (
+        <Dialog title="Discard the unsaved changes?" onCancel={() => setAskDiscard(false)}>
+          <p>Opening another plan replaces the form. Its changes are not saved{f.path ? ` in ${fileName(f.path)}` : ''}.</p>
+          <div className="actions">
+            <button type="button" data-autofocus onClick={() => setAskDiscard(false)}>
+              Keep editing
+            </button>
+            <button
+              type="button"
+              className="danger"
+              onClick={() => {
+                setAskDiscard(false);
+                void openFile(true);
+              }}
+            >
+              Discard and open…
+            </button>
+          </div>
+        </Dialog>
+      )}
       {chooser && <PathChooser kind={chooser} files={files} dirty={dirty} onDone={() => setChooser(undefined)} onSave={save} />}
       {f.note && !f.error && (
         <p className="plan-file-note muted" role="status" data-testid="plan-file-note">
