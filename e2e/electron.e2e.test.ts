@@ -31,7 +31,7 @@ describe.skipIf(!bin)('the Electron shell', () => {
         node: typeof (globalThis as { require?: unknown }).require,
         process: typeof (globalThis as { process?: unknown }).process,
       }));
-      expect(exposed).toEqual({ bridge: ['request', 'subscribe'], node: 'undefined', process: 'undefined' });
+      expect(exposed).toEqual({ bridge: ['pickPlanFile', 'request', 'subscribe'], node: 'undefined', process: 'undefined' });
       const reply = await win.evaluate(() => (globalThis as unknown as { ferryBridge: { request(m: string, p: unknown): Promise<unknown> } }).ferryBridge.request('no.such', {}));
       expect(reply).toMatchObject({ ok: false, error: { code: 'bad-request' } });
     } finally {

@@ -38,6 +38,12 @@ const absPath = z
   .max(4096)
   .refine((s) => s.startsWith('/') && !s.includes('\0') && !s.includes('\n'), 'must be an absolute path');
 
+const filePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => !s.includes('\0') && !s.includes('\n'), 'not a file path');
+
 export const healthCheckSchema = z.object({
   kind: z.enum(['none', 'command', 'tcp', 'http']),
   argv: argv.optional(),
@@ -91,6 +97,10 @@ export const requestSchemas = {
   'lab.status': z.object({}),
   'lab.up': z.object({}),
   'lab.down': z.object({}),
+  // Plan files: the engine checks that a path is absolute and a .yaml/.yml file, with a hint.
+  'plan-file.open': z.object({ path: filePath }),
+  'plan-file.save': z.object({ path: filePath, plan: planSchema, overwrite: z.boolean().default(false) }),
+  'plan-file.recent': z.object({}),
 } as const;
 
 export type Method = keyof typeof requestSchemas;
@@ -116,6 +126,43 @@ export interface Results {
   'lab.status': LabStatus;
   'lab.up': LabStatus;
   'lab.down': LabStatus;
+  'plan-file.open': PlanFileOpened;
+  'plan-file.save': PlanFileSaved;
+  'plan-file.recent': RecentPlanFile[];
+}
+
+/** One problem in a plan file, where it is (1-based) and the field in the file's words ("" for syntax). */
+export interface PlanFileProblem {
+  line: number;
+  column: number;
+  field: string;
+  message: string;
+  hint?: string;
+  /** The file's line the problem is on, verbatim. */
+  source?: string;
+}
+
+/** A plan file as opened: the plan when it is valid, else its problems (never both). */
+export interface PlanFileOpened {
+  path: string;
+  plan?: MigrationPlan;
+  /** The file's text; left out when the file is not a Ferry plan at all. */
+  text?: string;
+  problems: PlanFileProblem[];
+}
+
+export interface PlanFileSaved {
+  path: string;
+  plan: MigrationPlan;
+  text: string;
+  /** The file did not exist before. */
+  created: boolean;
+}
+
+export interface RecentPlanFile {
+  path: string;
+  /** When it was last opened or saved (ISO time). */
+  at: string;
 }
 
 /** A command Ferry ran on a host, exactly as it ran: the runbook is built from these. */

@@ -13,6 +13,7 @@ import { FerryError, toErrorInfo } from '../../shared/errors.ts';
 import { EventStream } from './events.ts';
 import { HostService } from './hosts.ts';
 import { MigrationService } from './migrations.ts';
+import { PlanFileService } from './plan-files.ts';
 import type { SshHub } from '../ssh/index.ts';
 import { labDown, labStatus, labUp, type LabStatus as LabState } from '../lab/index.ts';
 import type { LabStatus } from '../../shared/domain.ts';
@@ -27,11 +28,13 @@ export class Engine implements ConsoleApi {
   readonly events = new EventStream();
   readonly hosts: HostService;
   readonly migrations: MigrationService;
+  readonly planFiles: PlanFileService;
   private readonly handlers: Handlers;
 
   constructor(opts: { hub?: SshHub; env?: NodeJS.ProcessEnv } = {}) {
     this.hosts = new HostService({ hub: opts.hub, env: opts.env, emit: (e) => this.events.emit(e) });
     const h = this.hosts;
+    const pf = (this.planFiles = new PlanFileService(opts.env));
     const m = (this.migrations = new MigrationService((alias) => h.session(alias), (e) => this.events.emit(e), opts.env));
     this.handlers = {
       'hosts.list': () => h.list(),
@@ -59,6 +62,9 @@ export class Engine implements ConsoleApi {
         await labDown({ env: opts.env });
         return toLabStatus(await labStatus({ env: opts.env }));
       },
+      'plan-file.open': async ({ path }) => pf.open(path),
+      'plan-file.save': async ({ path, plan, overwrite }) => pf.save(path, plan, overwrite),
+      'plan-file.recent': async () => pf.recent.list(),
     };
   }
 

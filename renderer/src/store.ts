@@ -13,6 +13,7 @@ import type {
 import type { FerryErrorInfo } from '../../shared/errors.ts';
 import { applyEvent, emptyEngineState, type EngineState } from './state/engine.ts';
 import { defaultDraft, type PlanDraft } from './state/plan.ts';
+import { initialPlanFileState, type PlanFileState } from './state/plan-file.ts';
 
 /** A request's result as the UI holds it. */
 export type Loadable<T> =
@@ -36,6 +37,8 @@ export interface RequestState {
   processes: Record<string, Loadable<ProcessInfo[]>>;
   inspected: Loadable<ProcessDetail> & { alias?: string; pid?: number };
   draft: PlanDraft;
+  /** The plan file the form is tied to (open, save, unsaved changes). */
+  planFile: PlanFileState;
   /** The preflight report and the plan (planKey) it was run for. */
   preflight: Loadable<PreflightReport> & { planKey?: string };
   overrideBlockers: boolean;
@@ -76,6 +79,7 @@ export const initialRequestState = (): RequestState => ({
   processes: {},
   inspected: idle,
   draft: defaultDraft(),
+  planFile: initialPlanFileState(),
   preflight: idle,
   overrideBlockers: false,
   starting: false,

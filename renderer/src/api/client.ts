@@ -5,6 +5,8 @@ import { FerryError } from '../../../shared/errors.ts';
 export interface Bridge {
   request(method: string, params: unknown): Promise<unknown>;
   subscribe(listener: (event: unknown) => void): () => void;
+  /** The native open/save dialog for a plan file (Electron only): a Reply with the chosen path, or null. */
+  pickPlanFile?(kind: 'open' | 'save', defaultPath?: string): Promise<unknown>;
 }
 
 declare global {
@@ -86,4 +88,11 @@ export function connectConsole(loc: Location = window.location): ConsoleApi {
   const token = new URLSearchParams(loc.search).get('token') ?? '';
   const proto = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   return webSocketClient(`${proto}//${loc.host}/api?token=${encodeURIComponent(token)}`);
+}
+
+/** The desktop's native plan file dialogs, when this page runs in the Electron shell; web mode has none. */
+export function planFilePicker(bridge: Bridge | undefined = globalThis.window?.ferryBridge): ((kind: 'open' | 'save', defaultPath?: string) => Promise<string | undefined>) | undefined {
+  const pick = bridge?.pickPlanFile;
+  if (!pick) return undefined;
+  return async (kind, defaultPath) => unwrap<string | null>(await pick.call(bridge, kind, defaultPath)) ?? undefined;
 }

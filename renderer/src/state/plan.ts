@@ -32,6 +32,8 @@ export interface PlanDraft {
   healthExpectStatus: string;
   healthTimeoutMs: string;
   retention: 'keep' | 'delete-on-commit';
+  /** The plan opened from a file: fields the form does not show come from it unchanged. */
+  base?: MigrationPlan;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -115,13 +117,17 @@ function healthCheck(d: PlanDraft): HealthCheck {
       return { kind: 'command', argv: lines(d.healthArgv), ...base };
     case 'tcp':
       return { kind: 'tcp', port: num(d.healthPort), ...base };
-    case 'http':
-      return { kind: 'http', url: d.healthUrl.trim(), expectStatus: optNum(d.healthExpectStatus), ...base };
+    case 'http': {
+      // No status key rather than an undefined one: the plan compares equal to the same plan from a file.
+      const expectStatus = optNum(d.healthExpectStatus);
+      return { kind: 'http', url: d.healthUrl.trim(), ...(expectStatus === undefined ? {} : { expectStatus }), ...base };
+    }
   }
 }
 
 export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | { ok: false; errors: PlanErrors } {
   const candidate = {
+    ...d.base,
     source: d.source,
     target: d.target,
     pid: num(d.pid),
@@ -129,6 +135,7 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     shellJob: d.shellJob,
     tcpEstablished: d.tcpEstablished,
     policy: {
+      ...d.base?.policy,
       downtimeBudgetMs: num(d.downtimeBudgetMs),
       maxIterations: num(d.maxIterations),
       growthThreshold: num(d.growthThreshold),

@@ -5,6 +5,7 @@ import { startReadiness } from '../state/controls.ts';
 import { draftToPlan, planKey } from '../state/plan.ts';
 import { useConsole } from '../store.ts';
 import { Dashboard } from './dashboard/Dashboard.tsx';
+import { PlanFileBar } from './PlanFileBar.tsx';
 import { PlanForm } from './PlanForm.tsx';
 import { PreflightPanel } from './Preflight.tsx';
 import { ProcessDetailPanel, ProcessPicker } from './ProcessPicker.tsx';
@@ -37,6 +38,7 @@ function PlanSection() {
     <div className="plan-layout">
       <section className="panel plan-panel" aria-labelledby="plan-title">
         <h2 id="plan-title">Plan</h2>
+        <PlanFileBar onInvalid={() => setShowErrors(true)} />
         <PlanForm showErrors={showErrors} />
       </section>
       <div className="plan-side">
