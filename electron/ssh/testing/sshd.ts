@@ -104,6 +104,11 @@ export async function startSshd(opts: TestSshdOptions = {}): Promise<TestSshd> {
       'MaxStartups 100',
       `LogLevel ${opts.logLevel ?? 'VERBOSE'}`,
       'Subsystem sftp internal-sftp',
+      // The test sshd logs in as the developer's own user, whose ~/.bashrc bash would source
+      // for every command run over ssh (it does so when SHLVL says it is the top-level shell).
+      // A tool's hook there (e.g. pyenv's rehash, which waits on a lock that a command killed
+      // by a timeout test leaves behind) must not make these tests slow or hang.
+      'SetEnv SHLVL=1',
       ...(opts.config ?? []),
       '',
     ].join('\n'),
