@@ -49,7 +49,29 @@ export interface ChannelLink {
   connected(): boolean;
 }
 
-export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, link: ChannelLink): Promise<ExecResult> {
+/** A command's exit status, as the server reports it. */
+export interface ExitStatus {
+  got: boolean;
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * Listen for the exit status at once, in the callback that hands over the channel: ssh2 emits
+ * 'exit' as a plain event, and a command that ends quickly can report it in the same read as
+ * the channel's opening, before any later listener exists. Its output waits in the stream.
+ */
+export function watchExit(ch: ClientChannel): ExitStatus {
+  const exit: ExitStatus = { got: false, code: null, signal: null };
+  ch.on('exit', (c: number | null, sig?: string) => {
+    exit.got = true;
+    exit.code = typeof c === 'number' ? c : null;
+    exit.signal = sig ? sig.replace(/^SIG/, '') : null;
+  });
+  return exit;
+}
+
+export function runChannel(ch: ClientChannel, exit: ExitStatus, ctl: ProcControl, a: ChannelArgs, link: ChannelLink): Promise<ExecResult> {
   const { opts, buffered, max } = a;
   return new Promise<ExecResult>((resolve, reject) => {
     const out: Buffer[] = [];
@@ -57,9 +79,6 @@ export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, 
     let outLen = 0;
     let errLen = 0;
     let truncated = false;
-    let code: number | null = null;
-    let signal: string | null = null;
-    let gotExit = false;
     let finished = false;
 
     const keep = (list: Buffer[], len: number, c: Buffer): number => {
@@ -76,7 +95,7 @@ export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, 
 
     const tracker: Active = {
       linkLost: (e) => {
-        if (finished || gotExit) return;
+        if (finished || exit.got) return;
         finished = true;
         link.untrack(tracker);
         // No error on the streams themselves: nobody may be listening; `done` carries it.
@@ -140,11 +159,6 @@ export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, 
       head = Buffer.concat([head, c]);
       scanHead(false);
     });
-    ch.on('exit', (c: number | null, sig?: string) => {
-      gotExit = true;
-      code = typeof c === 'number' ? c : null;
-      signal = sig ? sig.replace(/^SIG/, '') : null;
-    });
     ch.on('error', () => {}); // errors surface as close without exit, handled below
 
     // Stdin: pipe with backpressure; EOF when the source ends.
@@ -160,8 +174,8 @@ export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, 
         if (finished) return;
         finished = true;
         link.untrack(tracker);
-        const r = a.result(code, signal, out, err, truncated);
-        if (opts.sudo && code !== 0 && !r.timedOut && !r.cancelled) {
+        const r = a.result(exit.code, exit.signal, out, err, truncated);
+        if (opts.sudo && exit.code !== 0 && !r.timedOut && !r.cancelled) {
           const m = SUDO_PASSWORD_RE.exec(r.stderr);
           if (m) {
             return reject(
@@ -175,7 +189,7 @@ export function runChannel(ch: ClientChannel, ctl: ProcControl, a: ChannelArgs, 
             );
           }
         }
-        if (!gotExit && !link.connected() && !r.cancelled && !r.timedOut) {
+        if (!exit.got && !link.connected() && !r.cancelled && !r.timedOut) {
           return reject(
             new FerryError({
               code: 'connection-lost',

@@ -7,7 +7,7 @@ import { FerryError } from '../../shared/errors.ts';
 import type { ResolvedHost } from './config.ts';
 import { fingerprintOf, keyTypeOf } from './fingerprint.ts';
 import { appendKnownHost, checkHostKey, knownHostName, knownKeyTypes, loadKnownHosts } from './known-hosts.ts';
-import { PGID_PREAMBLE, runChannel, trySignal, type Active, type ChannelLink, type ProcControl } from './channel.ts';
+import { PGID_PREAMBLE, runChannel, trySignal, watchExit, type Active, type ChannelLink, type ExitStatus, type ProcControl } from './channel.ts';
 import { quoteArgv } from './quote.ts';
 import { readRemoteFile, writeRemoteFile } from './sftp-files.ts';
 import { asFerryError, isTransient, transportError, viaText } from './transport-errors.ts';
@@ -582,11 +582,11 @@ export class Session extends EventEmitter implements HostSession {
         const client = this.client;
         if (!client) throw new FerryError({ code: 'connection-lost', host: this.alias, message: `Not connected to ${this.alias}.` });
         ctl.client = client;
-        const ch = await new Promise<ClientChannel>((res, rej) =>
-          client.exec(command, (err, c) => (err ? rej(transportError(err, this.alias, this.target)) : res(c))),
+        const { ch, exit } = await new Promise<{ ch: ClientChannel; exit: ExitStatus }>((res, rej) =>
+          client.exec(command, (err, c) => (err ? rej(transportError(err, this.alias, this.target)) : res({ ch: c, exit: watchExit(c) }))),
         );
         ctl.channel = ch;
-        return await runChannel(ch, ctl, { opts, buffered, max, stdin, stdout, stderr, result }, this.channelLink());
+        return await runChannel(ch, exit, ctl, { opts, buffered, max, stdin, stdout, stderr, result }, this.channelLink());
       } finally {
         release?.();
         if (timeout) clearTimeout(timeout);

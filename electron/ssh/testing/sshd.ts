@@ -108,8 +108,9 @@ export async function startSshd(opts: TestSshdOptions = {}): Promise<TestSshd> {
       // for every command run over ssh (it does so when SHLVL says it is the top-level shell).
       // A tool's hook there (e.g. pyenv's rehash, which waits on a lock that a command killed
       // by a timeout test leaves behind) must not make these tests slow or hang.
-      'SetEnv SHLVL=1',
-      ...(opts.config ?? []),
+      // sshd takes only the first SetEnv line, so a test's own SetEnv joins this one.
+      ['SetEnv', ...(opts.config ?? []).filter((l) => /^SetEnv\s/.test(l)).map((l) => l.replace(/^SetEnv\s+/, '')), 'SHLVL=1'].join(' '),
+      ...(opts.config ?? []).filter((l) => !/^SetEnv\s/.test(l)),
       '',
     ].join('\n'),
   );
