@@ -164,8 +164,8 @@ export class Migration {
     const { source, target } = this.plan;
     const steps: string[] = [];
     if (this.postcopy?.pastPointOfNoReturn) return [`none: the process exists only on ${target}; rolling back would lose it`];
-    if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
-    if (this.postcopy) steps.push(...this.postcopy.rollbackSteps());
+    if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
+    else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
     steps.push(`delete this migration's images on ${target} (${this.dir})`);
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
@@ -642,15 +642,36 @@ export class Migration {
         problems.push(`${what}: ${toErrorInfo(e).message}`);
       }
     };
+    const oursOnTarget = async () => {
+      const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
+      return this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p)).map(String);
+    };
+    if (this.postcopy) {
+      // Order matters. The lazy dump takes a clean disconnect of the target's daemon (its copy
+      // exited, or every page sent) as success and then kills the source tree. So: pause the
+      // copy on the target (one running copy at any moment), kill the dump (CRIU lets the source
+      // tree go, memory as at the freeze), and only then kill the copy and the daemon.
+      let dumpDone = false;
+      await attempt(`pausing the copy on ${target} and stopping the lazy dump on ${source}`, async () => {
+        const ours = this.restoreStarted ? await oursOnTarget() : [];
+        if (ours.length) await this.run.run(target, ['kill', '-STOP', '--', ...ours]);
+        const r = await this.postcopy!.stopDump();
+        dumpDone = r?.code === 0;
+        if (dumpDone && ours.length) await this.run.run(target, ['kill', '-CONT', '--', ...ours]);
+      });
+      if (dumpDone) {
+        // Every page arrived meanwhile and CRIU killed the source: the copy on the target is the only one.
+        this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn() ?? 'the last page arrived before the rollback could stop it', at: this.now() });
+        return this.verifyAndCommit();
+      }
+    }
     if (this.restoreStarted) {
       await attempt(`stopping the restored tree on ${target}`, async () => {
-        const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
-        const ours = this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p));
-        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours.map(String)]);
+        const ours = await oursOnTarget();
+        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours]);
       });
     }
-    // Post-copy: the daemon, then the lazy dump, which lets the frozen source tree run on.
-    if (this.postcopy) await attempt('stopping the post-copy transfer', () => this.postcopy!.stop());
+    if (this.postcopy) await attempt(`stopping criu lazy-pages on ${target}`, () => this.postcopy!.stop());
     // A page server still waiting for a pre-dump: stop it by its pidfile.
     await attempt(`stopping the page server on ${target}`, () =>
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),

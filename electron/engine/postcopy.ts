@@ -272,21 +272,32 @@ export class PostcopyCutover {
   }
 
   /**
-   * Stop whatever still runs: the target's daemon first (it must not serve a copy being
-   * killed), then the source's dump, which releases the frozen tree (it runs on).
+   * Kill the source's lazy dump: CRIU lets the frozen tree go and it runs on (lab probe).
+   * Returns how the dump ended; exit 0 means it had finished: every page was sent and CRIU
+   * killed the source tree itself.
    */
+  async stopDump(): Promise<ExecResult | undefined> {
+    const bg = this.lazyDump;
+    if (!bg) return undefined;
+    if (bg.result) return bg.result;
+    return this.stopOne(bg).catch(() => undefined);
+  }
+
+  /** Stop whatever still runs (the daemon, and the dump if stopDump was not called first). */
   async stop(): Promise<void> {
-    for (const bg of [this.daemon, this.lazyDump]) {
+    for (const bg of [this.lazyDump, this.daemon]) {
       if (bg && !bg.result) await this.stopOne(bg).catch(() => undefined);
     }
   }
 
-  /** Steps a rollback adds for post-copy, in order (after the target copy is killed). */
-  rollbackSteps(): string[] {
+  /** A rollback's steps for post-copy, in order (the common ones follow). */
+  rollbackSteps(restoreStarted: boolean, pids: number[]): string[] {
     const { source, target } = this.ctx.plan;
     const steps: string[] = [];
-    if (this.daemon && !this.daemon.result) steps.push(`stop criu lazy-pages on ${target}`);
+    if (restoreStarted) steps.push(`pause the copy on ${target} (kill -STOP ${pids.join(' ')}) so it cannot finish the transfer`);
     if (this.lazyDump && !this.lazyDump.result) steps.push(`stop the lazy dump on ${source} (CRIU lets the frozen tree go; it runs on with its memory as it was at the freeze)`);
+    if (restoreStarted) steps.push(`kill the copy on ${target} (PIDs ${pids.join(', ')}); what it did there since the restore is lost`);
+    if (this.daemon && !this.daemon.result) steps.push(`stop criu lazy-pages on ${target}`);
     return steps;
   }
 
