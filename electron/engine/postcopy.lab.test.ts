@@ -85,7 +85,8 @@ const isPostcopyProgress = (e: EngineEvent): e is Extract<EngineEvent, { type: '
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('post-copy against real CRIU', () => {
   beforeAll(async () => {
-    await labUp({ env, ports });
+    // A shared, busy machine boots TCG guests slowly: give SSH more time than the default.
+    await labUp({ env, ports, sshTimeoutMs: 420_000 });
     hub = new SshHub({ env });
   }, 30 * 60_000);
 

@@ -211,8 +211,9 @@ export class PostcopyCutover {
     const deadline = Date.now() + POSTCOPY_TIMEOUTS.transfer;
     let reported = '';
     const poll = async () => {
-      // Only what was appended since the last read, at most 4 MiB a time; quiet: not for the command log.
-      const r = await run.run(target, ['sh', '-c', 'tail -c +"$2" -- "$1" 2>/dev/null | head -c 4194304', 'ferry-read-log', log, String(reader.offset + 1)], { quiet: true, timeoutMs: 30_000 });
+      // Only what was appended since the last read, at most 4 MiB a time. A read-only poll
+      // twice a second: kept out of the command log and the runbook (the progress events say it).
+      const r = await run.run(target, ['sh', '-c', 'tail -c +"$2" -- "$1" 2>/dev/null | head -c 4194304', 'ferry-read-log', log, String(reader.offset + 1)], { quiet: true, unrecorded: true, timeoutMs: 30_000 });
       if (r.code === 0 && r.stdout) reader.feed(r.stdout);
       const p = reader.progress;
       const key = `${p.donePages}/${p.totalPages}`;

@@ -16,6 +16,11 @@ export interface RunOptions {
   check?: boolean;
   /** Words for the error when `check` fails. */
   what?: string;
+  /**
+   * Not recorded at all: only for read-only polls repeated many times a second (post-copy
+   * progress), which would bury the command log and the runbook.
+   */
+  unrecorded?: boolean;
 }
 
 /** Streamed output is cut per command so one chatty command cannot flood the journal. */
@@ -37,13 +42,14 @@ export class CommandRunner {
   async run(host: string, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
     const commandId = randomUUID();
     const sudo = this.privilege(host) === 'sudo';
-    this.record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
+    const record = opts.unrecorded ? () => undefined : this.record;
+    record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
     let streamed = 0;
     const stream = (kind: 'stdout' | 'stderr') => (chunk: Buffer) => {
       if (opts.quiet || streamed >= MAX_STREAMED_BYTES) return;
       const text = chunk.subarray(0, MAX_STREAMED_BYTES - streamed).toString('utf8');
       streamed += chunk.length;
-      this.record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
+      record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
     };
     let result: ExecResult;
     try {
@@ -56,7 +62,7 @@ export class CommandRunner {
         onStderr: stream('stderr'),
       });
     } catch (e) {
-      this.record({
+      record({
         type: 'command-finished',
         commandId,
         migrationId: this.migrationId,
@@ -68,7 +74,7 @@ export class CommandRunner {
       });
       throw e;
     }
-    this.record({
+    record({
       type: 'command-finished',
       commandId,
       migrationId: this.migrationId,
