@@ -65,7 +65,7 @@ export const planSchema = z.object({
   source: alias,
   target: alias,
   pid,
-  mode: z.enum(['precopy', 'cold']),
+  mode: z.enum(['precopy', 'cold', 'postcopy']),
   shellJob: z.boolean(),
   tcpEstablished: z.boolean(),
   policy: policySchema,

@@ -77,7 +77,19 @@ export interface OpenFile {
   size?: number;
 }
 
-export type MigrationMode = 'precopy' | 'cold';
+/**
+ * postcopy: freeze, move the metadata, run on the target at once; pages follow on demand
+ * (CRIU lazy pages). Until the last page arrives the process is lost if the source dies.
+ */
+export type MigrationMode = 'precopy' | 'cold' | 'postcopy';
+
+/** The modes whose process depends on the source until the last page arrived. */
+export const POSTCOPY_MODES: readonly MigrationMode[] = ['postcopy'];
+
+/** What the user must accept before a post-copy migration starts, in their words. */
+export function postcopyRisk(source: string, target: string): string {
+  return `Post-copy runs the process on ${target} before all its memory arrived: if ${source} dies or the link between them drops before the last page arrives, the process is lost on both hosts.`;
+}
 
 export interface HealthCheck {
   kind: 'none' | 'command' | 'tcp' | 'http';
@@ -130,6 +142,8 @@ export type Phase =
   | 'precopy'
   | 'cutover'
   | 'restore'
+  /** Post-copy: the process runs on the target while its pages still come from the source. */
+  | 'postcopy'
   | 'verify'
   | 'committed'
   | 'rolling-back'
@@ -200,6 +214,8 @@ export interface RollbackPreview {
   migrationId: string;
   phase: Phase;
   steps: string[];
+  /** Set past a post-copy's point of no return: why a rollback is no longer clean. */
+  pointOfNoReturn?: string;
 }
 
 export interface JournalSummary {

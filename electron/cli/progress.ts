@@ -44,6 +44,8 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
       return opts.verbose && e.code !== 0 ? `     exit ${e.code ?? e.signal}${e.timedOut ? ' (timed out)' : ''} after ${e.durationMs} ms` : undefined;
     case 'error':
       return `!! ${e.error.host ? `${e.error.host}: ` : ''}${e.error.message}${e.error.evidence ? `\n     why:  ${e.error.evidence}` : ''}${e.error.hint ? `\n     next: ${e.error.hint}` : ''}`;
+    case 'transfer':
+      return e.totalBytes && e.label.startsWith('post-copy') ? `   ${e.label}: ${Math.round(e.doneBytes / 4096)} of ${Math.round(e.totalBytes / 4096)} pages (${Math.floor((100 * e.doneBytes) / e.totalBytes)}%)` : undefined;
     case 'outcome':
       return `== ${e.outcome}: ${e.summary}`;
     default:

@@ -6,3 +6,4 @@ export * from './diagnose.ts';
 export * from './images.ts';
 export * from './magic.ts';
 export { ProtoReader, ProtobufError } from './protobuf.ts';
+export * from './lazy.ts';

@@ -610,6 +610,14 @@ export function nextStep(r: Omit<Replay, 'summary'>): string {
       case 'restore':
       case 'verify':
         return r.finalDumpDone ? sourceFrozen() : byState('cutover');
+      case 'postcopy':
+        return (
+          `Post-copy past its point of no return: process ${P} was restored on ${T} while its memory pages were still being served from ${S} ` +
+          `(criu dump --lazy-pages on ${S}, criu lazy-pages on ${T}). Do not kill either criu while both run: \`pgrep -a criu\` on both hosts. ` +
+          `When both have exited, the process runs only on ${T}: check it (\`ps -o pid,stat -p ${P}\` on ${T}) and delete ${dir} on both hosts. ` +
+          `If the dump on ${S} is gone while the daemon on ${T} still waits, pages are lost: the copy on ${T} cannot be trusted; ` +
+          `to go back while process ${P} still exists on ${S} (state t, held by the dump): pause the copy on ${T} (\`kill -STOP ${P}\`), kill the dump on ${S} (CRIU lets the source run on), then kill the copy and criu lazy-pages on ${T}. Never stop the daemon on ${T} first: the dump takes its disconnect as success and kills the source.`
+        );
       case 'committed':
         return `The migration reached 'committed' but has no outcome record: process ${P} runs on ${T}. Make sure the frozen source is gone: \`ps -o pid,stat -p ${P}\` on ${S} (state T: \`kill -KILL ${P}\` on ${S}). Images are in ${dir} on both hosts (retention: ${p.retention}).`;
       case 'rolled-back':

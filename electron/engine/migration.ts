@@ -14,6 +14,7 @@ import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../shared/error
 import { buildIteration, estimateDowntime, type CutoverCosts } from '../../shared/estimate.ts';
 import { recommend } from '../../shared/policy.ts';
 import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../criu/index.ts';
+import { PostcopyCutover } from './postcopy.ts';
 import { runPreflight, type PreflightFacts } from './preflight.ts';
 import { parsePs, processTree, psArgv } from './ps.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
@@ -54,6 +55,8 @@ export interface MigrationResult {
   bytesThroughConsole: number;
   /** Resident memory of the migrated tree at preflight (ps RSS), for ratios. */
   residentBytes?: number;
+  /** Post-copy: pages that followed the process, and when the last one arrived (ms after the freeze began). */
+  postcopy?: { pagesDone: number; pagesTotal: number; lastPageMs?: number; lastPageAt?: string };
   error?: FerryErrorInfo;
 }
 
@@ -95,6 +98,9 @@ export class Migration {
   private bytesThroughConsole = 0;
   private freezeWindowMs?: number;
   private predictedAtCutover?: number;
+  /** Post-copy only: its cutover, and where the target reaches the source. */
+  private postcopy?: PostcopyCutover;
+  private sourceAddress?: string;
 
   constructor(
     readonly plan: MigrationPlan,
@@ -139,7 +145,10 @@ export class Migration {
     if ((action === 'one-more' || action === 'cutover-now') && this.phase !== 'precopy' && this.phase !== 'preflight' && this.phase !== 'planned') {
       return { accepted: false, note: `${action} only applies during pre-copy (now: ${this.phase})` };
     }
-    if (this.phase === 'cutover' || this.phase === 'restore' || this.phase === 'verify') {
+    if (this.postcopy?.pastPointOfNoReturn && (action === 'abort' || action === 'rollback')) {
+      return { accepted: false, note: `past the point of no return: ${this.postcopy.pointOfNoReturn()}` };
+    }
+    if (this.phase === 'cutover' || this.phase === 'restore' || this.phase === 'postcopy' || this.phase === 'verify') {
       // Past the final dump, abort and rollback mean the same: resume the frozen source.
       this.pending.push('rollback');
     } else {
@@ -152,13 +161,15 @@ export class Migration {
 
   /** What a rollback would do right now, in the order it would do it. */
   rollbackPreview(): RollbackPreview {
-    return { migrationId: this.id, phase: this.phase, steps: this.rollbackSteps() };
+    return { migrationId: this.id, phase: this.phase, steps: this.rollbackSteps(), pointOfNoReturn: this.postcopy?.pointOfNoReturn() };
   }
 
   private rollbackSteps(): string[] {
     const { source, target } = this.plan;
     const steps: string[] = [];
-    if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
+    if (this.postcopy?.pastPointOfNoReturn) return [`none: the process exists only on ${target}; rolling back would lose it`];
+    if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
+    else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
     steps.push(`delete this migration's images on ${target} (${this.dir})`);
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
@@ -206,6 +217,10 @@ export class Migration {
         // Nothing was dumped or started: there is nothing to roll back.
         this.setPhase('failed', error.message);
         outcome = 'failed';
+      } else if (this.postcopy?.pastPointOfNoReturn) {
+        // The only copy runs on the target: keep it, never kill it to "roll back".
+        this.setPhase('failed', `after the last page arrived: ${error.message}`);
+        outcome = 'failed';
       } else {
         outcome = await this.rollback(`after an error: ${error.message}`);
       }
@@ -229,12 +244,19 @@ export class Migration {
       estimateAtCutover: this.predictedAtCutover !== undefined ? this.lastEstimate : undefined,
       bytesThroughConsole: this.bytesThroughConsole,
       residentBytes: this.process ? this.process.tree.reduce((sum, p) => sum + p.rssKiB * 1024, 0) : undefined,
+      postcopy: this.postcopy?.pages
+        ? { pagesDone: this.postcopy.pages.done, pagesTotal: this.postcopy.pages.total, lastPageMs: this.postcopy.lastPageMs, lastPageAt: this.postcopy.lastPageAt }
+        : undefined,
       error,
     };
   }
 
   private summary(outcome: Outcome, error?: FerryErrorInfo): string {
     const { source, target, pid } = this.plan;
+    if (outcome === 'committed' && this.postcopy) {
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy.pages?.total ?? '?'} pages followed, the last ${this.postcopy.lastPageMs} ms after the freeze began).`;
+    }
+    if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
     if (outcome === 'committed') {
       return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).`;
     }
@@ -253,6 +275,7 @@ export class Migration {
       setPrivilege: (h, p) => (this.privilege[h] = p),
     });
     this.process = facts.process;
+    this.sourceAddress = facts.sourceAddress;
     this.filesToSync = [...new Set([...facts.filesToSync, ...this.plan.fileSync])];
     for (const c of facts.report.checks) {
       this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: `preflight ${c.status}`, reason: `${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}`, at: this.now() });
@@ -389,6 +412,7 @@ export class Migration {
   }
 
   private async cutover(last: number): Promise<Outcome> {
+    if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
     const { source, target } = this.plan;
     this.setPhase('cutover');
     const dir = this.iterDir(last);
@@ -475,14 +499,57 @@ export class Migration {
     this.iterations.push(it);
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
 
+    return this.verifyAndCommit();
+  }
+
+  private async verifyAndCommit(): Promise<Outcome> {
+    const { target } = this.plan;
     this.setPhase('verify');
     const where = await this.whereIsIt();
     if (where.target !== 'running') {
       throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
     }
     await this.healthCheck();
-    if (this.rollbackRequested()) return this.rollback('rolled back by the user before commit');
+    if (this.rollbackRequested()) {
+      if (this.postcopy?.pastPointOfNoReturn) {
+        this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
+      } else return this.rollback('rolled back by the user before commit');
+    }
     return this.commit();
+  }
+
+  /** Post-copy: the cutover lives in postcopy.ts; here only what it shares with pre-copy. */
+  private async cutoverPostcopy(last: number): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('cutover');
+    const dir = this.iterDir(last);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    if (!this.sourceAddress) {
+      throw new FerryError({ code: 'postcopy-no-address', host: source, message: `Preflight found no address on ${source} that ${target} can reach it by`, hint: 'Check the route between the hosts (ip route get TARGET-ADDRESS on the source).' });
+    }
+    this.postcopy = new PostcopyCutover({
+      plan: this.plan,
+      migrationId: this.id,
+      dir,
+      sourceAddress: this.sourceAddress,
+      run: this.run,
+      record: (e) => this.deps.record(e),
+      setPhase: (p, note) => this.setPhase(p, note),
+      copyArgv: (d) => this.copyArgv(d),
+      limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
+      fail: (command, host, r, logPath) => this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath),
+      rollbackRequested: () => this.rollbackRequested(),
+      onSourceFrozen: () => (this.sourceFrozen = true),
+      onRestoreStarted: () => (this.restoreStarted = true),
+      onConsoleBytes: (n) => (this.bytesThroughConsole += n),
+    });
+    const r = await this.postcopy.run();
+    this.freezeWindowMs = this.postcopy.freezeWindowMs;
+    if (r === 'rollback') return this.rollback('rolled back by the user during cutover');
+    return this.verifyAndCommit();
   }
 
   private async healthCheck(): Promise<void> {
@@ -569,7 +636,8 @@ export class Migration {
       const r = await this.run.run(host, psArgv, { quiet: true });
       const p = parsePs(r.stdout).find((x) => x.pid === this.plan.pid);
       if (!p || p.state.startsWith('Z')) return 'absent';
-      return p.state.startsWith('T') ? 'frozen' : 'running';
+      // T: stopped (--leave-stopped); t: held by a tracer (a lazy dump serving its pages).
+      return /^[Tt]/.test(p.state) ? 'frozen' : 'running';
     };
     const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
     return { source, target };
@@ -588,13 +656,36 @@ export class Migration {
         problems.push(`${what}: ${toErrorInfo(e).message}`);
       }
     };
+    const oursOnTarget = async () => {
+      const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
+      return this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p)).map(String);
+    };
+    if (this.postcopy) {
+      // Order matters. The lazy dump takes a clean disconnect of the target's daemon (its copy
+      // exited, or every page sent) as success and then kills the source tree. So: pause the
+      // copy on the target (one running copy at any moment), kill the dump (CRIU lets the source
+      // tree go, memory as at the freeze), and only then kill the copy and the daemon.
+      let dumpDone = false;
+      await attempt(`pausing the copy on ${target} and stopping the lazy dump on ${source}`, async () => {
+        const ours = this.restoreStarted ? await oursOnTarget() : [];
+        if (ours.length) await this.run.run(target, ['kill', '-STOP', '--', ...ours]);
+        const r = await this.postcopy!.stopDump();
+        dumpDone = r?.code === 0;
+        if (dumpDone && ours.length) await this.run.run(target, ['kill', '-CONT', '--', ...ours]);
+      });
+      if (dumpDone) {
+        // Every page arrived meanwhile and CRIU killed the source: the copy on the target is the only one.
+        this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn() ?? 'the last page arrived before the rollback could stop it', at: this.now() });
+        return this.verifyAndCommit();
+      }
+    }
     if (this.restoreStarted) {
       await attempt(`stopping the restored tree on ${target}`, async () => {
-        const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
-        const ours = this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p));
-        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours.map(String)]);
+        const ours = await oursOnTarget();
+        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours]);
       });
     }
+    if (this.postcopy) await attempt(`stopping criu lazy-pages on ${target}`, () => this.postcopy!.stop());
     // A page server still waiting for a pre-dump: stop it by its pidfile.
     await attempt(`stopping the page server on ${target}`, () =>
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),

@@ -132,7 +132,7 @@ describe('plan file errors name file:line:column and the field', () => {
     expect(errorOf(FULL.replace('max_iterations: 8', 'max_iterations: eight')).message).toBe('plan.yaml:7:27: policy.max_iterations: must be an integer');
     expect(errorOf(FULL.replace('auto: true', 'auto: yes')).message).toBe('plan.yaml:13:7: auto: must be true or false (yes is text in YAML 1.2)');
     expect(errorOf(FULL.replace('file_sync: [/etc/app.conf]', 'file_sync: /etc/app.conf')).message).toBe('plan.yaml:10:12: file_sync: must be a list of absolute paths');
-    expect(errorOf(FULL.replace('mode: precopy', 'mode: warm')).message).toBe('plan.yaml:5:7: mode: must be precopy or cold');
+    expect(errorOf(FULL.replace('mode: precopy', 'mode: warm')).message).toBe('plan.yaml:5:7: mode: must be precopy, cold or postcopy');
   });
 
   test('bad pid', () => {

@@ -166,7 +166,7 @@ const HINTS: Record<string, string> = {
   target: 'Name the host by its alias in ~/.ssh/config or Ferry\'s ssh_config (`ferry hosts` lists them).',
   process: 'Write process: { pid: 50000 }.',
   'process.pid': 'Write the PID of the process tree root on the source, an integer from 1 to 4194304, e.g. process: { pid: 50000 }.',
-  mode: 'Write precopy (iterative pre-dumps) or cold (one dump).',
+  mode: 'Write precopy (iterative pre-dumps), cold (one dump) or postcopy (runs on the target at once, pages follow; the process is lost if the source dies before the last page).',
   downtime_budget: 'Write a duration with its unit, like 300ms or 1.5s (at most 600s).',
   policy: 'Write policy: { max_iterations: 8, growth_threshold: 10%, min_pages: 64, on_not_converging: rollback }; every key is optional.',
   'policy.max_iterations': 'Write an integer from 1 to 50.',
@@ -400,7 +400,7 @@ class PlanReader {
       }
     }
 
-    const mode = n('mode', 'mode', (v) => this.oneOf(v, 'mode', ['precopy', 'cold'] as const)) as MigrationPlan['mode'] | undefined;
+    const mode = n('mode', 'mode', (v) => this.oneOf(v, 'mode', ['precopy', 'cold', 'postcopy'] as const)) as MigrationPlan['mode'] | undefined;
     const downtimeBudgetMs = n('downtime_budget', 'policy.downtimeBudgetMs', (v) => this.duration(v, 'downtime_budget'), showMs) as number | undefined;
 
     const policy: Partial<MigrationPlan['policy']> = {};
@@ -614,7 +614,7 @@ const HEADER = [
   ' Missing optional fields take the defaults in (parentheses).',
   '   source, target     host aliases from ~/.ssh/config or Ferry\'s ssh_config',
   '   process            { pid: N }: the process tree root on the source',
-  '   mode               precopy (iterative pre-dumps) | cold (one dump)  (precopy)',
+  '   mode               precopy (iterative pre-dumps) | cold (one dump) | postcopy (pages follow; lost if the source dies)  (precopy)',
   `   downtime_budget    the freeze window you accept at cutover: 300ms, 1.5s  (${showMs(defaultPolicy.downtimeBudgetMs)})`,
   `   policy             max_iterations (${defaultPolicy.maxIterations}), growth_threshold (${showPercent(defaultPolicy.growthThreshold)}), min_pages (${defaultPolicy.minPages}),`,
   `                      on_not_converging: rollback | cutover (${defaultPolicy.onNotConverging})`,

@@ -10,6 +10,8 @@ export interface PreflightFacts {
   process?: ProcessDetail;
   /** Regular files the process holds open that are missing or differ on the target. */
   filesToSync: string[];
+  /** Post-copy: the source's address on the route to the target (where the lazy dump serves pages). */
+  sourceAddress?: string;
 }
 
 const PAGE = 4096;
@@ -18,9 +20,24 @@ const pass = (id: string, host: string | undefined, title: string, detail: strin
 const warn = (id: string, host: string | undefined, title: string, detail: string, fix?: string): CheckResult => ({ id, host, title, status: 'warn', detail, fix });
 const fail = (id: string, host: string | undefined, title: string, detail: string, fix: string): CheckResult => ({ id, host, title, status: 'fail', detail, fix });
 
-/** The features a mode needs from `criu check --feature`. */
-export function featuresFor(mode: MigrationPlan['mode']): string[] {
-  return mode === 'precopy' ? ['mem_dirty_track'] : [];
+/**
+ * The features a mode needs from `criu check --feature`, per host. Post-copy needs
+ * userfaultfd with non-cooperative events where the lazy-pages daemon runs: the target.
+ */
+export function featuresFor(mode: MigrationPlan['mode'], role: 'source' | 'target' = 'source'): string[] {
+  if (mode === 'precopy') return ['mem_dirty_track'];
+  if (mode === 'postcopy') return role === 'target' ? ['uffd-noncoop'] : [];
+  return [];
+}
+
+const FEATURE_FIX: Record<string, string> = {
+  mem_dirty_track: 'Use cold mode, or a kernel built with CONFIG_MEM_SOFT_DIRTY.',
+  'uffd-noncoop': 'Post-copy needs userfaultfd with non-cooperative events on the target (Linux 4.11+ built with CONFIG_USERFAULTFD). Use pre-copy or cold mode, or a target kernel that has it.',
+};
+
+/** The source's address on the route to the target, from `ip -o route get ADDR` ("... src 10.0.0.1 ..."). */
+export function parseRouteSource(stdout: string): string | undefined {
+  return /\bsrc\s+(\S+)/.exec(stdout)?.[1];
 }
 
 /** `stat -c '%s %n'` for each path; a missing file prints nothing for it. */
@@ -116,13 +133,13 @@ export async function runPreflight(
         ? pass('criu-check', host, 'criu check', 'Looks good.')
         : fail('criu-check', host, 'criu check', c.errors[0] ?? `criu check said ${c.verdict} (exit ${r.code})`, 'Run `criu check` on the host and fix what it reports (kernel config, permissions).'),
     );
-    for (const feature of featuresFor(plan.mode)) {
+    for (const feature of featuresFor(plan.mode, host === source ? 'source' : 'target')) {
       const f = await run.run(host, criuCheck({ feature }), { timeoutMs: 60_000 });
       const res = parseFeatureCheckDetailed(`${f.stdout}\n${f.stderr}`, f.code ?? -1, feature);
       checks.push(
         res.status === 'supported'
           ? pass(`feature-${feature}`, host, `Kernel feature ${feature}`, 'supported')
-          : fail(`feature-${feature}`, host, `Kernel feature ${feature}`, res.evidence ?? res.status, plan.mode === 'precopy' ? 'Use cold mode, or a kernel built with CONFIG_MEM_SOFT_DIRTY.' : 'Use a kernel with this feature.'),
+          : fail(`feature-${feature}`, host, `Kernel feature ${feature}`, res.evidence ?? res.status, FEATURE_FIX[feature] ?? 'Use a kernel with this feature.'),
       );
     }
     kernels[host] = (await run.run(host, ['uname', '-r'])).stdout.trim();
@@ -228,16 +245,35 @@ export async function runPreflight(
   }
 
   // 10. The page server port: free on the target and reachable from the source.
+  // Pre-copy: the target's page server takes pages from the source. Post-copy: the source's
+  // lazy dump serves pages and the target's lazy-pages daemon connects to it.
   if (plan.mode === 'precopy') checks.push(await checkPageServerPort(plan, run));
+  let sourceAddress: string | undefined;
+  if (plan.mode === 'postcopy') {
+    const route = await run.run(source, ['ip', '-o', 'route', 'get', plan.targetAddress]);
+    sourceAddress = parseRouteSource(route.stdout);
+    checks.push(
+      sourceAddress
+        ? await checkPageServerPort(plan, run, { listen: source, connect: target, address: sourceAddress, title: 'Lazy pages port' })
+        : fail('lazy-pages-port', source, 'Lazy pages port', `${source} has no route to ${plan.targetAddress}: ${(route.stderr || route.stdout).trim() || `exit ${route.code}`}`, 'Check --target-address: the source must reach the target there, and the target the source back.'),
+    );
+  }
 
-  return done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync);
+  return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress };
 }
 
-async function checkPageServerPort(plan: MigrationPlan, run: CommandRunner): Promise<CheckResult> {
-  const { source, target, pageServerPort: port, targetAddress } = plan;
+async function checkPageServerPort(
+  plan: MigrationPlan,
+  run: CommandRunner,
+  // Who listens, who connects, to which address: pre-copy's page server by default.
+  way: { listen: string; connect: string; address: string; title: string } = { listen: plan.target, connect: plan.source, address: plan.targetAddress, title: 'Page server port' },
+): Promise<CheckResult> {
+  const { pageServerPort: port } = plan;
+  const { listen: target, connect: source, address: targetAddress, title } = way;
+  const id = title === 'Page server port' ? 'page-server-port' : 'lazy-pages-port';
   const listening = await run.run(target, ['ss', '-Htln', `sport = :${port}`]);
   if (listening.code === 0 && listening.stdout.trim()) {
-    return fail('page-server-port', target, 'Page server port', `port ${port} is already in use on ${target}: ${listening.stdout.trim().split('\n')[0]}`, 'A leftover page server? Stop it, or choose another port.');
+    return fail(id, target, title, `port ${port} is already in use on ${target}: ${listening.stdout.trim().split('\n')[0]}`, 'A leftover page server? Stop it, or choose another port.');
   }
   // A throwaway listener on the target; the source connects to it over the migration link.
   const probe = ['timeout', '20', 'python3', '-c', 'import socket,sys;s=socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET);s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("",int(sys.argv[2])));s.listen(1);print("listening",flush=True);c,_=s.accept();c.close()', targetAddress, String(port)];
@@ -250,8 +286,8 @@ async function checkPageServerPort(plan: MigrationPlan, run: CommandRunner): Pro
     targetAddress, String(port),
   ]);
   const l = await listener;
-  if (connect.code === 0 && l.code === 0) return pass('page-server-port', target, 'Page server port', `${source} reaches ${targetAddress}:${port}`);
-  return fail('page-server-port', target, 'Page server port', `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`);
+  if (connect.code === 0 && l.code === 0) return pass(id, target, title, `${source} reaches ${targetAddress}:${port}`);
+  return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`);
 }
 
 function done(checks: CheckResult[], privilege: Record<string, Privilege>, process?: ProcessDetail, filesToSync: string[] = []): PreflightFacts {

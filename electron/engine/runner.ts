@@ -18,6 +18,8 @@ export interface RunOptions {
   what?: string;
   /** pipe only: the running byte count, as data passes through the console. */
   onBytes?: (bytes: number) => void;
+  /** Each chunk of stdout as it arrives (a long-running follower the engine reads live). */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 /** Streamed output is cut per command so one chatty command cannot flood the journal. */
@@ -39,13 +41,15 @@ export class CommandRunner {
   async run(host: string, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
     const commandId = randomUUID();
     const sudo = this.privilege(host) === 'sudo';
-    this.record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
+    const record = this.record;
+    record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
     let streamed = 0;
     const stream = (kind: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      if (kind === 'stdout') opts.onStdout?.(chunk);
       if (opts.quiet || streamed >= MAX_STREAMED_BYTES) return;
       const text = chunk.subarray(0, MAX_STREAMED_BYTES - streamed).toString('utf8');
       streamed += chunk.length;
-      this.record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
+      record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
     };
     let result: ExecResult;
     try {
@@ -58,7 +62,7 @@ export class CommandRunner {
         onStderr: stream('stderr'),
       });
     } catch (e) {
-      this.record({
+      record({
         type: 'command-finished',
         commandId,
         migrationId: this.migrationId,
@@ -70,7 +74,7 @@ export class CommandRunner {
       });
       throw e;
     }
-    this.record({
+    record({
       type: 'command-finished',
       commandId,
       migrationId: this.migrationId,

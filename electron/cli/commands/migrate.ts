@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { defaultPolicy } from '../../../shared/api.ts';
 import type { EngineEvent } from '../../../shared/api.ts';
-import type { IterationStats, MigrationPlan } from '../../../shared/domain.ts';
+import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan } from '../../../shared/domain.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { MigrationService } from '../../engine/migrations.ts';
 import { loadPlanFile, overridePlan, renderPlanYaml, validatePlan, type PlanOverrides } from '../../engine/plan-file.ts';
@@ -32,7 +32,9 @@ export interface MigrateCliOptions {
   source: string;
   target: string;
   pid: number;
-  mode: 'precopy' | 'cold';
+  mode: MigrationPlan['mode'];
+  /** Post-copy: the user accepts that the process is lost if the source dies before the last page. */
+  acceptPostcopyRisk?: boolean;
   maxDowntime: string;
   maxIterations: number;
   auto?: boolean;
@@ -75,7 +77,7 @@ function addPlanOptions(cmd: Command): Command {
     .requiredOption('--source <host>', 'host alias the process runs on now')
     .requiredOption('--target <host>', 'host alias to move it to')
     .requiredOption('--pid <pid>', 'PID of the process tree root on the source', int('pid', 1, 4_194_304))
-    .addOption(new Option('--mode <mode>', 'precopy (iterative pre-dumps) or cold (one dump)').choices(['precopy', 'cold']).default('precopy'))
+    .addOption(new Option('--mode <mode>', 'precopy (iterative pre-dumps), cold (one dump) or postcopy (run on the target at once, pages follow)').choices(['precopy', 'cold', 'postcopy']).default('precopy'))
     .option('--max-downtime <duration>', 'the freeze window you accept at cutover', `${defaultPolicy.downtimeBudgetMs}ms`)
     .option('--max-iterations <n>', 'stop pre-copying after this many pre-dumps', int('max-iterations', 1, 50), defaultPolicy.maxIterations)
     .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target alias")
@@ -137,10 +139,17 @@ function cliService(o: { trustFingerprint?: string[]; json?: boolean }, onEvent:
 }
 
 function printer(o: { json?: boolean; verbose?: boolean }) {
+  // Post-copy progress comes twice a second: a line per 10% is enough on a terminal.
+  let lastTenth = -1;
   return (e: EngineEvent) => {
     if (o.json) {
       process.stdout.write(`${JSON.stringify(e)}\n`);
       return;
+    }
+    if (e.type === 'transfer' && e.totalBytes) {
+      const tenth = Math.floor((10 * e.doneBytes) / e.totalBytes);
+      if (tenth === lastTenth) return;
+      lastTenth = tenth;
     }
     const line = describeEvent(e, { verbose: o.verbose });
     if (line) process.stdout.write(`${line}\n`);
@@ -194,7 +203,33 @@ function guardInterrupt(control: (a: 'rollback') => void): () => void {
   return () => process.off('SIGINT', onSigint);
 }
 
+/**
+ * Post-copy may lose the process: the user says yes first, with --accept-postcopy-risk or
+ * on a terminal. Without either, nothing starts.
+ */
+export async function confirmPostcopyRisk(
+  plan: MigrationPlan,
+  o: { acceptPostcopyRisk?: boolean; json?: boolean },
+  ask: ((question: string) => Promise<string>) | undefined = process.stdin.isTTY && !o.json ? askLine : undefined,
+): Promise<void> {
+  if (!POSTCOPY_MODES.includes(plan.mode) || o.acceptPostcopyRisk) return;
+  const risk = postcopyRisk(plan.source, plan.target);
+  if (!ask) {
+    throw new FerryError({ code: 'postcopy-risk-not-accepted', message: `Not started. ${risk}`, hint: 'Add --accept-postcopy-risk to accept this, or use --mode precopy.' });
+  }
+  const answer = await ask(`WARNING: ${risk}\nStart the post-copy migration? Type yes to go on: `);
+  if (answer.trim().toLowerCase() !== 'yes') {
+    throw new FerryError({ code: 'postcopy-risk-not-accepted', message: 'Not started: post-copy was not confirmed.', hint: 'Answer yes, pass --accept-postcopy-risk, or use --mode precopy.' });
+  }
+}
+
+function askLine(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((resolve) => rl.question(question, (a) => (rl.close(), resolve(a))));
+}
+
 export async function runMigration(o: MigrateCliOptions, plan: MigrationPlan = planFromOptions(o)): Promise<MigrationResult> {
+  await confirmPostcopyRisk(plan, o);
   const print = printer(o);
   const iterations: IterationStats[] = [];
   const { hub, service } = cliService(o, (e) => {
@@ -202,12 +237,14 @@ export async function runMigration(o: MigrateCliOptions, plan: MigrationPlan = p
     print(e);
   });
   try {
-    if (!plan.auto && !process.stdin.isTTY) {
+    // Post-copy takes no decisions on the way: nothing to wait for the user's keys for.
+    const manual = !plan.auto && !POSTCOPY_MODES.includes(plan.mode);
+    if (manual && !process.stdin.isTTY) {
       throw new FerryError({ code: 'invalid-argument', message: 'Manual mode needs a terminal to take your decisions', hint: 'Add --auto to let the policy decide, or run in a terminal.' });
     }
     const { migrationId, done } = service.start(plan, { overrideBlockers: o.force });
     const unguard = guardInterrupt((a) => service.control(migrationId, a));
-    const stopKeys = plan.auto ? () => undefined : manualKeys((a) => service.control(migrationId, a));
+    const stopKeys = !manual ? () => undefined : manualKeys((a) => service.control(migrationId, a));
     const result = await done.finally(() => {
       unguard();
       stopKeys();
@@ -273,6 +310,7 @@ export function registerMigrateCommands(program: Command): void {
       .option('--keep-images', 'keep the image directories after a successful migration')
       .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back')
       .option('--force', 'start even when preflight finds blockers')
+      .option('--accept-postcopy-risk', 'post-copy: accept that the process is lost if the source dies or the link drops before all pages arrive')
       .option('--plan <file>', 'read the plan from a YAML file (see `ferry plan new`); flags given here override its values'),
   ).action(async (o: MigrateCliOptions & { plan?: string }, cmd: Command) => {
     const r = await runMigration(o, o.plan ? planFileWithFlags(o.plan, o, cmd) : planFromOptions(requirePlanFlags(o, cmd)));

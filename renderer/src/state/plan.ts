@@ -10,7 +10,7 @@ export interface PlanDraft {
   source: string;
   target: string;
   pid: string;
-  mode: 'precopy' | 'cold';
+  mode: MigrationPlan['mode'];
   downtimeBudgetMs: string;
   maxIterations: string;
   growthThreshold: string;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { MigrationAction, MigrationPlan, RollbackPreview } from '../../../shared/domain.ts';
+import { POSTCOPY_MODES, postcopyRisk, type MigrationAction, type MigrationPlan, type RollbackPreview } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
 import { useActions } from '../actions.ts';
 import { Dialog } from '../components/Dialog.tsx';
@@ -24,11 +24,18 @@ function RollbackSteps({ migrationId }: { migrationId: string }) {
   if (preview.status === 'loading' || preview.status === 'idle') return <Loading what="Asking the engine what a rollback would do" />;
   if (preview.status === 'error') return <ErrorBox error={preview.error} title="Ferry could not list the rollback steps" />;
   return (
-    <ol className="rollback-steps" data-testid="rollback-steps">
-      {preview.value.steps.map((s, i) => (
-        <li key={i}>{s}</li>
-      ))}
-    </ol>
+    <>
+      {preview.value.pointOfNoReturn && (
+        <p className="warn-text" data-testid="point-of-no-return">
+          Point of no return: {preview.value.pointOfNoReturn}
+        </p>
+      )}
+      <ol className="rollback-steps" data-testid="rollback-steps">
+        {preview.value.steps.map((s, i) => (
+          <li key={i}>{s}</li>
+        ))}
+      </ol>
+    </>
   );
 }
 
@@ -37,7 +44,7 @@ function StartBody({ plan }: { plan: MigrationPlan }) {
   return (
     <>
       <p>
-        Ferry will migrate PID <strong>{plan.pid}</strong> from <strong>{plan.source}</strong> to <strong>{plan.target}</strong> ({plan.mode === 'precopy' ? 'pre-copy' : 'cold'}).
+        Ferry will migrate PID <strong>{plan.pid}</strong> from <strong>{plan.source}</strong> to <strong>{plan.target}</strong> ({plan.mode === 'precopy' ? 'pre-copy' : plan.mode === 'postcopy' ? 'post-copy' : 'cold'}).
       </p>
       <ul>
         {plan.mode === 'precopy' ? (
@@ -47,10 +54,17 @@ function StartBody({ plan }: { plan: MigrationPlan }) {
               ? ` In auto mode it cuts over when the estimate fits the ${formatMs(plan.policy.downtimeBudgetMs)} budget; if pre-copy stops converging it will ${plan.policy.onNotConverging === 'cutover' ? 'cut over anyway' : 'roll back'}.`
               : ' In manual mode it waits for you after each pre-dump: one more, cut over, or roll back.'}
           </li>
+        ) : plan.mode === 'postcopy' ? (
+          <li>
+            The process is frozen only while its metadata moves (criu dump --lazy-pages); it then runs on {plan.target} at once, and its memory pages follow from {plan.source}, on demand and in the background.
+            Rollback is possible until the last page arrived; after that the process exists only on {plan.target}.
+          </li>
         ) : (
           <li>The process is frozen for the whole dump, copy and restore.</li>
         )}
-        <li>At cutover the source is frozen (criu dump --leave-stopped) and restored on {plan.target}; the source copy is killed only after the target is verified.</li>
+        {plan.mode !== 'postcopy' && (
+          <li>At cutover the source is frozen (criu dump --leave-stopped) and restored on {plan.target}; the source copy is killed only after the target is verified.</li>
+        )}
         <li>Images go to {plan.workDir}/&lt;migration&gt; on both hosts ({plan.retention === 'keep' ? 'kept afterwards' : 'deleted on commit'}).</li>
       </ul>
       {override && <p className="warn-text">You chose to override preflight blockers: CRIU may fail, and Ferry will roll back.</p>}
@@ -67,8 +81,10 @@ export function ControlDialog() {
   const draft = useConsole((s) => s.draft);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<FerryErrorInfo>();
+  const [acceptedRisk, setAcceptedRisk] = useState(false);
   const cancel = useCallback(() => {
     setError(undefined);
+    setAcceptedRisk(false);
     askConfirm(undefined);
   }, [askConfirm]);
   if (!confirm) return null;
@@ -86,15 +102,21 @@ export function ControlDialog() {
         useConsole.getState().setView('migrate');
       }
     };
+    const risky = POSTCOPY_MODES.includes(parsed.plan.mode);
     return (
-      <Dialog title="Start this migration?" onCancel={cancel} testId="confirm-dialog">
+      <Dialog title="Start this migration?" onCancel={cancel} testId="confirm-dialog" tone={risky ? 'danger' : 'normal'}>
         <StartBody plan={parsed.plan} />
+        {risky && (
+          <label className="warn-text" data-testid="postcopy-accept">
+            <input type="checkbox" checked={acceptedRisk} onChange={(e) => setAcceptedRisk(e.target.checked)} /> {postcopyRisk(parsed.plan.source, parsed.plan.target)} I accept this.
+          </label>
+        )}
         {error && <ErrorBox error={error} />}
         <div className="actions">
           <button type="button" onClick={cancel} data-autofocus>
             Cancel
           </button>
-          <button type="button" className="primary" disabled={busy} onClick={() => void go()}>
+          <button type="button" className="primary" disabled={busy || (risky && !acceptedRisk)} onClick={() => void go()}>
             Start migration
           </button>
         </div>

@@ -2,6 +2,13 @@ import { useEffect, useId, type ReactNode } from 'react';
 import { useActions } from '../actions.ts';
 import { draftToPlan, type DraftField, type PlanDraft, type PlanErrors } from '../state/plan.ts';
 import { useConsole } from '../store.ts';
+import { postcopyRisk } from '../../../shared/domain.ts';
+
+const MODE_HINT: Record<PlanDraft['mode'], string> = {
+  precopy: 'Pre-dumps while it runs, short freeze',
+  cold: 'One dump: frozen for the whole copy',
+  postcopy: 'Runs on the target at once; its memory follows from the source',
+};
 
 function Field({ label, field, errors, hint, children }: { label: string; field: DraftField; errors: PlanErrors; hint?: string; children: (id: string, invalid: boolean) => ReactNode }) {
   const id = useId();
@@ -83,14 +90,20 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
         <Field label="PID" field="pid" errors={errors} hint="Pick it in the process list, or type it">
           {text('pid', { type: 'number' })}
         </Field>
-        <Field label="Mode" field="mode" errors={errors} hint={draft.mode === 'precopy' ? 'Pre-dumps while it runs, short freeze' : 'One dump: frozen for the whole copy'}>
+        <Field label="Mode" field="mode" errors={errors} hint={MODE_HINT[draft.mode]}>
           {(id) => (
             <select id={id} value={draft.mode} onChange={(e) => edit({ mode: e.target.value as PlanDraft['mode'] })}>
               <option value="precopy">Pre-copy (iterative)</option>
               <option value="cold">Cold (single dump)</option>
+              <option value="postcopy">Post-copy (lazy pages)</option>
             </select>
           )}
         </Field>
+        {draft.mode === 'postcopy' && (
+          <p className="warn-text" data-testid="postcopy-risk">
+            {postcopyRisk(draft.source || 'the source', draft.target || 'the target')}
+          </p>
+        )}
       </fieldset>
 
       <fieldset>

@@ -34,7 +34,7 @@ export function Dashboard({ migrationId }: { migrationId: string }) {
             {p && (
               <>
                 {' '}
-                · {p.mode === 'precopy' ? 'pre-copy' : 'cold'} · budget {formatMs(p.policy.downtimeBudgetMs)} · {p.auto ? 'auto' : 'manual'} · page server {p.targetAddress}:{p.pageServerPort}
+                · {p.mode === 'precopy' ? 'pre-copy' : p.mode === 'postcopy' ? 'post-copy' : 'cold'} · budget {formatMs(p.policy.downtimeBudgetMs)} · {p.auto ? 'auto' : 'manual'} · page server {p.targetAddress}:{p.pageServerPort}
               </>
             )}
           </div>
@@ -42,6 +42,11 @@ export function Dashboard({ migrationId }: { migrationId: string }) {
         <Controls m={m} />
       </section>
       {m.outcome && <OutcomeBanner m={m} />}
+      {p?.mode === 'postcopy' && m.phase === 'postcopy' && !m.outcome && (
+        <p className="panel warn-text" role="status" data-testid="postcopy-state">
+          Post-copy: pages still on {p.source}. PID {p.pid} runs on {p.target}; if {p.source} dies or the link drops before the last page arrives, the process is lost.
+        </p>
+      )}
       {m.errors.map((e, i) => (
         <ErrorBox key={i} error={e} testId="migration-error" />
       ))}
