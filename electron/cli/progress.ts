@@ -46,6 +46,8 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
       return `!! ${e.error.host ? `${e.error.host}: ` : ''}${e.error.message}${e.error.evidence ? `\n     why:  ${e.error.evidence}` : ''}${e.error.hint ? `\n     next: ${e.error.hint}` : ''}`;
     case 'outcome':
       return `== ${e.outcome}: ${e.summary}`;
+    case 'hook':
+      return `   hook (${e.phase}) "${e.name}" on ${e.on}: ${e.outcome}${e.detail ? ` (${e.detail})` : ''}, ${e.durationMs} ms`;
     default:
       return undefined;
   }
