@@ -5,6 +5,7 @@
  */
 import { defaultPolicy, planSchema } from '../../../shared/api.ts';
 import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
+import { draftHooks, type HookDraft } from './hooks.ts';
 
 export interface PlanDraft {
   source: string;
@@ -32,6 +33,8 @@ export interface PlanDraft {
   healthExpectStatus: string;
   healthTimeoutMs: string;
   retention: 'keep' | 'delete-on-commit';
+  /** Traffic hooks, in phase order as listed (see HooksEditor). */
+  hooks: HookDraft[];
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -62,6 +65,7 @@ export function defaultDraft(): PlanDraft {
     healthExpectStatus: '200',
     healthTimeoutMs: '',
     retention: 'keep',
+    hooks: [],
   };
 }
 
@@ -144,6 +148,9 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     retention: d.retention,
   };
   const errors: PlanErrors = {};
+  const hooks = draftHooks(d.hooks);
+  if (!hooks.ok) errors.hooks = 'Fix the hooks marked below';
+  else if (hooks.hooks) Object.assign(candidate, { hooks: hooks.hooks });
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';

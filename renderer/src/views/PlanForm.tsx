@@ -2,6 +2,7 @@ import { useEffect, useId, type ReactNode } from 'react';
 import { useActions } from '../actions.ts';
 import { draftToPlan, type DraftField, type PlanDraft, type PlanErrors } from '../state/plan.ts';
 import { useConsole } from '../store.ts';
+import { HooksEditor } from './HooksEditor.tsx';
 
 function Field({ label, field, errors, hint, children }: { label: string; field: DraftField; errors: PlanErrors; hint?: string; children: (id: string, invalid: boolean) => ReactNode }) {
   const id = useId();
@@ -192,6 +193,8 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
           )}
         </Field>
       </fieldset>
+
+      <HooksEditor showErrors={showErrors} />
     </form>
   );
 }
