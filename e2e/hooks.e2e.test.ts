@@ -36,7 +36,7 @@ describe('traffic hooks in the plan form and the command log', () => {
     await page.getByLabel('Source host').selectOption('box');
     await page.getByLabel('Target host').selectOption('box2');
     await page.getByLabel('PID').fill(String(sleeper.pid));
-    await page.getByLabel('Mode').selectOption('cold');
+    await page.getByLabel('Mode', { exact: true }).selectOption('cold');
     await page.getByLabel('Work dir (both hosts)').fill(`${h.home.home}/ferry-work`);
 
     const editor = page.getByTestId('hooks-editor');
@@ -79,10 +79,10 @@ describe('traffic hooks in the plan form and the command log', () => {
     await h.screenshot('hooks-editor', { fullPage: true });
   });
 
-  it('starts a migration whose hooks run for real; the command log labels them and the rollback ran the undo', async () => {
+  it('starts a migration whose hooks run for real; the command log labels them and the rollback ran the undo', { timeout: 240_000 }, async () => {
     const { page } = h;
     await page.getByRole('button', { name: 'Run preflight' }).click();
-    await page.getByTestId('preflight-summary').waitFor({ timeout: 30_000 });
+    await page.getByTestId('preflight-summary').waitFor({ timeout: 120_000 });
     await page.getByLabel(/Override blockers/).check();
     await page.getByRole('button', { name: /^Start/ }).click();
     const dialog = page.getByRole('dialog', { name: 'Start this migration?' });
@@ -90,7 +90,7 @@ describe('traffic hooks in the plan form and the command log', () => {
     expect(await dialog.getByTestId('start-hooks').textContent()).toMatch(/1 before cutover .* 0 after restore .* 1 on rollback/);
     await dialog.getByRole('button', { name: 'Start migration' }).click();
 
-    await page.getByTestId('outcome').waitFor({ timeout: 60_000 });
+    await page.getByTestId('outcome').waitFor({ timeout: 120_000 });
     const drain = page.locator('[data-testid="command"][data-hook="drain"]');
     const undrain = page.locator('[data-testid="command"][data-hook="undrain"]');
     await undrain.waitFor();
