@@ -136,3 +136,32 @@ describe('hooks on the local host', () => {
     expect(events.filter((e) => e.type === 'command-started').map((e) => (e.type === 'command-started' ? e.hook?.name : ''))).toEqual(['a', 'slow', 'fine']);
   });
 });
+
+describe('an interrupted migration whose hooks ran', () => {
+  test('the next step after a crash says to undo the hooks with the on-rollback ones, once the source runs', async () => {
+    const { replay } = await import('./journal.ts');
+    const plan = newPlan({
+      source: 'src',
+      target: 'dst',
+      pid: 4242,
+      hooks: { beforeCutover: [{ name: 'drain', on: 'local', argv: ['true'], timeoutMs: 1000 }], afterRestore: [], onRollback: [{ name: 'undrain', on: 'local', argv: ['true'], timeoutMs: 1000 }] },
+    });
+    const at = '2026-11-23T08:00:00.000Z';
+    const id = 'm1';
+    const events: EngineEvent[] = [
+      { type: 'migration-started', migrationId: id, plan, at },
+      { type: 'phase', migrationId: id, phase: 'cutover', at },
+      { type: 'command-started', commandId: 'c1', migrationId: id, host: LOCAL_HOST, argv: ['true'], sudo: false, startedAt: at, hook: { phase: 'before-cutover', name: 'drain', on: 'local' } },
+      { type: 'command-finished', commandId: 'c1', migrationId: id, code: 0, signal: null, durationMs: 5, timedOut: false, endedAt: at },
+      { type: 'hook', migrationId: id, phase: 'before-cutover', name: 'drain', on: 'local', commandId: 'c1', outcome: 'ok', durationMs: 5, at },
+    ];
+    const r = replay(events.map((event, i) => ({ seq: i + 1, at, event })));
+    expect(r.hooks.map((h) => h.name)).toEqual(['drain']);
+    expect(r.commands[0]!.hook?.name).toBe('drain');
+    expect(r.summary.nextStep).toMatch(/The source was never stopped/);
+    expect(r.summary.nextStep).toMatch(/Traffic hooks ran: after the process runs on src again, undo them with the plan's on-rollback hooks \("undrain" on this machine\)/);
+    // Once the on-rollback hooks ran, there is nothing more to say about them.
+    const undone = replay([...events, { type: 'hook', migrationId: id, phase: 'on-rollback', name: 'undrain', on: 'local', outcome: 'ok', durationMs: 1, at } as EngineEvent].map((event, i) => ({ seq: i + 1, at, event })));
+    expect(undone.summary.nextStep).not.toMatch(/Traffic hooks ran/);
+  });
+});
