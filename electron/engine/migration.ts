@@ -617,14 +617,19 @@ export class Migration {
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
     );
     await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
     }
+    const resumed = problems.length === beforeResume;
     await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
     // With the process running on the source again, undo the traffic changes (all of them,
     // whatever fails: each hook undoes its own part).
     const hookProblems: string[] = [];
-    if (this.hooksStarted) {
+    if (this.hooksStarted && !resumed) {
+      // Undoing a drain would send traffic to a process that is not running.
+      hookProblems.push(`the on-rollback hooks were not run: the process could not be resumed on ${source}`);
+    } else if (this.hooksStarted) {
       for (const r of await runHooks(this.hookContext, 'on-rollback', 'all')) {
         if (r.outcome !== 'ok') hookProblems.push(`${describeHook(this.plan, 'on-rollback', r.hook)} failed (${r.detail ?? r.outcome})`);
       }
@@ -640,7 +645,7 @@ export class Migration {
     if (problems.length) {
       this.rollbackProblems = problems;
       this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
-      const onlyHooks = hookProblems.length === problems.length;
+      const onlyHooks = resumed && hookProblems.length === problems.length;
       this.deps.record({
         type: 'error',
         migrationId: this.id,
