@@ -165,3 +165,16 @@ describe('an interrupted migration whose hooks ran', () => {
     expect(undone.summary.nextStep).not.toMatch(/Traffic hooks ran/);
   });
 });
+
+describe('stdin for local commands', () => {
+  test('data and streams reach the command', async () => {
+    const { run } = runner();
+    expect((await run.run(LOCAL_HOST, ['cat'], { stdin: 'hello' })).stdout).toBe('hello');
+    expect((await run.run(LOCAL_HOST, ['wc', '-c'], { stdin: Buffer.alloc(100_000, 1) })).stdout.trim()).toBe('100000');
+    const file = path.join(dir, 'in.txt');
+    fs.writeFileSync(file, 'from a stream');
+    expect((await run.run(LOCAL_HOST, ['cat'], { stdin: fs.createReadStream(file) })).stdout).toBe('from a stream');
+    // Without stdin, a command reading it sees end of file at once instead of hanging.
+    expect((await run.run(LOCAL_HOST, ['cat'], { timeoutMs: 10_000 })).timedOut).toBe(false);
+  });
+});

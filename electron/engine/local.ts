@@ -51,10 +51,10 @@ export class LocalHost {
       detached: true,
       buffer: false,
       reject: false,
-      stdin: opts.stdin === undefined ? 'ignore' : 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
-      ...(stdinIsData ? { input: opts.stdin as string | Buffer, stdin: 'pipe' as const } : {}),
+      // Data goes in as `input`; a stream is piped below; nothing means no stdin at all.
+      ...(stdinIsData ? { input: opts.stdin as string | Buffer } : { stdin: opts.stdin === undefined ? ('ignore' as const) : ('pipe' as const) }),
     });
     if (opts.stdin !== undefined && !stdinIsData) (opts.stdin as NodeJS.ReadableStream).pipe(child.stdin!);
 
