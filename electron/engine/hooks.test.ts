@@ -35,7 +35,8 @@ afterAll(async () => {
 });
 
 let journals = 0;
-const hook = (over: Partial<Hook>): Hook => ({ name: 'h', on: 'source', argv: ['true'], timeoutMs: 10_000, ...over });
+// Generous: a busy machine's sshd can take long to start a login shell; only 'hang' is meant to time out.
+const hook = (over: Partial<Hook>): Hook => ({ name: 'h', on: 'source', argv: ['true'], timeoutMs: 120_000, ...over });
 
 function setup(hooks: MigrationPlan['hooks']) {
   const plan = newPlan({ source: 'src', target: 'dst', pid: 4242, hooks });
@@ -52,7 +53,7 @@ function setup(hooks: MigrationPlan['hooks']) {
 }
 
 describe('remote hooks over ssh', () => {
-  test('source and target hooks run on their host, in order; outcomes, timeouts and records as the journal replays them', async () => {
+  test('source and target hooks run on their host, in order; outcomes, timeouts and records as the journal replays them', { timeout: 600_000 }, async () => {
     const marks = path.join(th.home, 'marks');
     const write = (label: string) => ['sh', '-c', 'echo "$1 $(id -un)" >> "$2"', 'sh', label, marks];
     const { events, journal, migrationId, plan, ctx } = setup({
