@@ -62,7 +62,8 @@ describe('remote hooks over ssh', () => {
       onRollback: [hook({ name: 'hang', on: 'target', argv: ['sleep', '60'], timeoutMs: 400 }), hook({ name: 'undrain', on: 'source', argv: write('undrain') })],
     });
     const before = await runHooks(ctx, 'before-cutover', 'stop');
-    expect(before.map((r) => [r.hook.name, r.host, r.outcome])).toEqual([
+    // On a mismatch, say why each hook ended as it did.
+    expect(before.map((r) => [r.hook.name, r.host, r.outcome]), JSON.stringify(before.map((r) => [r.detail, r.evidence]))).toEqual([
       ['drain', 'src', 'ok'],
       ['check', 'dst', 'failed'],
     ]);
@@ -70,7 +71,7 @@ describe('remote hooks over ssh', () => {
     expect(err).toMatchObject({ code: 'hook-failed', host: 'dst', message: 'The before-cutover hook "check" failed on dst: exit 9', evidence: 'pool busy', hint: 'Ferry did not cut over.' });
 
     const rollback = await runHooks(ctx, 'on-rollback', 'all');
-    expect(rollback.map((r) => [r.hook.name, r.outcome])).toEqual([
+    expect(rollback.map((r) => [r.hook.name, r.outcome]), JSON.stringify(rollback.map((r) => [r.detail, r.evidence]))).toEqual([
       ['hang', 'timed-out'],
       ['undrain', 'ok'],
     ]);
