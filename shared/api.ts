@@ -8,6 +8,8 @@ import { z } from 'zod';
 import type { FerryErrorInfo } from './errors.ts';
 import type {
   DowntimeEstimate,
+  HookHost,
+  HookPhase,
   HostFacts,
   HostInfo,
   IterationStats,
@@ -53,6 +55,30 @@ export const healthCheckSchema = z.object({
   timeoutMs: z.number().int().min(100).max(600_000).optional(),
 });
 
+/** The host name commands on this machine carry in the command log and the journal (local hooks). */
+export const LOCAL_HOST = 'local';
+
+/** A hook that hangs must not hold a cutover forever: every hook has a bounded timeout. */
+export const HOOK_TIMEOUT = { defaultMs: 30_000, minMs: 100, maxMs: 600_000 } as const;
+
+const envName = z.string().max(255).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name');
+
+export const hookSchema = z
+  .object({
+    name: z.string().min(1).max(100).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters or line breaks'),
+    on: z.enum(['source', 'target', 'local']),
+    argv,
+    timeoutMs: z.number().int().min(HOOK_TIMEOUT.minMs).max(HOOK_TIMEOUT.maxMs).default(HOOK_TIMEOUT.defaultMs),
+    env: z.array(envName).max(64).optional(),
+  })
+  .refine((h) => !h.env?.length || h.on === 'local', { message: "only a local hook takes variables from Ferry's environment", path: ['env'] });
+
+export const hooksSchema = z.object({
+  beforeCutover: z.array(hookSchema).max(20),
+  afterRestore: z.array(hookSchema).max(20),
+  onRollback: z.array(hookSchema).max(20),
+});
+
 export const policySchema = z.object({
   downtimeBudgetMs: z.number().int().min(1).max(600_000),
   maxIterations: z.number().int().min(1).max(50),
@@ -61,9 +87,12 @@ export const policySchema = z.object({
   onNotConverging: z.enum(['cutover', 'rollback']),
 });
 
+// 'local' names this machine in hooks and the command log: not a migration host.
+const migrationHost = alias.refine((a) => a !== LOCAL_HOST, `'${LOCAL_HOST}' is Ferry's name for this machine (local hooks); give the host another alias`);
+
 export const planSchema = z.object({
-  source: alias,
-  target: alias,
+  source: migrationHost,
+  target: migrationHost,
   pid,
   mode: z.enum(['precopy', 'cold', 'postcopy']),
   shellJob: z.boolean(),
@@ -76,6 +105,7 @@ export const planSchema = z.object({
   fileSync: z.array(absPath).max(1000),
   healthCheck: healthCheckSchema,
   retention: z.enum(['keep', 'delete-on-commit']),
+  hooks: hooksSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */
@@ -175,6 +205,8 @@ export interface CommandRecord {
   startedAt: string;
   /** Set when this command's stdout was piped into a command on another host (image copy). */
   pipeTo?: { host: string; argv: string[]; sudo: boolean };
+  /** Set when this command is a user's traffic hook, not one of Ferry's own. */
+  hook?: { phase: HookPhase; name: string; on: HookHost; env?: string[] };
 }
 
 /** The event stream. Every event a migration produces is journaled before it is emitted. */
@@ -213,6 +245,21 @@ export type EngineEvent =
   | { type: 'restore-stats'; migrationId: string; stats: RestoreStats }
   | { type: 'estimate'; migrationId: string; estimate: DowntimeEstimate; recommendation: Recommendation }
   | { type: 'transfer'; migrationId: string; label: string; doneBytes: number; totalBytes?: number }
+  | {
+      /** One traffic hook run, after its command finished (or could not start). */
+      type: 'hook';
+      migrationId: string;
+      phase: HookPhase;
+      name: string;
+      on: HookHost;
+      /** The command-started record of its run, when it started. */
+      commandId?: string;
+      outcome: 'ok' | 'failed' | 'timed-out';
+      durationMs: number;
+      at: string;
+      /** Why it failed, in words (exit code, signal, could not start). */
+      detail?: string;
+    }
   | { type: 'lab-progress'; progress: LabProgress }
   | { type: 'error'; error: FerryErrorInfo; migrationId?: string };
 
@@ -266,7 +313,7 @@ export const defaultPolicy = {
 /**
  * A plan with Ferry's documented defaults for everything not given: pre-copy, the page
  * server on 27000 at the target's own address, images under /var/lib/ferry (deleted on
- * commit), manual decisions, no health check.
+ * commit), manual decisions, no health check, no hooks.
  */
 export function newPlan(p: Pick<MigrationPlan, 'source' | 'target' | 'pid'> & Partial<MigrationPlan>): MigrationPlan {
   return {
@@ -281,6 +328,7 @@ export function newPlan(p: Pick<MigrationPlan, 'source' | 'target' | 'pid'> & Pa
     fileSync: [],
     healthCheck: { kind: 'none' },
     retention: 'delete-on-commit',
+    hooks: { beforeCutover: [], afterRestore: [], onRollback: [] },
     ...p,
   };
 }

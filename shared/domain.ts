@@ -116,6 +116,31 @@ export interface ConvergencePolicy {
   onNotConverging: 'cutover' | 'rollback';
 }
 
+/** Where a traffic hook runs: on a migration host (with Ferry's privilege there) or on this machine. */
+export type HookHost = 'source' | 'target' | 'local';
+
+/** A user's command at a phase boundary (drain a load balancer, switch DNS, undo). */
+export interface Hook {
+  /** The user's name for it, shown in the command log, the report and the runbook. */
+  name: string;
+  on: HookHost;
+  /** The program and its arguments, never a shell string (write ['sh', '-c', '...'] for a shell). */
+  argv: string[];
+  /** The hook is stopped (TERM, then KILL) and counts as failed after this long. */
+  timeoutMs: number;
+  /** Local hooks only: names of variables of Ferry's own environment passed to it (values are never journaled). */
+  env?: string[];
+}
+
+/** When a hook runs: before the final dump, after the target is verified, during a rollback. */
+export type HookPhase = 'before-cutover' | 'after-restore' | 'on-rollback';
+
+export interface PlanHooks {
+  beforeCutover: Hook[];
+  afterRestore: Hook[];
+  onRollback: Hook[];
+}
+
 export interface MigrationPlan {
   source: string;
   target: string;
@@ -134,6 +159,8 @@ export interface MigrationPlan {
   fileSync: string[];
   healthCheck: HealthCheck;
   retention: 'keep' | 'delete-on-commit';
+  /** Traffic hooks at phase boundaries; absent means none. */
+  hooks?: PlanHooks;
 }
 
 export type Phase =

@@ -48,6 +48,8 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
       return e.totalBytes && e.label.startsWith('post-copy') ? `   ${e.label}: ${Math.round(e.doneBytes / 4096)} of ${Math.round(e.totalBytes / 4096)} pages (${Math.floor((100 * e.doneBytes) / e.totalBytes)}%)` : undefined;
     case 'outcome':
       return `== ${e.outcome}: ${e.summary}`;
+    case 'hook':
+      return `   hook (${e.phase}) "${e.name}" on ${e.on}: ${e.outcome}${e.detail ? ` (${e.detail})` : ''}, ${e.durationMs} ms`;
     default:
       return undefined;
   }

@@ -348,6 +348,8 @@ export interface ReplayedCommand {
   argv: string[];
   sudo: boolean;
   pipeTo?: CommandRecord['pipeTo'];
+  /** Set for a user's traffic hook. */
+  hook?: CommandRecord['hook'];
   startedAt: string;
   endedAt?: string;
   durationMs?: number;
@@ -385,6 +387,8 @@ export interface Replay {
   rollbackPlans: Ev<'rollback-plan'>[];
   errors: { at: string; error: FerryErrorInfo }[];
   transfers: Ev<'transfer'>[];
+  /** Every traffic hook run, in order, with its outcome. */
+  hooks: Ev<'hook'>[];
   outcome?: Ev<'outcome'>;
   /** CRIU's stats-restore from the target, when the restore got that far. */
   restoreStats?: Ev<'restore-stats'>['stats'];
@@ -427,6 +431,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
   const rollbackPlans: Ev<'rollback-plan'>[] = [];
   const errors: Replay['errors'] = [];
   const transfers = new Map<string, Ev<'transfer'>>();
+  const hooks: Ev<'hook'>[] = [];
   let outcome: Ev<'outcome'> | undefined;
   let restoreStats: Ev<'restore-stats'>['stats'] | undefined;
   let finalDumpDone = false;
@@ -469,6 +474,9 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
       case 'outcome':
         outcome = e;
         break;
+      case 'hook':
+        hooks.push(e);
+        break;
       case 'restore-stats':
         restoreStats = e.stats;
         break;
@@ -480,6 +488,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
           argv: e.argv,
           sudo: e.sudo,
           pipeTo: e.pipeTo,
+          ...(e.hook ? { hook: e.hook } : {}),
           startedAt: e.startedAt,
           finished: false,
           phase,
@@ -527,6 +536,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
     rollbackPlans,
     errors,
     transfers: [...transfers.values()],
+    hooks,
     outcome,
     restoreStats,
     startedAt,
@@ -631,6 +641,12 @@ export function nextStep(r: Omit<Replay, 'summary'>): string {
   };
 
   let text = byState(r.phase);
+  // Traffic hooks ran (a drain, a switch): a rollback must also undo them.
+  const hooksRan = r.hooks.length > 0 || r.commands.some((c) => c.hook);
+  const undo = p.hooks?.onRollback ?? [];
+  if (hooksRan && undo.length && r.phase !== 'committed' && !r.hooks.some((h) => h.phase === 'on-rollback')) {
+    text += ` Traffic hooks ran: after the process runs on ${S} again, undo them with the plan's on-rollback hooks (${undo.map((h) => `"${h.name}" on ${h.on === 'local' ? 'this machine' : h.on === 'source' ? S : T}`).join(', ')}); \`ferry journal recover\` runs them.`;
+  }
   if (r.phase === 'rolling-back' || r.phase === 'failed') {
     const steps = r.rollbackPlans[r.rollbackPlans.length - 1]?.steps;
     const lead = r.phase === 'rolling-back' ? 'A rollback was under way when the journal stops' : 'The migration failed without an outcome record';

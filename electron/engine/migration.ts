@@ -15,6 +15,8 @@ import { buildIteration, estimateDowntime, type CutoverCosts } from '../../share
 import { recommend } from '../../shared/policy.ts';
 import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
+import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
+import { LocalHost } from './local.ts';
 import { runPreflight, type PreflightFacts } from './preflight.ts';
 import { parsePs, processTree, psArgv } from './ps.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
@@ -42,6 +44,8 @@ export interface MigrationDeps {
   session(alias: string): HostSession;
   /** Journal first, then the UI: called for every event. */
   record(event: EngineEvent): void;
+  /** Ferry's own environment: local hooks get their `env` names from it (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface MigrationResult {
@@ -101,6 +105,10 @@ export class Migration {
   /** Post-copy only: its cutover, and where the target reaches the source. */
   private postcopy?: PostcopyCutover;
   private sourceAddress?: string;
+  /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
+  private hooksStarted = false;
+  /** What the last rollback could not undo (for the summary). */
+  private rollbackProblems: string[] = [];
 
   constructor(
     readonly plan: MigrationPlan,
@@ -115,6 +123,7 @@ export class Migration {
       (alias) => this.deps.session(alias),
       (alias) => this.privilege[alias] ?? 'root',
       this.id,
+      new LocalHost({ env: deps.env }),
     );
   }
   private readonly overrideBlockers: boolean;
@@ -175,6 +184,7 @@ export class Migration {
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
     steps.push(`delete this migration's images on ${source} (${this.dir})`);
+    if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
     return steps;
   }
 
@@ -262,6 +272,7 @@ export class Migration {
     }
     const why = error ? ` (${error.message})` : '';
     if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
+    if (this.phase === 'failed' && this.rollbackProblems.length) return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
     if (this.phase === 'failed' && this.sourceFrozen) return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
     return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
   }
@@ -412,9 +423,12 @@ export class Migration {
   }
 
   private async cutover(last: number): Promise<Outcome> {
-    if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
     const { source, target } = this.plan;
     this.setPhase('cutover');
+    // Outside the freeze window: the source runs on while traffic is drained.
+    await this.hookPhase('before-cutover', `Ferry did not cut over: nothing was dumped and the process still runs on ${source}; the on-rollback hooks undo what the hooks before it did. Fix the hook and start again.`);
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user before the final dump');
+    if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
     const dir = this.iterDir(last);
     const incremental = this.plan.mode === 'precopy' && last > 1;
     // Pages always travel source -> target over the page server, never through the console;
@@ -502,26 +516,31 @@ export class Migration {
     return this.verifyAndCommit();
   }
 
+  /** Post-copy past its point of no return: a user's rollback is refused (and journaled) instead. */
+  private refusedPastPointOfNoReturn(): boolean {
+    if (!this.postcopy?.pastPointOfNoReturn) return false;
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
+    return true;
+  }
+
   private async verifyAndCommit(): Promise<Outcome> {
-    const { target } = this.plan;
+    const { source, target } = this.plan;
     this.setPhase('verify');
     const where = await this.whereIsIt();
     if (where.target !== 'running') {
       throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
     }
     await this.healthCheck();
-    if (this.rollbackRequested()) {
-      if (this.postcopy?.pastPointOfNoReturn) {
-        this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
-      } else return this.rollback('rolled back by the user before commit');
-    }
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
+    // The target is verified but not yet in service: a failing hook rolls back to the source.
+    await this.hookPhase('after-restore', `Ferry rolled back: the process runs on ${source} again and the on-rollback hooks ran to undo the traffic changes. Fix the hook and start again.`);
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
     return this.commit();
   }
 
   /** Post-copy: the cutover lives in postcopy.ts; here only what it shares with pre-copy. */
   private async cutoverPostcopy(last: number): Promise<Outcome> {
     const { source, target } = this.plan;
-    this.setPhase('cutover');
     const dir = this.iterDir(last);
     await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
@@ -550,6 +569,19 @@ export class Migration {
     this.freezeWindowMs = this.postcopy.freezeWindowMs;
     if (r === 'rollback') return this.rollback('rolled back by the user during cutover');
     return this.verifyAndCommit();
+  }
+
+  private get hookContext(): HookContext {
+    return { plan: this.plan, migrationId: this.id, run: this.run, record: (e) => this.deps.record(e), env: this.deps.env ?? process.env };
+  }
+
+  /** Run a phase's hooks in order; the first failure stops them and becomes the migration's error. */
+  private async hookPhase(phase: 'before-cutover' | 'after-restore', then: string): Promise<void> {
+    if (!hooksOf(this.plan, phase).length) return;
+    this.hooksStarted = true;
+    const runs = await runHooks(this.hookContext, phase, 'stop');
+    const failed = runs.find((r) => r.outcome !== 'ok');
+    if (failed) throw hookError(phase, failed, then);
   }
 
   private async healthCheck(): Promise<void> {
@@ -600,13 +632,14 @@ export class Migration {
    * restore had started and the process runs on the target, only the user can say whether
    * to keep it (commit) or go back (rollback).
    */
-  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
     const { source, target } = this.plan;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
     this.sourceFrozen = state.finalDumpStarted;
     this.restoreStarted = state.restoreStarted;
+    this.hooksStarted = state.hooksStarted ?? false;
     const where = await this.whereIsIt();
     this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
     let outcome: Outcome;
@@ -691,10 +724,24 @@ export class Migration {
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
     );
     await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
     }
+    const resumed = problems.length === beforeResume;
     await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
+    // With the process running on the source again, undo the traffic changes (all of them,
+    // whatever fails: each hook undoes its own part).
+    const hookProblems: string[] = [];
+    if (this.hooksStarted && !resumed) {
+      // Undoing a drain would send traffic to a process that is not running.
+      hookProblems.push(`the on-rollback hooks were not run: the process could not be resumed on ${source}`);
+    } else if (this.hooksStarted) {
+      for (const r of await runHooks(this.hookContext, 'on-rollback', 'all')) {
+        if (r.outcome !== 'ok') hookProblems.push(`${describeHook(this.plan, 'on-rollback', r.hook)} failed (${r.detail ?? r.outcome})`);
+      }
+    }
+    problems.push(...hookProblems);
     const where = await this.whereIsIt().catch(() => undefined);
     // A PID that was taken on the target before restore belongs to someone else.
     const targetClear = where?.target === 'absent' || this.takenBeforeRestore.has(this.plan.pid);
@@ -703,11 +750,19 @@ export class Migration {
       problems.push(`after rollback the process is ${where?.source ?? 'unknown'} on ${source} and ${where?.target ?? 'unknown'} on ${target}`);
     }
     if (problems.length) {
+      this.rollbackProblems = problems;
       this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
+      const onlyHooks = resumed && hookProblems.length === problems.length;
       this.deps.record({
         type: 'error',
         migrationId: this.id,
-        error: { code: 'rollback-incomplete', message: `Rollback did not finish cleanly: ${problems.join('; ')}`, hint: 'Check both hosts by hand; `ferry journal show` lists every command that ran.' },
+        error: {
+          code: 'rollback-incomplete',
+          message: `Rollback did not finish cleanly: ${problems.join('; ')}`,
+          hint: onlyHooks
+            ? `The process runs on ${source} again and nothing of it on ${target}, but traffic may still be drained: run the failed on-rollback hook(s) by hand; \`ferry journal show\` has their output.`
+            : 'Check both hosts by hand; `ferry journal show` lists every command that ran.',
+        },
       });
       return 'failed';
     }

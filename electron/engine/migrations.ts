@@ -60,6 +60,7 @@ export class MigrationService {
           journal.append(e);
           this.emit(e);
         },
+        env: this.env,
       },
       { id, overrideBlockers: opts.overrideBlockers, learned },
     );
@@ -119,10 +120,11 @@ export class MigrationService {
         journal.append(e);
         this.emit(e);
       },
+      env: this.env,
     }, { id });
     try {
       const finalDumpStarted = r.commands.some((c) => c.argv.includes('dump') && c.argv.some((a) => a === 'criu' || a.endsWith('/criu')));
-      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted }, choice);
+      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0 }, choice);
     } finally {
       journal.close();
     }

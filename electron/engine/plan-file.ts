@@ -25,8 +25,8 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import type { z } from 'zod';
-import { defaultPolicy, planSchema } from '../../shared/api.ts';
-import type { HealthCheck, MigrationPlan } from '../../shared/domain.ts';
+import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../shared/api.ts';
+import type { HealthCheck, Hook, MigrationPlan, PlanHooks } from '../../shared/domain.ts';
 import { FerryError } from '../../shared/errors.ts';
 
 /** What a plan file gets for a field it leaves out. */
@@ -157,7 +157,11 @@ const ROOT_KEYS = [
   'auto',
   'shell_job',
   'tcp_established',
+  'hooks',
 ] as const;
+/** Hook phases as the file names them -> the plan's keys. */
+const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
+const HOOK_KEYS = ['name', 'on', 'command', 'timeout', 'env'] as const;
 const POLICY_KEYS = ['max_iterations', 'growth_threshold', 'min_pages', 'on_not_converging'] as const;
 const HEALTH_KINDS = ['command', 'tcp', 'http'] as const;
 
@@ -187,6 +191,17 @@ const HINTS: Record<string, string> = {
   auto: 'Write true (the policy decides when to cut over) or false (you decide).',
   shell_job: 'Write true or false.',
   tcp_established: 'Write true or false.',
+  hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
+  ...Object.fromEntries(
+    Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
+      [`hooks.${ph}`, 'Write a list of hooks, each like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.'],
+      [`hooks.${ph}.name`, 'Write a short name for the hook, shown in the command log and the report.'],
+      [`hooks.${ph}.on`, 'Write local (this machine), source or target.'],
+      [`hooks.${ph}.command`, "Write the command as a list of arguments, like [curl, -fsS, https://lb/drain]; for a shell write [sh, -c, 'SCRIPT']."],
+      [`hooks.${ph}.timeout`, `Write a duration with its unit, like 30s (from ${HOOK_TIMEOUT.minMs}ms to ${HOOK_TIMEOUT.maxMs / 1000}s).`],
+      [`hooks.${ph}.env`, "Write a list of variable names from Ferry's environment, like [LB_TOKEN]; only a local hook takes them."],
+    ]),
+  ),
 };
 
 function hintFor(path: string): string | undefined {
@@ -449,6 +464,7 @@ class PlanReader {
     const auto = n('auto', 'auto', (v) => this.bool(v, 'auto')) as boolean | undefined;
     const shellJob = n('shell_job', 'shellJob', (v) => this.bool(v, 'shell_job')) as boolean | undefined;
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
+    const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -467,7 +483,71 @@ class PlanReader {
       fileSync: fileSync ?? [...d.fileSync],
       healthCheck: healthCheck ?? { ...d.healthCheck },
       retention: retention ?? d.retention,
+      ...(hooks ? { hooks } : {}),
     };
+  }
+
+  /** hooks: { before_cutover: [HOOK...], after_restore: [...], on_rollback: [...] }; a phase left out has none. */
+  private hooks(node: ParsedNode): PlanHooks | undefined {
+    const e = this.entries(node, 'hooks', Object.keys(HOOK_PHASE_KEYS));
+    if (!e) return undefined;
+    const out: PlanHooks = { beforeCutover: [], afterRestore: [], onRollback: [] };
+    let ok = true;
+    for (const [fileKey, planKey] of Object.entries(HOOK_PHASE_KEYS)) {
+      const pe = e.get(fileKey);
+      if (!pe) continue;
+      const P = `hooks.${fileKey}`;
+      const list = this.present(pe, P);
+      if (!list) {
+        ok = false;
+        continue;
+      }
+      this.note(`hooks.${planKey}`, list, P);
+      if (!isSeq(list)) {
+        this.fail(list, P, 'must be a list of hooks');
+        ok = false;
+        continue;
+      }
+      (list as YAMLSeq<ParsedNode>).items.forEach((raw, i) => {
+        const h = this.hook(this.deref(raw) ?? list, `${P}[${i}]`, `hooks.${planKey}.${i}`);
+        if (h) out[planKey].push(h);
+        else ok = false;
+      });
+    }
+    return ok ? out : undefined;
+  }
+
+  private hook(node: ParsedNode, P: string, planPath: string): Hook | undefined {
+    const e = this.entries(node, P, HOOK_KEYS);
+    if (!e) return undefined;
+    this.note(planPath, node, P);
+    let ok = true;
+    const field = <T>(k: (typeof HOOK_KEYS)[number], planKey: string, f: (v: ParsedNode, p: string) => T | undefined, show?: (n: number) => string): T | undefined => {
+      const fe = e.get(k);
+      if (!fe) {
+        if (k === 'name' || k === 'on' || k === 'command') {
+          this.fail(node, `${P}.${k}`, 'missing');
+          ok = false;
+        }
+        return undefined;
+      }
+      const v = this.present(fe, `${P}.${k}`);
+      if (!v) {
+        ok = false;
+        return undefined;
+      }
+      this.note(`${planPath}.${planKey}`, v, `${P}.${k}`, show);
+      const x = f(v, `${P}.${k}`);
+      if (x === undefined) ok = false;
+      return x;
+    };
+    const name = field('name', 'name', (v, p) => this.str(v, p));
+    const on = field('on', 'on', (v, p) => this.oneOf(v, p, ['local', 'source', 'target'] as const));
+    const argv = field('command', 'argv', (v, p) => this.strList(v, p, `${planPath}.argv`, "must be a list of arguments, like [curl, -fsS, https://lb/drain] (for a shell: [sh, -c, 'SCRIPT'])"));
+    const timeoutMs = field('timeout', 'timeoutMs', (v, p) => this.duration(v, p), showMs);
+    const env = field('env', 'env', (v, p) => this.strList(v, p, `${planPath}.env`, 'must be a list of variable names, like [LB_TOKEN]'));
+    if (!ok || name === undefined || on === undefined || argv === undefined) return undefined;
+    return { name, on, argv, timeoutMs: timeoutMs ?? HOOK_TIMEOUT.defaultMs, ...(env ? { env } : {}) };
   }
 
   private health(node: ParsedNode): HealthCheck | undefined {
@@ -627,7 +707,31 @@ const HEADER = [
   '   auto               true: the policy decides when to cut over; false: you do  (false)',
   '   shell_job          the process is not a session leader (criu --shell-job)  (false)',
   '   tcp_established    dump established TCP connections  (false)',
+  '   hooks              your commands at phase boundaries, each phase a list  (none):',
+  '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
+  '                      outside the freeze window). One failing or timing out aborts the cutover:',
+  '                      nothing is dumped, the source keeps running, the migration rolls back.',
+  '     after_restore    once the target is verified (restore + health check), before commit. One failing',
+  '                      rolls back: the target never went into service.',
+  '     on_rollback      in a rollback after any hook started, once the process runs on the source again.',
+  '                      All of them run; a failure is reported (rollback incomplete) and never stops the rest.',
+  '                      Each hook: name; on: local (this machine) | source | target (as root there);',
+  `                      command: [ARGV...] (no shell: write [sh, -c, 'SCRIPT'] for one); timeout (${showMs(HOOK_TIMEOUT.defaultMs)});`,
+  "                      env: [NAME...] (local only) variables passed from Ferry's environment, values never journaled.",
+  ' Example:',
+  '   hooks:',
+  '     before_cutover:',
+  '       - { name: drain, on: local, command: [curl, -fsS, -X, POST, https://lb.example/app/drain], timeout: 30s }',
+  '     after_restore:',
+  '       - { name: switch, on: local, command: [lbctl, point, app, new-host], env: [LB_TOKEN] }   # lbctl reads $LB_TOKEN',
+  '     on_rollback:',
+  '       - { name: undrain, on: local, command: [curl, -fsS, -X, POST, https://lb.example/app/undrain] }',
 ].join('\n');
+
+function renderHooks(h: PlanHooks): unknown {
+  const one = (x: Hook) => ({ name: x.name, on: x.on, command: x.argv, timeout: showMs(x.timeoutMs), ...(x.env ? { env: x.env } : {}) });
+  return { before_cutover: h.beforeCutover.map(one), after_restore: h.afterRestore.map(one), on_rollback: h.onRollback.map(one) };
+}
 
 function renderHealth(hc: HealthCheck): unknown {
   const timeout = hc.timeoutMs !== undefined ? { timeout: showMs(hc.timeoutMs) } : {};
@@ -670,6 +774,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     auto: plan.auto,
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
+    ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
   });
   doc.commentBefore = HEADER;
   for (const key of ['process', 'policy', 'page_server', 'health_check']) {
@@ -682,6 +787,16 @@ export function renderPlanYaml(plan: MigrationPlan): string {
   }
   const sync = doc.get('file_sync', true) as Node | undefined;
   if (isSeq(sync)) sync.flow = plan.fileSync.length <= 3;
+  // One hook per line; its command as a flow list, like health_check's.
+  const hooksNode = doc.get('hooks', true) as Node | undefined;
+  if (isMap(hooksNode)) {
+    for (const pair of hooksNode.items) {
+      const list = pair.value as Node | undefined;
+      if (!isSeq(list)) continue;
+      if (!list.items.length) list.flow = true;
+      for (const h of list.items) if (isMap(h)) h.flow = true;
+    }
+  }
   return doc.toString({ lineWidth: 0 });
 }
 
@@ -760,6 +875,9 @@ const FILE_NAMES: Record<string, string> = {
   'healthCheck.timeoutMs': 'health_check.timeout',
   shellJob: 'shell_job',
   tcpEstablished: 'tcp_established',
+  'hooks.beforeCutover': 'hooks.before_cutover',
+  'hooks.afterRestore': 'hooks.after_restore',
+  'hooks.onRollback': 'hooks.on_rollback',
 };
 
 /**

@@ -3,6 +3,7 @@
  * replay: what the on-call engineer reads after the fact, and the exact commands to repeat or
  * audit it by hand.
  */
+import { LOCAL_HOST } from '../../shared/api.ts';
 import type { DowntimeEstimate } from '../../shared/domain.ts';
 import { formatMs, formatRate, predictionWithDefaultCosts, type DowntimeEstimateDetail, type TermName } from '../../shared/estimate.ts';
 import { measuredCutover } from './learn.ts';
@@ -52,6 +53,7 @@ function remoteArgv(argv: readonly string[], sudo: boolean): string[] {
 
 function commandText(c: ReplayedCommand): string {
   const main = `${c.host}: ${quoteArgv(remoteArgv(c.argv, c.sudo))}`;
+  if (c.hook) return `${main}  (${c.hook.phase} hook "${c.hook.name}")`;
   return c.pipeTo ? `${main} | ${c.pipeTo.host}: ${quoteArgv(remoteArgv(c.pipeTo.argv, c.pipeTo.sudo))}` : main;
 }
 
@@ -85,6 +87,12 @@ export function renderReport(r: Replay): string {
             `budget ${formatMs(p.policy.downtimeBudgetMs)}, max ${p.policy.maxIterations} pre-dumps, growth ${Math.round(p.policy.growthThreshold * 100)}%, min ${p.policy.minPages} pages`,
           ],
           ['health check', p.healthCheck.kind === 'none' ? 'none' : p.healthCheck.kind],
+          [
+            'traffic hooks',
+            p.hooks && (p.hooks.beforeCutover.length || p.hooks.afterRestore.length || p.hooks.onRollback.length)
+              ? `${p.hooks.beforeCutover.length} before cutover, ${p.hooks.afterRestore.length} after restore, ${p.hooks.onRollback.length} on rollback`
+              : 'none',
+          ],
           ['files synced', p.fileSync.length ? p.fileSync.join(', ') : 'none'],
           ['retention', p.retention],
           ['started', r.startedAt],
@@ -176,6 +184,20 @@ export function renderReport(r: Replay): string {
           e.recommendation.kind,
           e.recommendation.reason,
         ]),
+      ),
+    );
+  }
+
+  if (r.hooks.length) {
+    out.push('', '## Traffic hooks');
+    const byId = new Map(r.commands.map((c) => [c.commandId, c]));
+    out.push(
+      table(
+        ['at', 'phase', 'hook', 'on', 'outcome', 'duration', 'command', 'why'],
+        r.hooks.map((h) => {
+          const c = h.commandId ? byId.get(h.commandId) : undefined;
+          return [time(h.at), h.phase, h.name, c?.host ?? h.on, h.outcome, formatMs(h.durationMs), c ? code(quoteArgv(c.argv)) : '–', h.detail];
+        }),
       ),
     );
   }
@@ -286,6 +308,8 @@ const BARE_HOST = /^[A-Za-z0-9_.@:][A-Za-z0-9_.@:-]*$/;
  * from swallowing the rest of a script fed on stdin; the receiving end of a pipe omits it.
  */
 function sshLine(host: string, argv: readonly string[], sudo: boolean, stdinFromPipe = false): string {
+  // Local hooks ran on the machine running Ferry: the runbook runs them where it runs.
+  if (host === LOCAL_HOST) return quoteArgv([...argv]);
   const remote = quoteArgv(remoteArgv(argv, sudo));
   const outer = `"${remote.replace(/[$`"\\]/g, '\\$&')}"`;
   return `ssh${stdinFromPipe ? '' : ' -n'} ${BARE_HOST.test(host) ? host : quoteArg(host)} -- ${outer}`;
@@ -310,6 +334,8 @@ export function renderRunbook(r: Replay): string {
     '# The exact commands Ferry ran, in order. Each runs on its host through ssh; `sudo -n --`',
     '# appears where Ferry used sudo. Commands that failed or did not finish are commented out',
     '# with their exit status; so are commands whose values were redacted in the journal.',
+    '# Traffic hooks are marked; those on `local` ran on the machine running Ferry and run',
+    '# here without ssh (with the environment variables they name taken from yours).',
     "# Host names are Ferry's aliases: the lab's are in Ferry's own ssh_config",
     '# (~/.config/ferry/ssh_config, or $FERRY_HOME/config/ssh_config).',
     'set -eu',
@@ -323,7 +349,8 @@ export function renderRunbook(r: Replay): string {
     const line = c.pipeTo
       ? `${sshLine(c.host, c.argv, c.sudo)} | ${sshLine(c.pipeTo.host, c.pipeTo.argv, c.pipeTo.sudo, true)}`
       : sshLine(c.host, c.argv, c.sudo);
-    const when = `# ${time(c.startedAt)} on ${c.pipeTo ? `${c.host} → ${c.pipeTo.host}` : c.host}${c.durationMs !== undefined ? `, ${formatMs(c.durationMs)}` : ''}`;
+    const hook = c.hook ? ` (${c.hook.phase} hook "${c.hook.name}"${c.hook.env?.length ? `; needs ${c.hook.env.join(', ')} in the environment` : ''})` : '';
+    const when = `# ${time(c.startedAt)} on ${c.pipeTo ? `${c.host} → ${c.pipeTo.host}` : c.host}${c.durationMs !== undefined ? `, ${formatMs(c.durationMs)}` : ''}${hook.replace(/\n/g, ' ')}`;
     let why: string | undefined;
     if (!c.finished) why = 'did not finish (no exit status in the journal)';
     else if (c.timedOut) why = `timed out after ${formatMs(c.durationMs ?? 0)}`;

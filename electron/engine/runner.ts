@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { EngineEvent } from '../../shared/api.ts';
+import { LOCAL_HOST, type CommandRecord, type EngineEvent } from '../../shared/api.ts';
 import { FerryError } from '../../shared/errors.ts';
 import { pipeBetween, type ExecOptions, type ExecResult, type HostSession } from '../ssh/index.ts';
+import { LocalHost } from './local.ts';
 
 /** How Ferry gets root on a host: logged in as root, or through `sudo -n`. */
 export type Privilege = 'root' | 'sudo';
@@ -20,6 +21,12 @@ export interface RunOptions {
   onBytes?: (bytes: number) => void;
   /** Each chunk of stdout as it arrives (a long-running follower the engine reads live). */
   onStdout?: (chunk: Buffer) => void;
+  /** Environment values for the command (never recorded: only the hook's variable names are). */
+  env?: Record<string, string>;
+  /** Marks a user's traffic hook in the record, so the log, report and runbook tell it apart. */
+  hook?: CommandRecord['hook'];
+  /** Told the command's id once it is recorded as started. */
+  onStart?(commandId: string): void;
 }
 
 /** Streamed output is cut per command so one chatty command cannot flood the journal. */
@@ -28,33 +35,53 @@ const MAX_STREAMED_BYTES = 256 * 1024;
 /**
  * Runs commands for one migration on its hosts. Each command is recorded before it
  * starts and after it ends (journal first, then the UI), so the command log and the
- * runbook hold exactly what ran.
+ * runbook hold exactly what ran. The host named 'local' (LOCAL_HOST) is this machine:
+ * its commands run without ssh but are recorded the same way.
  */
 export class CommandRunner {
+  private readonly local: LocalHost;
+
   constructor(
     private readonly record: (e: EngineEvent) => void,
     private readonly sessions: (alias: string) => HostSession,
     private readonly privilege: (alias: string) => Privilege,
     private readonly migrationId?: string,
-  ) {}
+    local?: LocalHost,
+  ) {
+    this.local = local ?? new LocalHost();
+  }
+
+  private host(alias: string): Pick<HostSession, 'exec'> {
+    return alias === LOCAL_HOST ? this.local : this.sessions(alias);
+  }
 
   async run(host: string, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
     const commandId = randomUUID();
-    const sudo = this.privilege(host) === 'sudo';
-    const record = this.record;
-    record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
+    const sudo = host !== LOCAL_HOST && this.privilege(host) === 'sudo';
+    this.record({
+      type: 'command-started',
+      commandId,
+      migrationId: this.migrationId,
+      host,
+      argv,
+      sudo,
+      startedAt: new Date().toISOString(),
+      ...(opts.hook ? { hook: opts.hook } : {}),
+    });
+    opts.onStart?.(commandId);
     let streamed = 0;
     const stream = (kind: 'stdout' | 'stderr') => (chunk: Buffer) => {
       if (kind === 'stdout') opts.onStdout?.(chunk);
       if (opts.quiet || streamed >= MAX_STREAMED_BYTES) return;
       const text = chunk.subarray(0, MAX_STREAMED_BYTES - streamed).toString('utf8');
       streamed += chunk.length;
-      record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
+      this.record({ type: 'command-output', commandId, migrationId: this.migrationId, stream: kind, text });
     };
     let result: ExecResult;
     try {
-      result = await this.sessions(host).exec(argv, {
+      result = await this.host(host).exec(argv, {
         sudo,
+        env: opts.env,
         timeoutMs: opts.timeoutMs,
         signal: opts.signal,
         stdin: opts.stdin,
@@ -62,7 +89,7 @@ export class CommandRunner {
         onStderr: stream('stderr'),
       });
     } catch (e) {
-      record({
+      this.record({
         type: 'command-finished',
         commandId,
         migrationId: this.migrationId,
@@ -74,7 +101,7 @@ export class CommandRunner {
       });
       throw e;
     }
-    record({
+    this.record({
       type: 'command-finished',
       commandId,
       migrationId: this.migrationId,

@@ -41,3 +41,8 @@ export function exitLabel(c: CommandEntry): string {
   if (f.signal) return `signal ${f.signal}`;
   return 'did not start';
 }
+
+/** "hook before cutover: drain": how the command log labels a user's traffic hook. */
+export function hookLabel(h: NonNullable<CommandRecord['hook']>): string {
+  return `hook ${h.phase.replace('-', ' ')}: ${h.name}`;
+}

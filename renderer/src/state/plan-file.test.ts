@@ -20,6 +20,14 @@ const FULL: MigrationPlan = {
   fileSync: ['/etc/app.conf', '/etc/app b.conf'],
   healthCheck: { kind: 'command', argv: ['curl', '-fsS', 'http://127.0.0.1:8080/health'], timeoutMs: 10000 },
   retention: 'keep',
+  hooks: {
+    beforeCutover: [{ name: 'drain', on: 'local', argv: ['lb-ctl', 'drain', 'app 1'], timeoutMs: 20000, env: ['LB_TOKEN'] }],
+    afterRestore: [{ name: 'switch', on: 'target', argv: ['sh', '-c', 'echo up > /run/app.state'], timeoutMs: 30000 }],
+    onRollback: [
+      { name: 'undrain', on: 'local', argv: ['lb-ctl', 'undrain', 'app 1'], timeoutMs: 20000 },
+      { name: 'note', on: 'source', argv: ['logger', 'ferry rolled back'], timeoutMs: 5000 },
+    ],
+  },
 };
 
 const roundTrip = (p: MigrationPlan) => {
@@ -31,6 +39,19 @@ const roundTrip = (p: MigrationPlan) => {
 describe('a plan from a file in the form', () => {
   it('the fixture sets every field the plan schema has (a new plan field must be added here)', () => {
     expect(Object.keys(FULL).sort()).toEqual(Object.keys(planSchema.shape).sort());
+  });
+
+  it('hooks survive the form; two drafts of the same plan are the same, whatever their hook keys', () => {
+    expect(roundTrip(FULL).hooks).toStrictEqual(FULL.hooks);
+    expect(sameDraft(planToDraft(FULL), planToDraft(FULL))).toBe(true);
+    const fewer = planToDraft(FULL);
+    fewer.hooks = fewer.hooks.slice(1);
+    expect(sameDraft(fewer, planToDraft(FULL))).toBe(false);
+    // Removing every hook in the form removes the file's hooks too.
+    const none = planToDraft(FULL);
+    none.hooks = [];
+    const r = draftToPlan(none);
+    expect(r.ok && r.plan.hooks).toBeFalsy();
   });
 
   it('planToDraft then draftToPlan gives back the same plan, for each kind of health check', () => {
@@ -84,7 +105,8 @@ describe('opening and saving', () => {
   it('a valid file replaces the form and ties it to the file, with no unsaved changes', () => {
     const f = { ...initialPlanFileState(), rejected: { path: '/p/old.yaml', problems: [] } };
     const r = afterOpen(typed, f, { path: '/p/web.yaml', plan: FULL, text: 'source: ...', problems: [] });
-    expect(r.draft).toStrictEqual(planToDraft(FULL));
+    expect(sameDraft(r.draft, planToDraft(FULL))).toBe(true);
+    expect(r.draft.base).toStrictEqual(FULL);
     expect(r.planFile.path).toBe('/p/web.yaml');
     expect(r.planFile.rejected).toBeUndefined();
     expect(hasUnsavedChanges(r.draft, r.planFile)).toBe(false);

@@ -3,6 +3,7 @@
  * form has changes the file does not, and what opening or saving does to the form. Pure
  * functions; the requests are in plan-file-actions.ts.
  */
+import { hooksToDrafts } from './hooks.ts';
 import type { PlanFileOpened, PlanFileProblem, RecentPlanFile } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
@@ -61,6 +62,7 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     healthExpectStatus: hc.kind === 'http' ? str(hc.expectStatus) : d.healthExpectStatus,
     healthTimeoutMs: str(hc.timeoutMs),
     retention: plan.retention,
+    hooks: hooksToDrafts(plan.hooks),
     base: plan,
   };
   return draft;
@@ -73,6 +75,12 @@ export function sameDraft(a: PlanDraft, b: PlanDraft): boolean {
     const x = a[k];
     const y = b[k];
     if (x === y) continue;
+    if (k === 'hooks') {
+      // A hook's key is only its identity in the form; what it does is the rest.
+      const content = (hs: PlanDraft['hooks']) => JSON.stringify(hs.map(({ key: _key, ...h }) => h));
+      if (content(a.hooks) !== content(b.hooks)) return false;
+      continue;
+    }
     if (typeof x === 'object' || typeof y === 'object') {
       if (JSON.stringify(x) !== JSON.stringify(y)) return false;
     } else return false;

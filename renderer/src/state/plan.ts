@@ -5,6 +5,7 @@
  */
 import { defaultPolicy, planSchema } from '../../../shared/api.ts';
 import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
+import { draftHooks, type HookDraft } from './hooks.ts';
 
 export interface PlanDraft {
   source: string;
@@ -34,6 +35,8 @@ export interface PlanDraft {
   retention: 'keep' | 'delete-on-commit';
   /** The plan opened from a file: fields the form does not show come from it unchanged. */
   base?: MigrationPlan;
+  /** Traffic hooks, in phase order as listed (see HooksEditor). */
+  hooks: HookDraft[];
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -64,6 +67,7 @@ export function defaultDraft(): PlanDraft {
     healthExpectStatus: '200',
     healthTimeoutMs: '',
     retention: 'keep',
+    hooks: [],
   };
 }
 
@@ -151,6 +155,11 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     retention: d.retention,
   };
   const errors: PlanErrors = {};
+  const hooks = draftHooks(d.hooks);
+  if (!hooks.ok) errors.hooks = 'Fix the hooks marked below';
+  else if (hooks.hooks) Object.assign(candidate, { hooks: hooks.hooks });
+  // The form is the truth for hooks: removing the last one removes an opened file's hooks too.
+  else delete (candidate as { hooks?: unknown }).hooks;
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';

@@ -66,6 +66,11 @@ function StartBody({ plan }: { plan: MigrationPlan }) {
           <li>At cutover the source is frozen (criu dump --leave-stopped) and restored on {plan.target}; the source copy is killed only after the target is verified.</li>
         )}
         <li>Images go to {plan.workDir}/&lt;migration&gt; on both hosts ({plan.retention === 'keep' ? 'kept afterwards' : 'deleted on commit'}).</li>
+        {plan.hooks && plan.hooks.beforeCutover.length + plan.hooks.afterRestore.length + plan.hooks.onRollback.length > 0 && (
+          <li data-testid="start-hooks">
+            Your hooks run {plan.hooks.beforeCutover.length} before cutover (one failing aborts it), {plan.hooks.afterRestore.length} after restore (one failing rolls back) and {plan.hooks.onRollback.length} on rollback.
+          </li>
+        )}
       </ul>
       {override && <p className="warn-text">You chose to override preflight blockers: CRIU may fail, and Ferry will roll back.</p>}
     </>

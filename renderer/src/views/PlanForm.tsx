@@ -9,6 +9,7 @@ const MODE_HINT: Record<PlanDraft['mode'], string> = {
   cold: 'One dump: frozen for the whole copy',
   postcopy: 'Runs on the target at once; its memory follows from the source',
 };
+import { HooksEditor } from './HooksEditor.tsx';
 
 function Field({ label, field, errors, hint, children }: { label: string; field: DraftField; errors: PlanErrors; hint?: string; children: (id: string, invalid: boolean) => ReactNode }) {
   const id = useId();
@@ -205,6 +206,8 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
           )}
         </Field>
       </fieldset>
+
+      <HooksEditor showErrors={showErrors} />
     </form>
   );
 }

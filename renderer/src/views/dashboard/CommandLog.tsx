@@ -1,5 +1,5 @@
 import { memo, useMemo, useState } from 'react';
-import { commandHosts, commandLine, commandStatus, exitLabel } from '../../state/commands.ts';
+import { commandHosts, commandLine, commandStatus, exitLabel, hookLabel } from '../../state/commands.ts';
 import { commandsOf, type CommandEntry } from '../../state/engine.ts';
 import { formatBytes, formatMs, formatTime } from '../../state/format.ts';
 import { useConsole } from '../../store.ts';
@@ -13,7 +13,14 @@ const CommandRow = memo(function CommandRow({ c }: { c: CommandEntry }) {
   const expanded = open ?? (status === 'failed' || status === 'timed-out');
   const hasOutput = c.output.length > 0;
   return (
-    <li className={`cmd cmd-${status}`} data-testid="command" data-command-id={c.record.commandId} data-status={status} data-exit={c.finished?.code ?? ''}>
+    <li
+      className={`cmd cmd-${status}${c.record.hook ? ' cmd-is-hook' : ''}`}
+      data-testid="command"
+      data-command-id={c.record.commandId}
+      data-status={status}
+      data-exit={c.finished?.code ?? ''}
+      data-hook={c.record.hook?.name}
+    >
       <button type="button" className="cmd-head" aria-expanded={expanded} onClick={() => setOpen(!expanded)}>
         <span className="cmd-caret" aria-hidden="true">
           {expanded ? '▾' : '▸'}
@@ -23,6 +30,12 @@ const CommandRow = memo(function CommandRow({ c }: { c: CommandEntry }) {
           {commandHosts(c.record)}
         </span>
         <code className="cmd-line" data-testid="command-line">
+          {c.record.hook && (
+            // A user's traffic hook, not one of Ferry's own commands.
+            <span className="cmd-hook" data-testid="command-hook">
+              {hookLabel(c.record.hook)}
+            </span>
+          )}
           {commandLine(c.record)}
         </code>
         <span className="cmd-duration">{c.finished ? formatMs(c.finished.durationMs) : ''}</span>
