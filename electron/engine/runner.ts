@@ -16,6 +16,8 @@ export interface RunOptions {
   check?: boolean;
   /** Words for the error when `check` fails. */
   what?: string;
+  /** Live stdout for the caller (even when quiet): a command whose output is data, not log. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 /** Streamed output is cut per command so one chatty command cannot flood the journal. */
@@ -40,6 +42,7 @@ export class CommandRunner {
     this.record({ type: 'command-started', commandId, migrationId: this.migrationId, host, argv, sudo, startedAt: new Date().toISOString() });
     let streamed = 0;
     const stream = (kind: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      if (kind === 'stdout') opts.onStdout?.(chunk);
       if (opts.quiet || streamed >= MAX_STREAMED_BYTES) return;
       const text = chunk.subarray(0, MAX_STREAMED_BYTES - streamed).toString('utf8');
       streamed += chunk.length;
