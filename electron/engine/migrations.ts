@@ -122,6 +122,16 @@ export class MigrationService {
           : 'Abort that migration first, or measure once it has ended.',
       });
     }
+    // Another engine (a CLI run, a crashed console) may be migrating it: its journal says so.
+    const unfinished = this.list().find((j) => !j.finished && j.source === host && j.pid === pid);
+    if (unfinished) {
+      throw new FerryError({
+        code: 'dirty-probe-refused',
+        host,
+        message: `Refusing to measure the dirty rate of PID ${pid} on ${host}: migration ${unfinished.id} of it is unfinished (last phase ${unfinished.lastPhase}), and clearing the soft-dirty bits could erase CRIU's tracking and corrupt the restored memory`,
+        hint: unfinished.nextStep ?? 'Let that migration finish, or recover it, before measuring.',
+      });
+    }
     const key = `${host} ${pid}`;
     if (this.probing.has(key)) {
       throw new FerryError({ code: 'dirty-probe-running', host, message: `The dirty rate of PID ${pid} on ${host} is already being measured`, hint: 'Wait for that measurement to end.' });
