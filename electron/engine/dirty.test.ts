@@ -39,12 +39,12 @@ describe('the sampler program is read-only', () => {
 
 describe('parseSamplerLine and LineSplitter', () => {
   it('reads the lines the real program printed on this machine', () => {
-    // Recorded from `python3 -c SAMPLER_SCRIPT <node pid> --count 3 --interval-ms 100`.
-    const out = '# ferry-dirty 1 softdirty=0 page=4096\nS 10023694 0 21693 35.08 1\nS 10023768 0 21693 32.82 1\n# gone\nC 10023800\nnoise\n';
+    // Recorded from `python3 -c SAMPLER_SCRIPT <node pid> --count 2 --interval-ms 100`, then a gone PID and the reset.
+    const out = '# ferry-dirty 1 softdirty=0 page=4096\nS 10455411 0 21734 31.61 1 114.75\nS 10455550 0 21734 31.67 1 125.52\n# gone\nC 10023800\nnoise\n';
     expect(out.split('\n').map(parseSamplerLine)).toEqual([
       { kind: 'header', softDirty: false, pageSize: 4096 },
-      { kind: 'sample', monoMs: 10023694, dirtyPages: 0, presentPages: 21693, cpuMs: 35.08, pids: 1 },
-      { kind: 'sample', monoMs: 10023768, dirtyPages: 0, presentPages: 21693, cpuMs: 32.82, pids: 1 },
+      { kind: 'sample', monoMs: 10455411, dirtyPages: 0, presentPages: 21734, cpuMs: 31.61, pids: 1, wallMs: 114.75 },
+      { kind: 'sample', monoMs: 10455550, dirtyPages: 0, presentPages: 21734, cpuMs: 31.67, pids: 1, wallMs: 125.52 },
       { kind: 'gone' },
       { kind: 'cleared', monoMs: 10023800 },
       undefined,
@@ -54,10 +54,10 @@ describe('parseSamplerLine and LineSplitter', () => {
 
   it('joins lines cut anywhere between chunks', () => {
     const s = new LineSplitter();
-    const text = 'S 1 2 3 4.00 1\nS 5 6 7 8.00 1\n';
+    const text = 'S 1 2 3 4.00 1 5.00\nS 5 6 7 8.00 1 9.00\n';
     const got: string[] = [];
     for (let i = 0; i < text.length; i += 3) got.push(...s.push(Buffer.from(text.slice(i, i + 3))));
-    expect(got).toEqual(['S 1 2 3 4.00 1', 'S 5 6 7 8.00 1']);
+    expect(got).toEqual(['S 1 2 3 4.00 1 5.00', 'S 5 6 7 8.00 1 9.00']);
   });
 });
 

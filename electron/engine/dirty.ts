@@ -31,8 +31,9 @@ export const PROBE_SECONDS = { min: 1, max: 60 } as const;
  * Output, one line each, flushed:
  *   `# ferry-dirty 1 softdirty=0|1 page=4096`  once: whether this kernel tracks soft-dirty
  *       (read on the sampler's own freshly written pages; 0 means CONFIG_MEM_SOFT_DIRTY is off)
- *   `S MONO_MS DIRTY PRESENT CPU_MS PIDS`  per sample: CLOCK_MONOTONIC ms, soft-dirty pages,
- *       present pages, the sampler's own CPU ms for this sample, tree PIDs still alive
+ *   `S MONO_MS DIRTY PRESENT CPU_MS PIDS WALL_MS`  per sample: CLOCK_MONOTONIC ms, soft-dirty
+ *       pages, present pages, the sampler's own CPU ms for this sample, tree PIDs still alive,
+ *       and the sample's wall time
  *   `# gone` when every PID has exited (exit status 3)
  * Counting runs at C speed: the 8-byte entries are sliced into their byte 6 (bit 55 = 0x80)
  * and byte 7 (bit 63 = 0x80, bit 62 = 0x40), mapped to 0/1 bytes by translate(), and ANDed as
@@ -110,15 +111,15 @@ def main():
     out.flush()
     nxt = t0
     for _ in range(max(0, n)):
-        c0 = time.process_time()
+        w0, c0 = time.monotonic(), time.process_time()
         d, p, alive = sample(pids)
-        c1 = time.process_time()
+        c1, w1 = time.process_time(), time.monotonic()
         if alive == 0:
             out.write('# gone\n')
             out.flush()
             sys.exit(3)
         cpu = (c1 - c0) * 1000.0
-        out.write('S %d %d %d %.2f %d\n' % (time.monotonic() * 1000, d, p, cpu, alive))
+        out.write('S %d %d %d %.2f %d %.2f\n' % (w1 * 1000, d, p, cpu, alive, (w1 - w0) * 1000.0))
         out.flush()
         nxt += interval / 1000.0
         now = time.monotonic()
@@ -169,7 +170,7 @@ export function touchesClearRefs(argv: readonly string[]): boolean {
 
 export type SamplerLine =
   | { kind: 'header'; softDirty: boolean; pageSize: number }
-  | { kind: 'sample'; monoMs: number; dirtyPages: number; presentPages: number; cpuMs: number; pids: number }
+  | { kind: 'sample'; monoMs: number; dirtyPages: number; presentPages: number; cpuMs: number; pids: number; wallMs: number }
   | { kind: 'cleared'; monoMs: number }
   | { kind: 'gone' };
 
@@ -177,8 +178,8 @@ export function parseSamplerLine(raw: string): SamplerLine | undefined {
   const line = raw.trim();
   let m = line.match(/^# ferry-dirty 1 softdirty=([01]) page=(\d+)$/);
   if (m) return { kind: 'header', softDirty: m[1] === '1', pageSize: Number(m[2]) };
-  m = line.match(/^S (\d+) (\d+) (\d+) (\d+(?:\.\d+)?) (\d+)$/);
-  if (m) return { kind: 'sample', monoMs: Number(m[1]), dirtyPages: Number(m[2]), presentPages: Number(m[3]), cpuMs: Number(m[4]), pids: Number(m[5]) };
+  m = line.match(/^S (\d+) (\d+) (\d+) (\d+(?:\.\d+)?) (\d+) (\d+(?:\.\d+)?)$/);
+  if (m) return { kind: 'sample', monoMs: Number(m[1]), dirtyPages: Number(m[2]), presentPages: Number(m[3]), cpuMs: Number(m[4]), pids: Number(m[5]), wallMs: Number(m[6]) };
   m = line.match(/^C (\d+)$/);
   if (m) return { kind: 'cleared', monoMs: Number(m[1]) };
   if (line === '# gone') return { kind: 'gone' };
