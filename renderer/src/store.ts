@@ -1,6 +1,7 @@
 import { create } from 'zustand';
 import type { EngineEvent } from '../../shared/api.ts';
 import type {
+  DirtyRateProbe,
   HostFacts,
   HostInfo,
   JournalSummary,
@@ -46,6 +47,8 @@ export interface RequestState {
   runbooks: Record<string, Loadable<string>>;
   lab: Loadable<LabStatus>;
   labBusy?: 'up' | 'down';
+  /** The last 'measure dirty rate' probe and what it was asked for. */
+  dirtyProbe: Loadable<DirtyRateProbe> & { alias?: string; pid?: number; seconds?: number };
 }
 
 export interface UiState {
@@ -83,6 +86,7 @@ export const initialRequestState = (): RequestState => ({
   reports: {},
   runbooks: {},
   lab: idle,
+  dirtyProbe: idle,
 });
 
 function savedTheme(): ThemeChoice {
