@@ -9,12 +9,12 @@
  *
  *   npm run bench:sampler -- [--samples 20] [--local-mib 1024] [--lab-mib 512] [--no-lab] [--lab-slot N]
  */
-import { spawn } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SAMPLE_INTERVAL_MS, median, parseSamplerLine, samplerArgv, type SamplerLine } from '../engine/dirty.ts';
-import { labUp, startWorkload, workloadStatus } from '../lab/index.ts';
+import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
 import { isolatedLab } from '../lab/testing.ts';
 import { SshHub } from '../ssh/index.ts';
 import { table } from '../cli/progress.ts';
@@ -93,6 +93,11 @@ async function lab(): Promise<ReturnType<typeof summarise>> {
     return summarise(`lab source VM (TCG), ${labMib} MiB workload`, r.stdout);
   } finally {
     await hub.closeAll();
+    // A lab of the bench's own is stopped again; the user's lab is left as it was.
+    if (slot) {
+      await labDown({ env });
+      rmSync(slot.root, { recursive: true, force: true });
+    }
   }
 }
 
