@@ -7,7 +7,7 @@ import { isFerryError } from '../../shared/errors.ts';
 import { SshHub } from '../ssh/index.ts';
 import { eventually, hostBlock, knownHostsLine, makeTestHome, processesMatching, type TestHome } from '../ssh/testing/fixture.ts';
 import { startSshd, type TestSshd } from '../ssh/testing/sshd.ts';
-import { LiveSampler, measureDirtyRate, type Sample } from './dirty-sampler.ts';
+import { LiveSampler, measureDirtyRate, pythonMissing, type Sample } from './dirty-sampler.ts';
 import { CommandRunner } from './runner.ts';
 
 // The sampler through a real OpenSSH connection to this machine, against a real process.
@@ -108,5 +108,15 @@ describe('measureDirtyRate over ssh', () => {
     const run = new CommandRunner(() => undefined, (a) => hub.session(a), () => 'root');
     await expect(measureDirtyRate(run, 'box', 4_000_000, 1)).rejects.toMatchObject({ code: 'no-such-process', host: 'box' });
     await expect(measureDirtyRate(run, 'box', child.pid!, 61)).rejects.toMatchObject({ code: 'bad-request' });
+  });
+});
+
+describe('pythonMissing', () => {
+  it('recognises a missing python3 as the remote shell reports it, and nothing else', () => {
+    // Recorded: `env -i PATH=/nonexistent bash -c 'echo "FERRY-PGID $$" >&2; exec python3 -c 1'` (exit 127).
+    expect(pythonMissing({ code: 127, stderr: 'FERRY-PGID 28725\n/bin/bash: line 1: exec: python3: not found\n' })).toBe(true);
+    expect(pythonMissing({ code: 1, stderr: 'sudo: python3: command not found\n' })).toBe(true);
+    expect(pythonMissing({ code: 1, stderr: "PermissionError: [Errno 13] Permission denied: '/proc/1/pagemap'\n" })).toBe(false);
+    expect(pythonMissing({ code: 0, stderr: '' })).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ import type { ExecResult } from '../ssh/index.ts';
 export type Sample = Extract<SamplerLine, { kind: 'sample' }>;
 
 /** python3 is not there (a shell's 127, or sudo's own words). */
-function pythonMissing(r: ExecResult): boolean {
+export function pythonMissing(r: Pick<ExecResult, 'code' | 'stderr'>): boolean {
   return r.code === 127 || /python3.*(not found|No such file)/i.test(r.stderr);
 }
 
