@@ -72,7 +72,8 @@ async function lab(): Promise<ReturnType<typeof summarise>> {
   const slot = values['lab-slot'] !== undefined ? isolatedLab('ferry-bench-sampler-', Number(values['lab-slot'])) : undefined;
   const env = slot?.env ?? process.env;
   process.stderr.write(`lab up…\n`);
-  await labUp({ env, ...(slot ? { ports: slot.ports } : {}) });
+  // Generous: TCG boots slowly on a busy machine.
+  await labUp({ env, sshTimeoutMs: 420_000, ...(slot ? { ports: slot.ports } : {}) });
   const hub = new SshHub({ env });
   try {
     const s = hub.session('lab-source');
