@@ -31,7 +31,7 @@ describe('the sampler program is read-only', () => {
   it('takes PIDs and bounds as positional argv, never inside the script', () => {
     const argv = samplerArgv([50000, 50001], { intervalMs: 250, count: 40 });
     expect(argv.slice(0, 3)).toEqual(['python3', '-c', SAMPLER_SCRIPT]);
-    expect(argv.slice(3)).toEqual(['50000', '50001', '--interval-ms', '250', '--count', '40', '--deadline-ms', '15000']);
+    expect(argv.slice(3)).toEqual(['50000', '50001', '--interval-ms', '250', '--count', '40', '--deadline-ms', '15000', '--max-duty', '0.1']);
     expect(clearArgv([7, 8])).toEqual(['python3', '-c', CLEAR_SCRIPT, '7', '8']);
     expect(() => samplerArgv([], { count: 1 })).toThrow();
   });

@@ -19,6 +19,8 @@
  */
 import type { DirtyRateProbe } from '../../shared/domain.ts';
 
+/** The sampler's CPU ceiling, as a share of one core (it spaces samples out to stay under it). */
+export const MAX_DUTY = 0.1;
 /** Default sampling interval: four samples a second. */
 export const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 /** One sampler run never outlives this; the engine starts another if it is still waiting. */
@@ -35,6 +37,8 @@ export const PROBE_SECONDS = { min: 1, max: 60 } as const;
  *       pages, present pages, the sampler's own CPU ms for this sample, tree PIDs still alive,
  *       and the sample's wall time
  *   `# gone` when every PID has exited (exit status 3)
+ * The sampler never takes more than --max-duty of one core (default 10%): after an expensive
+ * sample it waits CPU/duty before the next, whatever the interval asks.
  * Counting runs at C speed: the 8-byte entries are sliced into their byte 6 (bit 55 = 0x80)
  * and byte 7 (bit 63 = 0x80, bit 62 = 0x40), mapped to 0/1 bytes by translate(), and ANDed as
  * two big integers whose popcount is the answer.
@@ -96,13 +100,14 @@ def sample(pids):
     return acc[0], acc[1], alive
 
 def main():
-    pids, interval, n, deadline = [], 250, 1, 600000
+    pids, interval, n, deadline, duty = [], 250, 1, 600000, 0.1
     a = sys.argv[1:]
     while a:
         x = a.pop(0)
         if x == '--interval-ms': interval = int(a.pop(0))
         elif x == '--count': n = int(a.pop(0))
         elif x == '--deadline-ms': deadline = int(a.pop(0))
+        elif x == '--max-duty': duty = float(a.pop(0))
         else: pids.append(int(x))
     t0 = time.monotonic()
     end = t0 + min(deadline, 3600000) / 1000.0
@@ -121,7 +126,7 @@ def main():
         cpu = (c1 - c0) * 1000.0
         out.write('S %d %d %d %.2f %d %.2f\n' % (w1 * 1000, d, p, cpu, alive, (w1 - w0) * 1000.0))
         out.flush()
-        nxt += interval / 1000.0
+        nxt += max(interval / 1000.0, (c1 - c0) / duty if duty > 0 else 0)
         now = time.monotonic()
         if nxt >= end or now >= end:
             break
@@ -149,13 +154,15 @@ export interface SamplerOptions {
   intervalMs?: number;
   count: number;
   deadlineMs?: number;
+  /** CPU ceiling, share of one core (0 = none). */
+  maxDuty?: number;
 }
 
 export function samplerArgv(pids: readonly number[], o: SamplerOptions): string[] {
   if (pids.length === 0) throw new Error('samplerArgv: no PIDs');
   const intervalMs = Math.max(10, Math.round(o.intervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS));
   const deadlineMs = Math.round(o.deadlineMs ?? intervalMs * o.count + 5000);
-  return ['python3', '-c', SAMPLER_SCRIPT, ...pids.map(String), '--interval-ms', String(intervalMs), '--count', String(Math.max(1, Math.round(o.count))), '--deadline-ms', String(deadlineMs)];
+  return ['python3', '-c', SAMPLER_SCRIPT, ...pids.map(String), '--interval-ms', String(intervalMs), '--count', String(Math.max(1, Math.round(o.count))), '--deadline-ms', String(deadlineMs), '--max-duty', String(o.maxDuty ?? MAX_DUTY)];
 }
 
 export function clearArgv(pids: readonly number[]): string[] {
