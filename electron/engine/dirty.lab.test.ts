@@ -56,15 +56,26 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('live dirty sampl
 
     // 1. The probe, before any migration: the workload rewrites RATE pages a second, one after
     // another (64 MiB = 16384 pages, so 5 s stay well short of wrapping).
+    // The rate the workload achieved around the probe, from its own counter (pages written):
+    // a busy host slows the TCG guest well below the asked RATE.
+    const s1 = await workloadStatus('source', { env, name }, hub);
     const probe = await service.measureDirtyRate('lab-source', WORKLOAD_PID, 5);
+    await new Promise((r) => setTimeout(r, 1500));
+    const s2 = await workloadStatus('source', { env, name }, hub);
+    const secs = (t: string) => t.split(':').map(Number).reduce((a, x) => a * 60 + x, 0);
+    const window = secs(s2.time) - secs(s1.time);
+    expect(window).toBeGreaterThanOrEqual(5);
+    const achieved = (s2.counter - s1.counter) / window;
     expect(probe.seconds).toBeGreaterThanOrEqual(5);
     expect(probe.pids).toContain(WORKLOAD_PID);
     expect(probe.presentPages).toBeGreaterThan(64 * 256);
-    // TCG guests reach 80–100% of the asked rate (FACTS.md); the rest is the process's own heap.
-    expect(probe.pagesPerSec).toBeGreaterThan(0.5 * RATE);
+    // One page per counter step, one after another (no wrap in 5 s); plus a little heap. The
+    // status lines' 1 s stamps over a ~7 s window leave a wide band.
+    expect(probe.pagesPerSec).toBeGreaterThan(0.5 * achieved);
+    expect(probe.pagesPerSec).toBeLessThan(1.6 * achieved + 50);
     expect(probe.pagesPerSec).toBeLessThan(1.6 * RATE);
     expect(probe.verdict).toMatch(/MiB\/s/);
-    console.log(`probe: ${probe.dirtyPages} pages in ${probe.seconds.toFixed(2)} s = ${Math.round(probe.pagesPerSec)} pages/s (asked ${RATE}); ${probe.verdict}`);
+    console.log(`probe: ${probe.dirtyPages} pages in ${probe.seconds.toFixed(2)} s = ${Math.round(probe.pagesPerSec)} pages/s (workload achieved ${Math.round(achieved)}, asked ${RATE}); ${probe.verdict}`);
     events.length = 0;
 
     // 2. A manual migration: after the first pre-dump, watch ~3 s of samples, then cut over.
