@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import type { FerryErrorInfo } from './errors.ts';
 import type {
+  DirtyRateProbe,
+  DirtySample,
   DowntimeEstimate,
   HookHost,
   HookPhase,
@@ -121,6 +123,8 @@ export const requestSchemas = {
   'migration.start': z.object({ plan: planSchema, overrideBlockers: z.boolean().default(false) }),
   'migration.control': z.object({ migrationId: id, action: z.enum(['one-more', 'cutover-now', 'abort', 'rollback']) }),
   'migration.rollbackPreview': z.object({ migrationId: id }),
+  // Writes clear_refs on the source: the engine refuses it once a pre-dump of that PID ran.
+  'dirty.measure': z.object({ alias, pid, seconds: z.number().int().min(1).max(60) }),
   'journals.list': z.object({}),
   'journals.report': z.object({ id }),
   'journals.runbook': z.object({ id }),
@@ -150,6 +154,7 @@ export interface Results {
   'migration.start': { migrationId: string };
   'migration.control': { accepted: boolean; note: string };
   'migration.rollbackPreview': RollbackPreview;
+  'dirty.measure': DirtyRateProbe;
   'journals.list': JournalSummary[];
   'journals.report': { markdown: string };
   'journals.runbook': { script: string };
@@ -243,7 +248,16 @@ export type EngineEvent =
   | { type: 'phase'; migrationId: string; phase: Phase; at: string; note?: string }
   | { type: 'iteration'; migrationId: string; stats: IterationStats }
   | { type: 'restore-stats'; migrationId: string; stats: RestoreStats }
-  | { type: 'estimate'; migrationId: string; estimate: DowntimeEstimate; recommendation: Recommendation }
+  | {
+      type: 'estimate';
+      migrationId: string;
+      estimate: DowntimeEstimate;
+      recommendation: Recommendation;
+      /** Redone between pre-dumps from the live dirty set (not after an iteration). */
+      live?: boolean;
+    }
+  /** Between pre-dumps, a few per second; the journal keeps at most one a second. */
+  | ({ type: 'dirty-sample'; migrationId: string } & DirtySample)
   | { type: 'transfer'; migrationId: string; label: string; doneBytes: number; totalBytes?: number }
   | {
       /** One traffic hook run, after its command finished (or could not start). */

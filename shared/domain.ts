@@ -269,3 +269,38 @@ export interface LabProgress {
   message: string;
   fraction?: number;
 }
+
+/**
+ * One live count of the source's dirty set between pre-dumps: soft-dirty pages read
+ * (read-only) from /proc/PID/pagemap over the whole tree since pre-dump `sinceIteration`.
+ */
+export interface DirtySample {
+  /** Console clock when the sample arrived (ISO and ms since epoch). */
+  at: string;
+  atMs: number;
+  /** The pre-dump whose end these pages were dirtied since. */
+  sinceIteration: number;
+  dirtyPages: number;
+  /** Resident pages of the tree (present in RAM). */
+  presentPages: number;
+  /** Growth of the dirty set over the last seconds; undefined for the first sample. */
+  ratePagesPerSec?: number;
+  /** The sampler's own CPU time for this sample, on the source. */
+  samplerCpuMs?: number;
+}
+
+/** The 'measure dirty rate' probe: clear soft-dirty, wait, count (before any pre-dump). */
+export interface DirtyRateProbe {
+  host: string;
+  pid: number;
+  /** The tree whose pages were counted. */
+  pids: number[];
+  /** Measured between the clear and the count, on the host's clock. */
+  seconds: number;
+  dirtyPages: number;
+  presentPages: number;
+  pagesPerSec: number;
+  bytesPerSec: number;
+  /** What the rate means for pre-copy, in plain words. */
+  verdict: string;
+}

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, isFerryError } from '../../shared/errors.ts';
+import { registerDirtyCommand } from './commands/dirty.ts';
 import { registerHostCommands } from './commands/hosts.ts';
 import { registerLabCommands } from './commands/lab.ts';
 import { registerMigrateCommands } from './commands/migrate.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerHostCommands(program);
   registerLabCommands(program);
   registerMigrateCommands(program);
+  registerDirtyCommand(program);
   registerRehearseCommand(program);
   registerUiCommand(program);
   return program;

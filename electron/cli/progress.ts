@@ -31,6 +31,8 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
       return `   ${s.kind} ${s.index}: ${s.pagesWritten} pages written, ${s.pagesSkippedParent} unchanged, frozen ${ms(s.frozenTimeUs)}, dirty ${rate(s.dirtyPagesPerSec)}, bandwidth ${mbps(s.bandwidthBytesPerSec)}`;
     }
     case 'estimate': {
+      // Redone every second between pre-dumps from the live dirty set: only when asked.
+      if (e.live && !opts.verbose) return undefined;
       const x = e.estimate;
       return `   estimate: freeze ${fmtMs(x.predictedMs)} (${fmtMs(x.lowMs)}–${fmtMs(x.highMs)}) vs budget ${fmtMs(x.budgetMs)} → ${e.recommendation.kind}: ${e.recommendation.reason}`;
     }

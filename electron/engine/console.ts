@@ -48,6 +48,7 @@ export class Engine implements ConsoleApi {
       'migration.start': async ({ plan, overrideBlockers }) => ({ migrationId: m.start(plan, { overrideBlockers }).migrationId }),
       'migration.control': async ({ migrationId, action }) => m.control(migrationId, action),
       'migration.rollbackPreview': async ({ migrationId }) => m.rollbackPreview(migrationId),
+      'dirty.measure': ({ alias, pid, seconds }) => m.measureDirtyRate(alias, pid, seconds),
       'journals.list': async () => m.list(),
       'journals.report': async ({ id }) => ({ markdown: m.report(id) }),
       'journals.runbook': async ({ id }) => ({ script: m.runbook(id) }),

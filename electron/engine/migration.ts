@@ -20,6 +20,7 @@ import { LocalHost } from './local.ts';
 import { runPreflight, type PreflightFacts } from './preflight.ts';
 import { parsePs, processTree, psArgv } from './ps.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
+import { LiveDirty } from './live-dirty.ts';
 import type { HostSession } from '../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -46,6 +47,8 @@ export interface MigrationDeps {
   record(event: EngineEvent): void;
   /** Ferry's own environment: local hooks get their `env` names from it (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The UI only, not the journal: for frequent samples the journal keeps only some of. */
+  emit?(event: EngineEvent): void;
 }
 
 export interface MigrationResult {
@@ -109,6 +112,10 @@ export class Migration {
   private hooksStarted = false;
   /** What the last rollback could not undo (for the summary). */
   private rollbackProblems: string[] = [];
+  /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
+  private _preDumpStarted = false;
+  /** The live dirty set between pre-dumps (read-only pagemap sampling on the source). */
+  private readonly live: LiveDirty;
 
   constructor(
     readonly plan: MigrationPlan,
@@ -125,8 +132,25 @@ export class Migration {
       this.id,
       new LocalHost({ env: deps.env }),
     );
+    this.live = new LiveDirty({
+      migrationId: this.id,
+      run: this.run,
+      host: this.plan.source,
+      record: (e) => this.deps.record(e),
+      emit: (e) => (this.deps.emit ?? (() => undefined))(e),
+      reestimate: () => this.estimate(Date.now(), true),
+    });
   }
   private readonly overrideBlockers: boolean;
+
+  get preDumpStarted(): boolean {
+    return this._preDumpStarted;
+  }
+
+  /** Whether `pid` is this migration's process or one of its tree. */
+  covers(pid: number): boolean {
+    return this.plan.pid === pid || this.pids.includes(pid);
+  }
 
   private get dir(): string {
     return `${this.plan.workDir}/${this.id}`;
@@ -235,6 +259,7 @@ export class Migration {
         outcome = await this.rollback(`after an error: ${error.message}`);
       }
     }
+    await this.live.stop();
     const summary = this.summary(outcome, error);
     this.deps.record({
       type: 'outcome',
@@ -338,6 +363,8 @@ export class Migration {
 
   private async precopyIteration(i: number): Promise<void> {
     const { source } = this.plan;
+    await this.live.stop();
+    this._preDumpStarted = true;
     await this.startPageServer(i);
     const dir = this.iterDir(i);
     await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
@@ -369,13 +396,14 @@ export class Migration {
   }
 
   /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
-  private estimate(atMs: number): void {
+  private estimate(atMs: number, live = false): void {
     // This link's copy cost, timed now, beats a past run's; the rest comes from history.
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs });
+    const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
-    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation });
+    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
 
   /** The cutover's copy command: files to sync first, then the image dir (tar's --exclude is positional). */
@@ -419,11 +447,18 @@ export class Migration {
       this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason: rec.reason, at: this.now() });
       return action;
     }
-    return fromUser(await this.waitForAction());
+    // Waiting for the user: watch the dirty set grow until they decide (never inside a CRIU step).
+    this.live.start(this.iterations[this.iterations.length - 1]!.index, this.pids);
+    try {
+      return fromUser(await this.waitForAction());
+    } finally {
+      await this.live.stop();
+    }
   }
 
   private async cutover(last: number): Promise<Outcome> {
     const { source, target } = this.plan;
+    await this.live.stop();
     this.setPhase('cutover');
     // Outside the freeze window: the source runs on while traffic is drained.
     await this.hookPhase('before-cutover', `Ferry did not cut over: nothing was dumped and the process still runs on ${source}; the on-rollback hooks undo what the hooks before it did. Fix the hook and start again.`);
@@ -679,6 +714,7 @@ export class Migration {
   /** Undo whatever this migration did, in the order announced; ends with the source running. */
   async rollback(reason: string): Promise<Outcome> {
     const { source, target } = this.plan;
+    await this.live.stop();
     this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
     this.setPhase('rolling-back', reason);
     const problems: string[] = [];

@@ -9,6 +9,8 @@ import { Migration, newMigrationId, type MigrationResult } from './migration.ts'
 import { learnCosts } from './learn.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
 import { runPreflight } from './preflight.ts';
+import { measureDirtyRate } from './dirty-sampler.ts';
+import type { DirtyRateProbe } from '../../shared/domain.ts';
 import { CommandRunner, type Privilege } from './runner.ts';
 import type { HostSession } from '../ssh/index.ts';
 
@@ -18,6 +20,8 @@ import type { HostSession } from '../ssh/index.ts';
  */
 export class MigrationService {
   private readonly active = new Map<string, { migration: Migration; done: Promise<MigrationResult> }>();
+  /** Dirty-rate probes running now, as `host pid`: a migration of that PID waits for them. */
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly session: (alias: string) => HostSession,
@@ -38,6 +42,14 @@ export class MigrationService {
 
   /** Start a migration; resolves once it is journaled and running, not when it ends. */
   start(plan: MigrationPlan, opts: { overrideBlockers?: boolean } = {}): { migrationId: string; done: Promise<MigrationResult> } {
+    if (this.probing.has(`${plan.source} ${plan.pid}`)) {
+      throw new FerryError({
+        code: 'dirty-probe-running',
+        host: plan.source,
+        message: `The dirty rate of PID ${plan.pid} on ${plan.source} is being measured`,
+        hint: 'Start the migration once the measurement has ended (at most a minute).',
+      });
+    }
     for (const { migration } of this.active.values()) {
       if (migration.plan.pid === plan.pid && migration.plan.source === plan.source) {
         throw new FerryError({
@@ -61,6 +73,7 @@ export class MigrationService {
           this.emit(e);
         },
         env: this.env,
+        emit: this.emit,
       },
       { id, overrideBlockers: opts.overrideBlockers, learned },
     );
@@ -86,6 +99,54 @@ export class MigrationService {
 
   rollbackPreview(id: string): RollbackPreview {
     return this.get(id).rollbackPreview();
+  }
+
+  /**
+   * The 'measure dirty rate' probe: clear the soft-dirty bits of PID's tree on `host`, wait,
+   * count. Refused while a migration of that PID on that host runs: once its first pre-dump
+   * has started, clearing would erase CRIU's tracking and corrupt the restored memory (and
+   * before, the clear could land just after that pre-dump). Its commands reach the UI but no
+   * journal, like a preflight of its own.
+   */
+  async measureDirtyRate(host: string, pid: number, seconds: number): Promise<DirtyRateProbe> {
+    for (const { migration } of this.active.values()) {
+      if (migration.plan.source !== host || !migration.covers(pid)) continue;
+      const past = migration.preDumpStarted;
+      throw new FerryError({
+        code: 'dirty-probe-refused',
+        host,
+        message: past
+          ? `Refusing to measure the dirty rate of PID ${pid} on ${host}: migration ${migration.id} is past its first pre-dump, and clearing the soft-dirty bits now would erase CRIU's tracking and corrupt the restored memory`
+          : `Refusing to measure the dirty rate of PID ${pid} on ${host}: migration ${migration.id} of it is starting, and its first pre-dump must not meet the probe's reset`,
+        hint: past
+          ? 'The dashboard already shows the live dirty set of a running migration (read-only); measure before the next migration instead.'
+          : 'Abort that migration first, or measure once it has ended.',
+      });
+    }
+    // Another engine (a CLI run, a crashed console) may be migrating it: its journal says so.
+    const unfinished = this.list().find((j) => !j.finished && j.source === host && j.pid === pid);
+    if (unfinished) {
+      throw new FerryError({
+        code: 'dirty-probe-refused',
+        host,
+        message: `Refusing to measure the dirty rate of PID ${pid} on ${host}: migration ${unfinished.id} of it is unfinished (last phase ${unfinished.lastPhase}), and clearing the soft-dirty bits could erase CRIU's tracking and corrupt the restored memory`,
+        hint: unfinished.nextStep ?? 'Let that migration finish, or recover it, before measuring.',
+      });
+    }
+    const key = `${host} ${pid}`;
+    if (this.probing.has(key)) {
+      throw new FerryError({ code: 'dirty-probe-running', host, message: `The dirty rate of PID ${pid} on ${host} is already being measured`, hint: 'Wait for that measurement to end.' });
+    }
+    this.probing.add(key);
+    try {
+      let privilege: Privilege = 'root';
+      const run = new CommandRunner(this.emit, this.session, () => privilege);
+      const id = await run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
+      if (id.stdout.trim() !== '0') privilege = 'sudo';
+      return await measureDirtyRate(run, host, pid, seconds);
+    } finally {
+      this.probing.delete(key);
+    }
   }
 
   /** Migrations running in this engine now. */

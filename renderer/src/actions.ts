@@ -69,6 +69,13 @@ export function createActions(api: ConsoleApi, store: Store = useConsole) {
       const r = await load('preflight.run', { plan });
       if (get().preflight.planKey === key) set({ preflight: { ...r, planKey: key } });
     },
+    async measureDirtyRate(alias: string, pid: number, seconds: number) {
+      set({ dirtyProbe: { ...loading, alias, pid, seconds } });
+      const r = await load('dirty.measure', { alias, pid, seconds });
+      const cur = get().dirtyProbe;
+      // Only the latest request counts.
+      if (cur.alias === alias && cur.pid === pid && cur.seconds === seconds) set({ dirtyProbe: { ...r, alias, pid, seconds } });
+    },
     setOverride(overrideBlockers: boolean) {
       set({ overrideBlockers });
     },

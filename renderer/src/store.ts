@@ -1,6 +1,7 @@
 import { create } from 'zustand';
 import type { EngineEvent } from '../../shared/api.ts';
 import type {
+  DirtyRateProbe,
   HostFacts,
   HostInfo,
   JournalSummary,
@@ -49,6 +50,8 @@ export interface RequestState {
   runbooks: Record<string, Loadable<string>>;
   lab: Loadable<LabStatus>;
   labBusy?: 'up' | 'down';
+  /** The last 'measure dirty rate' probe and what it was asked for. */
+  dirtyProbe: Loadable<DirtyRateProbe> & { alias?: string; pid?: number; seconds?: number };
 }
 
 export interface UiState {
@@ -87,6 +90,7 @@ export const initialRequestState = (): RequestState => ({
   reports: {},
   runbooks: {},
   lab: idle,
+  dirtyProbe: idle,
 });
 
 function savedTheme(): ThemeChoice {

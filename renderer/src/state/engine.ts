@@ -16,6 +16,7 @@ import type {
   TrustPrompt,
 } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
+import { addDirtySample, type DirtyPoint } from './dirty.ts';
 
 /** Per command, the newest output kept (the engine already caps a command at 256 KiB). */
 export const MAX_OUTPUT_CHARS = 64 * 1024;
@@ -61,6 +62,8 @@ export interface EstimatePoint {
   afterIteration: number;
   estimate: DowntimeEstimate;
   recommendation: Recommendation;
+  /** Redone from the live dirty set between pre-dumps; only the newest of an interval is kept. */
+  live?: boolean;
 }
 
 export interface Decision {
@@ -98,6 +101,8 @@ export interface MigrationState {
   rollbackPlan?: { steps: string[]; at: string };
   errors: FerryErrorInfo[];
   outcome?: OutcomeState;
+  /** Live dirty-set samples between pre-dumps (bounded; see state/dirty.ts). */
+  dirty?: DirtyPoint[];
 }
 
 export interface EngineState {
@@ -227,10 +232,15 @@ export function applyEvent(s: EngineState, e: EngineEvent): EngineState {
     case 'iteration':
       return withMigration(s, e.migrationId, (m) => ({ ...m, iterations: upsertIteration(m.iterations, e.stats) }));
     case 'estimate':
-      return withMigration(s, e.migrationId, (m) => ({
-        ...m,
-        estimates: [...m.estimates, { afterIteration: m.iterations.length, estimate: e.estimate, recommendation: e.recommendation }],
-      }));
+      return withMigration(s, e.migrationId, (m) => {
+        const point: EstimatePoint = { afterIteration: m.iterations.length, estimate: e.estimate, recommendation: e.recommendation, ...(e.live ? { live: true } : {}) };
+        const prev = m.estimates[m.estimates.length - 1];
+        // A live re-estimate replaces the previous live one of the same interval: one a second would crowd the chart.
+        const keep = e.live && prev?.live && prev.afterIteration === point.afterIteration ? m.estimates.slice(0, -1) : m.estimates;
+        return { ...m, estimates: [...keep, point] };
+      });
+    case 'dirty-sample':
+      return withMigration(s, e.migrationId, (m) => ({ ...m, dirty: addDirtySample(m.dirty, e) }));
     case 'transfer':
       return withMigration(s, e.migrationId, (m) => ({ ...m, transfer: { label: e.label, doneBytes: e.doneBytes, totalBytes: e.totalBytes } }));
     case 'decision':

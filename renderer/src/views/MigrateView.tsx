@@ -8,6 +8,7 @@ import { Dashboard } from './dashboard/Dashboard.tsx';
 import { PlanFileBar } from './PlanFileBar.tsx';
 import { PlanForm } from './PlanForm.tsx';
 import { PreflightPanel } from './Preflight.tsx';
+import { DirtyProbePanel } from './DirtyProbe.tsx';
 import { ProcessDetailPanel, ProcessPicker } from './ProcessPicker.tsx';
 
 /** S starts (through its confirmation) when Start is enabled. */
@@ -45,6 +46,7 @@ function PlanSection() {
         {source ? <ProcessPicker alias={source} /> : <p className="panel muted">Choose a source host to list its processes.</p>}
         <ProcessDetailPanel />
         <PreflightPanel onInvalid={() => setShowErrors(true)} />
+        <DirtyProbePanel />
       </div>
     </div>
   );

@@ -1,6 +1,7 @@
 import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useChartColors } from '../../components/theme.ts';
 import { decimateBy } from '../../state/decimate.ts';
+import { liveChartData, liveNow, liveSeries } from '../../state/dirty.ts';
 import type { MigrationState } from '../../state/engine.ts';
 import { formatBytes, formatInt, formatRate, formatUs } from '../../state/format.ts';
 
@@ -75,6 +76,7 @@ export function RatesChart({ m }: { m: MigrationState }) {
     bandwidth: i.bandwidthBytesPerSec,
   }));
   const last = m.iterations[m.iterations.length - 1];
+  const now = liveNow(m);
   return (
     <section className="panel chart" aria-labelledby="rates-title" data-testid="rates-chart" data-points={series.length}>
       <h2 id="rates-title">Dirty-page rate and bandwidth</h2>
@@ -86,6 +88,14 @@ export function RatesChart({ m }: { m: MigrationState }) {
         <div className="kpi" data-testid="bandwidth">
           <span className="kpi-label">Page-server bandwidth</span>
           <span className="kpi-value">{formatRate(last?.bandwidthBytesPerSec)}</span>
+        </div>
+        <div className="kpi" data-testid="live-dirty" data-dirty-pages={now?.dirtyPages ?? ''}>
+          <span className="kpi-label">Dirty now (live, since pre-dump {now?.sinceIteration ?? '—'})</span>
+          <span className="kpi-value">
+            {now === undefined
+              ? '—'
+              : `${formatInt(now.dirtyPages)} pages (${formatBytes(now.dirtyPages * 4096)})${now.ratePagesPerSec !== undefined ? `, +${formatInt(now.ratePagesPerSec)}/s` : ''}`}
+          </span>
         </div>
       </div>
       {data.length === 0 ? (
@@ -106,6 +116,41 @@ export function RatesChart({ m }: { m: MigrationState }) {
           </ResponsiveContainer>
         </div>
       )}
+      <LiveDirtyChart m={m} />
     </section>
+  );
+}
+
+/**
+ * The dirty set between pre-dumps, a few samples a second (read-only soft-dirty counts on the
+ * source): distinct from the per-iteration points above, it moves while the migration waits.
+ */
+function LiveDirtyChart({ m }: { m: MigrationState }) {
+  const c = useChartColors();
+  const series = liveSeries(m);
+  if (series.length === 0) return null;
+  const data = liveChartData(series);
+  const lastPoint = series[series.length - 1]!;
+  return (
+    <div className="live-dirty" data-testid="live-dirty-chart" data-points={series.length} data-drawn={data.length} data-last-dirty={lastPoint.dirtyPages} data-since={lastPoint.sinceIteration}>
+      <div className="muted small">
+        Live dirty set since pre-dump {lastPoint.sinceIteration}: the pages the next dump would copy now
+        {m.phase === 'precopy' ? '' : ' (sampling ended)'}.
+      </div>
+      <div className="chart-box" aria-hidden="true">
+        <ResponsiveContainer width="100%" height={140}>
+          <ComposedChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
+            <CartesianGrid stroke={c.grid} vertical={false} />
+            <XAxis dataKey="t" type="number" domain={[0, 'dataMax']} stroke={c.text} tick={{ fontSize: 12 }} tickFormatter={(v: number) => `${v} s`} />
+            <YAxis yAxisId="pages" stroke={c.rate} tick={{ fontSize: 12 }} tickFormatter={(v: number) => formatInt(v)} width={64} />
+            <YAxis yAxisId="rate" orientation="right" stroke={c.skipped} tick={{ fontSize: 12 }} tickFormatter={(v: number) => formatInt(v)} width={72} />
+            <Tooltip formatter={(v, name) => (name === 'dirty pages' ? formatInt(Number(v)) : `${formatInt(Number(v))} pages/s`)} labelFormatter={(v) => `${v} s`} />
+            <Legend />
+            <Line yAxisId="pages" dataKey="dirty" name="dirty pages" stroke={c.rate} strokeWidth={2} dot={false} isAnimationActive={false} />
+            <Line yAxisId="rate" dataKey="rate" name="growth pages/s" stroke={c.skipped} strokeWidth={1} strokeDasharray="4 3" dot={false} connectNulls isAnimationActive={false} />
+          </ComposedChart>
+        </ResponsiveContainer>
+      </div>
+    </div>
   );
 }

@@ -28,7 +28,7 @@ export function EstimatePanel({ m }: { m: MigrationState }) {
   const live = m.phase === 'precopy' && !m.outcome;
   // The engine re-estimates when the cutover starts; that point is labelled as such.
   const data = decimateBy(m.estimates, (p) => p.estimate.predictedMs).map((p, i, all) => ({
-    name: i > 0 && all[i - 1]!.afterIteration === p.afterIteration ? `${p.afterIteration} (cutover)` : String(p.afterIteration),
+    name: p.live ? `${p.afterIteration} (live)` : i > 0 && all[i - 1]!.afterIteration === p.afterIteration ? `${p.afterIteration} (cutover)` : String(p.afterIteration),
     predicted: p.estimate.predictedMs,
     band: [p.estimate.lowMs, p.estimate.highMs] as [number, number],
     budget: p.estimate.budgetMs,
