@@ -4,64 +4,37 @@
  * configured rate; the sampler's counts grow between pre-dumps without disturbing the
  * migration (the workload verifies its memory on the target).
  */
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newPlan, type EngineEvent } from '../../shared/api.ts';
-import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
-import { isolatedLab } from '../lab/testing.ts';
-import { SshHub } from '../ssh/index.ts';
+import { startWorkload, workloadStatus } from '../lab/index.ts';
 import { touchesClearRefs } from './dirty.ts';
 import { journalPath, readJournal } from './journal.ts';
 import { MigrationService } from './migrations.ts';
+import { engineLab, WORKLOAD_PID } from './lab-testing.ts';
 
-const WORKLOAD_PID = 50000;
 const RATE = 1000;
-const { root, env, ports } = isolatedLab('ferry-dirty-', 4);
-let hub: SshHub;
-
-async function waitForCounterAbove(host: 'source' | 'target', name: string, above: number, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await workloadStatus(host, { env, name }, hub).catch(() => undefined);
-    if (s && s.counter > above && s.host === host) return s;
-    if (Date.now() > until) throw new Error(`workload on ${host} did not count past ${above}: last ${s?.raw}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const lab = engineLab('ferry-dirty-', 4);
+const { env, waitForCounterAbove } = lab;
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('live dirty sampling in the lab', () => {
-  beforeAll(async () => {
-    // Generous: TCG boots slowly when the machine is shared.
-    await labUp({ env, ports, sshTimeoutMs: 420_000 });
-    hub = new SshHub({ env });
-    for (const alias of ['lab-source', 'lab-target']) {
-      await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
-      await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry', '/var/lib/ferry-workload']);
-    }
-  }, 30 * 60_000);
-
-  afterAll(async () => {
-    await hub?.closeAll();
-    await labDown({ env });
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
+  lab.useInSuite();
 
   it('measures the workload rate, samples a growing dirty set after the first pre-dump, refuses the probe then, and migrates intact', async () => {
     const name = 'dirty';
-    await startWorkload({ env, host: 'source', mib: 64, rate: RATE, pid: WORKLOAD_PID, name }, hub);
+    await startWorkload({ env, host: 'source', mib: 64, rate: RATE, pid: WORKLOAD_PID, name }, lab.hub);
     const before = await waitForCounterAbove('source', name, 0);
     const events: EngineEvent[] = [];
     let steer: (e: EngineEvent) => void = () => undefined;
-    const service = new MigrationService((a) => hub.session(a), (e) => (events.push(e), steer(e)), env);
+    const service = new MigrationService((a) => lab.session(a), (e) => (events.push(e), steer(e)), env);
 
     // 1. The probe, before any migration: the workload rewrites RATE pages a second, one after
     // another (64 MiB = 16384 pages, so 5 s stay well short of wrapping).
     // The rate the workload achieved around the probe, from its own counter (pages written):
     // a busy host slows the TCG guest well below the asked RATE.
-    const s1 = await workloadStatus('source', { env, name }, hub);
+    const s1 = await workloadStatus('source', { env, name }, lab.hub);
     const probe = await service.measureDirtyRate('lab-source', WORKLOAD_PID, 5);
     await new Promise((r) => setTimeout(r, 1500));
-    const s2 = await workloadStatus('source', { env, name }, hub);
+    const s2 = await workloadStatus('source', { env, name }, lab.hub);
     const secs = (t: string) => t.split(':').map(Number).reduce((a, x) => a * 60 + x, 0);
     const window = secs(s2.time) - secs(s1.time);
     expect(window).toBeGreaterThanOrEqual(5);

@@ -5,28 +5,19 @@
  */
 import fs, { rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LOCAL_HOST, newPlan, type EngineEvent } from '../../shared/api.ts';
-import type { Hook, MigrationPlan } from '../../shared/domain.ts';
-import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
-import { isolatedLab } from '../lab/testing.ts';
-import { SshHub } from '../ssh/index.ts';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_HOST } from '../../shared/api.ts';
+import type { Hook } from '../../shared/domain.ts';
+import { startWorkload, workloadStatus } from '../lab/index.ts';
 import { journalPath, readJournal, replay } from './journal.ts';
-import { MigrationService } from './migrations.ts';
-import { parsePs, psArgv } from './ps.ts';
 import { renderReport, renderRunbook } from './report.ts';
+import { engineLab, WORKLOAD_PID } from './lab-testing.ts';
 
-const WORKLOAD_PID = 50000;
-const { root, env, ports } = isolatedLab('ferry-hooks-', 6);
+const lab = engineLab('ferry-hooks-', 6);
+const { root, env, plan, sh, pidsOn, waitForCounterAbove, migrate } = lab;
 // Marker files the hooks write: on this machine in the test's own directory, on the VMs in /tmp.
 const LOCAL_MARKS = path.join(root, 'marks');
 const VM_MARKS = '/tmp/ferry-hook-marks';
-
-let hub: SshHub;
-
-function plan(over: Partial<MigrationPlan> = {}): MigrationPlan {
-  return newPlan({ source: 'lab-source', target: 'lab-target', pid: WORKLOAD_PID, targetAddress: '10.0.0.2', ...over });
-}
 
 /** A hook that appends "<label> <epoch seconds.ns> <state of the workload on its host>" to a marker file. */
 function marker(name: string, on: Hook['on'], file: string): Hook {
@@ -39,49 +30,9 @@ function marker(name: string, on: Hook['on'], file: string): Hook {
   };
 }
 
-async function sh(alias: string, script: string, ...args: string[]) {
-  return hub.session(alias).exec(['sh', '-c', script, 'sh', ...args], { timeoutMs: 60_000 });
-}
-
-async function pidsOn(alias: string): Promise<Map<number, string>> {
-  const r = await hub.session(alias).exec(psArgv);
-  return new Map(parsePs(r.stdout).map((p) => [p.pid, p.state]));
-}
-
 async function cleanVms() {
-  for (const alias of ['lab-source', 'lab-target']) {
-    const s = hub.session(alias);
-    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
-    await s.exec(['pkill', '-KILL', '-x', 'criu']);
-    await s.exec(['rm', '-rf', '--', '/var/lib/ferry', '/var/lib/ferry-workload', VM_MARKS]);
-  }
+  await lab.cleanVms([VM_MARKS]);
   rmSync(LOCAL_MARKS, { recursive: true, force: true });
-}
-
-async function waitForCounterAbove(host: 'source' | 'target', name: string, above: number, timeoutMs = 30_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await workloadStatus(host, { env, name }, hub).catch(() => undefined);
-    if (s && s.counter > above && s.host === host) return s;
-    if (Date.now() > until) throw new Error(`workload on ${host} did not count past ${above}: last ${s?.raw}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-function migrate(p: MigrationPlan, steer: (e: EngineEvent, control: (a: 'one-more' | 'cutover-now' | 'abort' | 'rollback') => void) => void = () => {}) {
-  const events: EngineEvent[] = [];
-  let id = '';
-  const service = new MigrationService(
-    (alias) => hub.session(alias),
-    (e) => {
-      events.push(e);
-      steer(e, (a) => queueMicrotask(() => service.control(id, a)));
-    },
-    env,
-  );
-  const started = service.start(p);
-  id = started.migrationId;
-  return { events, service, id, done: started.done };
 }
 
 /** Marker lines as [label, seconds since the epoch, process state]. */
@@ -99,25 +50,11 @@ function parseMarks(text: string): Array<[string, number, string]> {
 const criuSub = (argv: string[]) => argv[argv.findIndex((a) => a === 'criu') + 1];
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('traffic hooks against real CRIU', () => {
-  beforeAll(async () => {
-    await labUp({ env, ports });
-    hub = new SshHub({ env });
-  }, 30 * 60_000);
-
-  afterAll(async () => {
-    await cleanVms().catch(() => undefined);
-    await hub?.closeAll();
-    await labDown({ env });
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
-
-  beforeEach(async () => {
-    await cleanVms();
-  }, 120_000);
+  lab.useInSuite(cleanVms);
 
   it('runs hooks on this machine, the source and the target in order around the cutover; the migration commits', async () => {
     const name = 'hooks';
-    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
     const before = await waitForCounterAbove('source', name, 0);
     const p = plan({
       hooks: {
@@ -182,7 +119,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('traffic hooks ag
 
   it('a failing before-cutover hook aborts the cutover: nothing dumped, the source never frozen, the drain undone, nothing left on the target', async () => {
     const name = 'hookfail';
-    await startWorkload({ env, host: 'source', mib: 32, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+    await startWorkload({ env, host: 'source', mib: 32, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
     await waitForCounterAbove('source', name, 0);
     const p = plan({
       mode: 'cold',
@@ -221,9 +158,9 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('traffic hooks ag
     expect(local[1]![1]).toBeGreaterThan(local[0]![1]);
     const src = parseMarks((await sh('lab-source', 'cat "$1"/source', VM_MARKS)).stdout);
     expect(src.map((x) => [x[0], x[2]])).toEqual([['source-undo', expect.stringMatching(/^[SR]$/)]]);
-    const s1 = await workloadStatus('source', { env, name }, hub);
+    const s1 = await workloadStatus('source', { env, name }, lab.hub);
     await new Promise((res) => setTimeout(res, 2500));
-    const s2 = await workloadStatus('source', { env, name }, hub);
+    const s2 = await workloadStatus('source', { env, name }, lab.hub);
     expect(s2.counter).toBeGreaterThan(s1.counter);
     expect(s2.verify).toBe('OK');
     expect((await pidsOn('lab-source')).get(WORKLOAD_PID)).toMatch(/^[SR]/);

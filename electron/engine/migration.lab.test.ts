@@ -3,112 +3,29 @@
  * nature (TCG): every scenario is one real migration of the self-verifying demo workload.
  */
 import { execa } from 'execa';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { newPlan, type EngineEvent } from '../../shared/api.ts';
-import type { MigrationPlan } from '../../shared/domain.ts';
-import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
-import { isolatedLab } from '../lab/testing.ts';
-import { SshHub } from '../ssh/index.ts';
+import { describe, expect, it } from 'vitest';
+import { startWorkload, workloadStatus } from '../lab/index.ts';
 import { listJournals, readJournal, replay, journalPath } from './journal.ts';
+import { engineLab, WORKLOAD_PID } from './lab-testing.ts';
 import { MigrationService } from './migrations.ts';
-import { parsePs, psArgv } from './ps.ts';
 
-const WORKLOAD_PID = 50000;
 // A lab of its own, sharing only the built image cache with the user's lab.
-const { root, env, ports } = isolatedLab('ferry-mig-', 2);
-
-let hub: SshHub;
-
-function plan(over: Partial<MigrationPlan> = {}): MigrationPlan {
-  return newPlan({ source: 'lab-source', target: 'lab-target', pid: WORKLOAD_PID, targetAddress: '10.0.0.2', ...over });
-}
-
-async function sh(alias: string, script: string, ...args: string[]) {
-  return hub.session(alias).exec(['sh', '-c', script, 'sh', ...args], { timeoutMs: 60_000 });
-}
-
-async function pidsOn(alias: string): Promise<Map<number, string>> {
-  const r = await hub.session(alias).exec(psArgv);
-  return new Map(parsePs(r.stdout).map((p) => [p.pid, p.state]));
-}
-
-/**
- * Kill every demo workload, squatter and leftover criu on both VMs; fresh start for each
- * scenario. Plain argv, no `sh -c`: `pkill -f` would match the shell running it.
- */
-async function cleanVms() {
-  for (const alias of ['lab-source', 'lab-target']) {
-    const s = hub.session(alias);
-    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
-    await s.exec(['pkill', '-KILL', '-x', 'criu']);
-    await s.exec(['pkill', '-KILL', '-f', '^sleep 6000$']);
-    await s.exec(['rm', '-rf', '--', '/var/lib/ferry', '/var/lib/ferry-workload']);
-  }
-}
+const lab = engineLab('ferry-mig-', 2);
+const { env, plan, sh, pidsOn, waitForCounterAbove, expectRunsOnlyOn, migrate } = lab;
 
 async function counterOn(host: 'source' | 'target', name: string) {
-  return workloadStatus(host, { env, name }, hub);
-}
-
-async function waitForCounterAbove(host: 'source' | 'target', name: string, above: number, timeoutMs = 30_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await counterOn(host, name).catch(() => undefined);
-    if (s && s.counter > above && s.host === host) return s;
-    if (Date.now() > until) throw new Error(`workload on ${host} did not count past ${above}: last ${s?.raw}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-/** Run a migration, steering it like a user would from the events. */
-function migrate(p: MigrationPlan, steer: (e: EngineEvent, control: (a: 'one-more' | 'cutover-now' | 'abort' | 'rollback') => void) => void = () => {}) {
-  const events: EngineEvent[] = [];
-  let id = '';
-  const service = new MigrationService(
-    (alias) => hub.session(alias),
-    (e) => {
-      events.push(e);
-      steer(e, (a) => queueMicrotask(() => service.control(id, a)));
-    },
-    env,
-  );
-  const started = service.start(p);
-  id = started.migrationId;
-  return { events, service, id, done: started.done };
-}
-
-/** The invariant: when the engine is idle, the process runs in exactly one place. */
-async function expectRunsOnlyOn(where: 'lab-source' | 'lab-target') {
-  const other = where === 'lab-source' ? 'lab-target' : 'lab-source';
-  const [here, there] = await Promise.all([pidsOn(where), pidsOn(other)]);
-  expect(here.get(WORKLOAD_PID), `state of ${WORKLOAD_PID} on ${where}`).toMatch(/^[SR]/);
-  expect(there.has(WORKLOAD_PID), `${WORKLOAD_PID} also present on ${other}`).toBe(false);
+  return workloadStatus(host, { env, name }, lab.hub);
 }
 
 // FERRY_SKIP_LAB=1 skips the lab suites on a machine without qemu, debootstrap or root.
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration engine against real CRIU', () => {
-  beforeAll(async () => {
-    await labUp({ env, ports });
-    hub = new SshHub({ env });
-  }, 30 * 60_000);
-
-  afterAll(async () => {
-    await cleanVms().catch(() => undefined);
-    await hub?.closeAll();
-    await labDown({ env });
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
-
-  beforeEach(async () => {
-    await cleanVms();
-  }, 120_000);
+  lab.useInSuite();
 
   describe('pre-copy migration in the lab', () => {
     it('migrates a converging workload with two pre-dumps; memory verifies on the target and the counter continues', async () => {
       const name = 'converging';
-      await startWorkload({ env, host: 'source', mib: 128, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 128, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       const before = await waitForCounterAbove('source', name, 0);
       const m = migrate(plan(), (e, control) => {
         if (e.type === 'estimate') control(m.events.filter((x) => x.type === 'iteration').length < 2 ? 'one-more' : 'cutover-now');
@@ -137,7 +54,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
 
     it('reports a heavy-dirtying workload as not converging; a forced cutover still migrates it intact', async () => {
       const name = 'heavy';
-      await startWorkload({ env, host: 'source', mib: 128, rate: 20000, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 128, rate: 20000, pid: WORKLOAD_PID, name }, lab.hub);
       const before = await waitForCounterAbove('source', name, 0);
       const m = migrate(plan(), (e, control) => {
         if (e.type !== 'estimate') return;
@@ -154,7 +71,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
 
     it('rolls back when the restore fails on the target: the source keeps counting, nothing of ours runs on the target', async () => {
       const name = 'restorefail';
-      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       await waitForCounterAbove('source', name, 0);
       let squatter = 0;
       let squatted = false;
@@ -194,7 +111,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
 
     it('abort during pre-copy leaves the source untouched and nothing on the target', async () => {
       const name = 'abort';
-      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       await waitForCounterAbove('source', name, 0);
       const m = migrate(plan(), (e, control) => {
         if (e.type === 'estimate') control('abort');
@@ -213,9 +130,9 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
   describe('preflight in the lab', () => {
     it('catches a PID taken on the target and an open file missing there, before anything is dumped', async () => {
       const name = 'preflight';
-      await startWorkload({ env, host: 'source', mib: 32, rate: 100, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 32, rate: 100, pid: WORKLOAD_PID, name }, lab.hub);
       await sh('lab-target', 'echo $(($1 - 1)) > /proc/sys/kernel/ns_last_pid; setsid sleep 6000 </dev/null >/dev/null 2>&1 &', String(WORKLOAD_PID));
-      const service = new MigrationService((alias) => hub.session(alias), () => undefined, env);
+      const service = new MigrationService((alias) => lab.session(alias), () => undefined, env);
       const report = await service.preflight(plan());
       const byId = new Map(report.checks.map((c) => [c.id, c]));
       expect(byId.get('pids-free')?.status).toBe('fail');
@@ -240,7 +157,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
   describe('a crashed engine', () => {
     it('leaves a journal from which a new engine reports where it stopped and the safe next step', async () => {
       const name = 'crash';
-      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       await waitForCounterAbove('source', name, 0);
       const cli = path.resolve('electron/cli/bin.js');
       const child = execa('node', [cli, 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(WORKLOAD_PID), '--target-address', '10.0.0.2', '--auto', '--max-iterations', '20', '--max-downtime', '1ms', '--json'], {
@@ -271,7 +188,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       // The source was never stopped during pre-copy: it still runs, only there.
       await expectRunsOnlyOn('lab-source');
       // A new engine carries out that step: the target is left clean, the source untouched.
-      const service = new MigrationService((alias) => hub.session(alias), () => undefined, env);
+      const service = new MigrationService((alias) => lab.session(alias), () => undefined, env);
       const rec = await service.recover(j!.id);
       expect(rec.outcome).toBe('rolled-back');
       const leftovers = await sh('lab-target', 'ls /var/lib/ferry 2>/dev/null; ss -Htln "sport = :27000"; pgrep -x criu; exit 0');

@@ -5,105 +5,36 @@
  * pauses the restored process on the target (kill -STOP) once it runs there, lets every
  * page arrive, and resumes it (kill -CONT) before the engine looks at it for verification.
  */
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { newPlan, type EngineEvent } from '../../shared/api.ts';
+import { describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../shared/api.ts';
 import type { MigrationPlan, RollbackPreview } from '../../shared/domain.ts';
-import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
-import { isolatedLab } from '../lab/testing.ts';
-import { SshHub, type HostSession } from '../ssh/index.ts';
+import { startWorkload } from '../lab/index.ts';
+import type { HostSession } from '../ssh/index.ts';
 import { journalPath, readJournal, replay } from './journal.ts';
-import { MigrationService } from './migrations.ts';
-import { parsePs, psArgv } from './ps.ts';
+import { psArgv } from './ps.ts';
+import { engineLab, WORKLOAD_PID } from './lab-testing.ts';
 
-const WORKLOAD_PID = 50000;
-const { root, env, ports } = isolatedLab('ferry-postcopy-', 5);
-let hub: SshHub;
+const lab = engineLab('ferry-postcopy-', 5);
+const { env, sh, pidsOn, waitForCounterAbove, expectRunsOnlyOn, migrate } = lab;
 
-function plan(over: Partial<MigrationPlan> = {}): MigrationPlan {
-  return newPlan({ source: 'lab-source', target: 'lab-target', pid: WORKLOAD_PID, targetAddress: '10.0.0.2', mode: 'postcopy', ...over });
-}
-
-async function sh(alias: string, script: string, ...args: string[]) {
-  return hub.session(alias).exec(['sh', '-c', script, 'sh', ...args], { timeoutMs: 60_000 });
-}
-
-async function pidsOn(alias: string): Promise<Map<number, string>> {
-  const r = await hub.session(alias).exec(psArgv);
-  return new Map(parsePs(r.stdout).map((p) => [p.pid, p.state]));
-}
-
-async function cleanVms() {
-  for (const alias of ['lab-source', 'lab-target']) {
-    const s = hub.session(alias);
-    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
-    await s.exec(['pkill', '-KILL', '-x', 'criu']);
-    await s.exec(['rm', '-rf', '--', '/var/lib/ferry', '/var/lib/ferry-workload']);
-  }
-}
-
-async function waitForCounterAbove(host: 'source' | 'target', name: string, above: number, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await workloadStatus(host, { env, name }, hub).catch(() => undefined);
-    if (s && s.counter > above && s.host === host) return s;
-    if (Date.now() > until) throw new Error(`workload on ${host} did not count past ${above}: last ${s?.raw}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-async function expectRunsOnlyOn(where: 'lab-source' | 'lab-target') {
-  const other = where === 'lab-source' ? 'lab-target' : 'lab-source';
-  const [here, there] = await Promise.all([pidsOn(where), pidsOn(other)]);
-  expect(here.get(WORKLOAD_PID), `state of ${WORKLOAD_PID} on ${where}`).toMatch(/^[SR]/);
-  expect(there.has(WORKLOAD_PID), `${WORKLOAD_PID} also present on ${other}`).toBe(false);
-}
+const plan = (over: Partial<MigrationPlan> = {}) => lab.plan({ mode: 'postcopy', ...over });
 
 /** No criu (dump, lazy-pages, restore) left on either host. */
 async function expectNoCriuLeft() {
   for (const alias of ['lab-source', 'lab-target']) {
-    const r = await hub.session(alias).exec(['pgrep', '-a', 'criu']);
+    const r = await lab.session(alias).exec(['pgrep', '-a', 'criu']);
     expect(r.stdout.trim(), `criu left on ${alias}`).toBe('');
   }
-}
-
-function migrate(p: MigrationPlan, steer: (e: EngineEvent, service: MigrationService) => void, session: (alias: string) => HostSession = (a) => hub.session(a)) {
-  const events: EngineEvent[] = [];
-  const service: MigrationService = new MigrationService(
-    session,
-    (e) => {
-      events.push(e);
-      steer(e, service);
-    },
-    env,
-  );
-  const started = service.start(p);
-  return { events, service, id: started.migrationId, done: started.done };
 }
 
 const isPostcopyProgress = (e: EngineEvent): e is Extract<EngineEvent, { type: 'transfer' }> => e.type === 'transfer' && e.label.startsWith('post-copy');
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('post-copy against real CRIU', () => {
-  beforeAll(async () => {
-    // A shared, busy machine boots TCG guests slowly: give SSH more time than the default.
-    await labUp({ env, ports, sshTimeoutMs: 420_000 });
-    hub = new SshHub({ env });
-  }, 30 * 60_000);
-
-  afterAll(async () => {
-    await cleanVms().catch(() => undefined);
-    await hub?.closeAll();
-    await labDown({ env });
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
-
-  beforeEach(async () => {
-    await cleanVms();
-  }, 120_000);
+  lab.useInSuite();
 
   it('migrates the workload in post-copy: runs on the target at once, every page follows, memory verifies', async () => {
     const name = 'postcopy';
-    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
     const before = await waitForCounterAbove('source', name, 0);
 
     // Pause the restored process while pages still come (see the header), and resume it
@@ -111,7 +42,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('post-copy agains
     let paused: Promise<unknown> | undefined;
     let transferDone = false;
     let resumed = false;
-    const target = hub.session('lab-target');
+    const target = lab.session('lab-target');
     const gated = new Proxy(target, {
       get(t, prop, recv) {
         if (prop !== 'exec') {
@@ -132,14 +63,14 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('post-copy agains
     let preview: RollbackPreview | undefined;
     const m = migrate(
       plan(),
-      (e, service) => {
+      (e, _control, service) => {
         if (e.type === 'phase' && e.phase === 'postcopy') {
           paused = target.exec(['kill', '-STOP', String(WORKLOAD_PID)]);
           preview = service.rollbackPreview(e.migrationId);
         }
         if (e.type === 'decision' && e.action === 'post-copy complete') transferDone = true;
       },
-      (a) => (a === 'lab-target' ? gated : hub.session(a)),
+      (a) => (a === 'lab-target' ? gated : lab.session(a)),
     );
     const r = await m.done;
     expect(r.error).toBeUndefined();
@@ -178,10 +109,10 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('post-copy agains
 
   it('rolls back while pages are still on the source: the target copy is killed and the source runs on intact', async () => {
     const name = 'postcopy-back';
-    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, hub);
+    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
     const before = await waitForCounterAbove('source', name, 0);
     let asked = false;
-    const m = migrate(plan(), (e, service) => {
+    const m = migrate(plan(), (e, _control, service) => {
       // The running workload faults pages in slowly: plenty of time to change our mind.
       if (isPostcopyProgress(e) && e.doneBytes > 0 && !asked) {
         asked = true;
