@@ -3,17 +3,9 @@ import { FerryError } from '../../../shared/errors.ts';
 import { PROBE_SECONDS } from '../../engine/dirty.ts';
 import { MigrationService } from '../../engine/migrations.ts';
 import { SshHub } from '../../ssh/index.ts';
+import { int } from '../options.ts';
 import { cliTrustDecider } from '../trust.ts';
 
-function int(name: string, min: number, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new FerryError({ code: 'invalid-argument', message: `--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(v)}` });
-    }
-    return n;
-  };
-}
 
 /** `ferry dirty-rate`: before migrating, how fast does the process dirty its memory? */
 export function registerDirtyCommand(program: Command): void {

@@ -4,7 +4,8 @@ import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../../lab/index
 import { journalPath } from '../../engine/journal.ts';
 import { SshHub } from '../../ssh/index.ts';
 import { ProgressDisplay } from './lab.ts';
-import { parseDuration, runMigration } from './migrate.ts';
+import { parseDuration } from '../options.ts';
+import { runMigration } from './migrate.ts';
 
 /**
  * The lab runs under software emulation (TCG) on machines without VT-x/AMD-V, where a CRIU
