@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePlanYaml } from '../electron/engine/plan-file.ts';
+import { parsePlanYaml } from '../electron/engine/plans/plan-file.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const WEB = `# Web tier move, agreed with ops

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../shared/api.ts';
-import { createJournal } from '../electron/engine/journal.ts';
+import { createJournal } from '../electron/engine/journal/journal.ts';
 import { CONVERGING_ID, convergingEvents, convergingUntilCutover } from '../renderer/src/state/fixtures.ts';
 import { knownHostsLine } from '../electron/ssh/testing/fixture.ts';
 import { startHarness, type Harness } from './harness.ts';

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { defaultPolicy, newPlan } from '../../shared/api.ts';
 import { predictionWithDefaultCosts, type DowntimeEstimateDetail } from '../../shared/estimate.ts';
 import { MigrationService } from '../engine/migrations.ts';
-import type { MigrationResult } from '../engine/migration.ts';
+import type { MigrationResult } from '../engine/migration/migration.ts';
 import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
 import { SshHub } from '../ssh/index.ts';
 import { table } from '../cli/progress.ts';

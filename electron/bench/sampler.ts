@@ -13,7 +13,7 @@ import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SAMPLE_INTERVAL_MS, MAX_DUTY, median, parseSamplerLine, samplerArgv, type SamplerLine } from '../engine/dirty.ts';
+import { DEFAULT_SAMPLE_INTERVAL_MS, MAX_DUTY, median, parseSamplerLine, samplerArgv, type SamplerLine } from '../engine/dirty/dirty.ts';
 import { labDown, labUp, startWorkload, workloadStatus } from '../lab/index.ts';
 import { isolatedLab } from '../lab/testing.ts';
 import { SshHub } from '../ssh/index.ts';

@@ -11,9 +11,9 @@ import {
 } from '../../shared/api.ts';
 import { FerryError, toErrorInfo } from '../../shared/errors.ts';
 import { EventStream } from './events.ts';
-import { HostService } from './hosts.ts';
+import { HostService } from './hosts/hosts.ts';
 import { MigrationService } from './migrations.ts';
-import { PlanFileService } from './plan-files.ts';
+import { PlanFileService } from './plans/plan-files.ts';
 import type { SshHub } from '../ssh/index.ts';
 import { labDown, labStatus, labUp, type LabStatus as LabState } from '../lab/index.ts';
 import type { LabStatus } from '../../shared/domain.ts';

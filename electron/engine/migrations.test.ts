@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { newPlan } from '../../shared/api.ts';
-import { createJournal } from './journal.ts';
+import { createJournal } from './journal/journal.ts';
 import { MigrationService } from './migrations.ts';
 
 describe('MigrationService journals', () => {

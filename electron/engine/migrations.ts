@@ -3,15 +3,15 @@ import path from 'node:path';
 import type { EngineEvent } from '../../shared/api.ts';
 import type { JournalSummary, MigrationAction, MigrationPlan, PreflightReport, RollbackPreview } from '../../shared/domain.ts';
 import { FerryError } from '../../shared/errors.ts';
-import { createJournal, listJournals, openJournal, readJournal, replay, journalPath } from './journal.ts';
-import { renderReport, renderRunbook } from './report.ts';
-import { Migration, newMigrationId, type MigrationResult } from './migration.ts';
-import { learnCosts } from './learn.ts';
+import { createJournal, listJournals, openJournal, readJournal, replay, journalPath } from './journal/journal.ts';
+import { renderReport, renderRunbook } from './journal/report.ts';
+import { Migration, newMigrationId, type MigrationResult } from './migration/migration.ts';
+import { learnCosts } from './journal/learn.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
-import { runPreflight } from './preflight.ts';
-import { measureDirtyRate } from './dirty-sampler.ts';
+import { runPreflight } from './hosts/preflight.ts';
+import { measureDirtyRate } from './dirty/dirty-sampler.ts';
 import type { DirtyRateProbe } from '../../shared/domain.ts';
-import { CommandRunner, type Privilege } from './runner.ts';
+import { CommandRunner, type Privilege } from './commands/runner.ts';
 import type { HostSession } from '../ssh/index.ts';
 
 /**

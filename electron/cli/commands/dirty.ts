@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../../shared/errors.ts';
-import { PROBE_SECONDS } from '../../engine/dirty.ts';
+import { PROBE_SECONDS } from '../../engine/dirty/dirty.ts';
 import { MigrationService } from '../../engine/migrations.ts';
 import { SshHub } from '../../ssh/index.ts';
 import { int } from '../options.ts';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { defaultPolicy } from '../../../shared/api.ts';
 import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../../lab/index.ts';
-import { journalPath } from '../../engine/journal.ts';
+import { journalPath } from '../../engine/journal/journal.ts';
 import { SshHub } from '../../ssh/index.ts';
 import { ProgressDisplay } from './lab.ts';
 import { parseDuration } from '../options.ts';

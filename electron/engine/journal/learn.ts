@@ -1,0 +1,103 @@
+import type { CutoverCosts } from '../../../shared/estimate.ts';
+import type { Replay } from './journal.ts';
+
+const median = (xs: number[]): number | undefined => {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const isCriu = (argv: readonly string[], sub: string) => {
+  const i = argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
+  return i >= 0 && argv[i + 1] === sub;
+};
+
+/** What one migration's cutover measured, phase by phase (ms), from its own records. */
+export interface MeasuredCutover {
+  /** CRIU's frozen_time of the final dump, and its parts (stats-dump). */
+  frozenMs?: number;
+  dumpFixedMs?: number;
+  drainMs?: number;
+  memwriteMs?: number;
+  /** Host wall of `criu dump` minus frozen_time: start-up, image writing, the ssh round trip. */
+  dumpOverheadMs?: number;
+  copyMs?: number;
+  restoreMs?: number;
+  restoredPages?: number;
+  freezeWindowMs?: number;
+}
+
+/** The cutover's measured phases: the journal's command durations and CRIU's stats, nothing else. */
+export function measuredCutover(r: Replay): MeasuredCutover {
+  const m: MeasuredCutover = { freezeWindowMs: r.outcome?.freezeWindowMs };
+  const final = r.iterations.find((i) => i.kind === 'dump');
+  if (final) {
+    m.frozenMs = final.frozenTimeUs / 1000;
+    m.dumpFixedMs = Math.max(0, (final.frozenTimeUs - final.memdumpTimeUs) / 1000);
+    m.drainMs = Math.max(0, (final.memdumpTimeUs - final.memwriteTimeUs) / 1000);
+    m.memwriteMs = final.memwriteTimeUs / 1000;
+  }
+  const dumpCmd = r.commands.find((c) => isCriu(c.argv, 'dump') && c.code === 0);
+  if (final && dumpCmd?.durationMs !== undefined) m.dumpOverheadMs = Math.max(0, dumpCmd.durationMs - final.frozenTimeUs / 1000);
+  const copyCmd = r.commands.find((c) => c.phase === 'cutover' && c.pipeTo && c.code === 0);
+  m.copyMs = copyCmd?.durationMs;
+  const restoreCmd = r.commands.find((c) => isCriu(c.argv, 'restore') && c.code === 0);
+  m.restoreMs = restoreCmd?.durationMs;
+  m.restoredPages = r.restoreStats?.pagesRestored;
+  return m;
+}
+
+/**
+ * What past migrations between the same two hosts measured for the parts of a cutover a
+ * running migration cannot measure in advance: the final dump's fixed cost and overhead,
+ * the copy, and the restore (fixed + per page). Only committed runs count, and only their
+ * own recorded numbers: the journal's command durations and CRIU's stats.
+ */
+export function learnCosts(replays: readonly Replay[], source: string, target: string): CutoverCosts | undefined {
+  const runs = replays.filter((r) => r.outcome?.outcome === 'committed' && r.plan?.source === source && r.plan?.target === target);
+  const dumpFixed: number[] = [];
+  const dumpOverhead: number[] = [];
+  const copy: number[] = [];
+  const restore: { ms: number; pages: number }[] = [];
+  for (const r of runs) {
+    const m = measuredCutover(r);
+    if (m.dumpFixedMs !== undefined && m.dumpOverheadMs !== undefined) {
+      dumpFixed.push(m.dumpFixedMs);
+      dumpOverhead.push(m.dumpOverheadMs);
+    }
+    if (m.copyMs !== undefined) copy.push(m.copyMs);
+    if (m.restoreMs !== undefined && m.restoredPages !== undefined) restore.push({ ms: m.restoreMs, pages: m.restoredPages });
+  }
+  if (!dumpFixed.length && !copy.length && !restore.length) return undefined;
+  const costs: CutoverCosts = {
+    dumpFixedMs: median(dumpFixed),
+    dumpOverheadMs: median(dumpOverhead),
+    copyMs: median(copy),
+    samples: runs.length,
+    from: `${runs.length} past migration${runs.length === 1 ? '' : 's'} ${source} → ${target}`,
+  };
+  Object.assign(costs, restoreLine(restore));
+  return costs;
+}
+
+/**
+ * Restore cost as fixed + per page. With runs whose sizes really differ (by a fifth or more),
+ * a least-squares line; otherwise (one run, or the same process again and again, where a line
+ * through near-equal sizes would amplify noise into nonsense) the time per page of those runs:
+ * restore work grows with the pages restored.
+ */
+function restoreLine(xs: { ms: number; pages: number }[]): Pick<CutoverCosts, 'restoreFixedMs' | 'restoreMsPerPage'> {
+  if (!xs.length) return {};
+  const n = xs.length;
+  const mx = xs.reduce((s, x) => s + x.pages, 0) / n;
+  const my = xs.reduce((s, x) => s + x.ms, 0) / n;
+  const sxx = xs.reduce((s, x) => s + (x.pages - mx) ** 2, 0);
+  const pages = xs.map((x) => x.pages);
+  const spread = mx > 0 ? (Math.max(...pages) - Math.min(...pages)) / mx : 0;
+  if (n >= 2 && sxx > 0 && spread >= 0.2) {
+    const slope = xs.reduce((s, x) => s + (x.pages - mx) * (x.ms - my), 0) / sxx;
+    if (slope >= 0) return { restoreMsPerPage: slope, restoreFixedMs: Math.max(0, my - slope * mx) };
+  }
+  return { restoreMsPerPage: mx > 0 ? my / mx : undefined, restoreFixedMs: 0 };
+}

@@ -1,0 +1,245 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../../shared/api.ts';
+import { createJournal, readJournal, replay, type Replay } from './journal.ts';
+import { MIGRATION_ID, convergingEvents, convergingPlan, type TimedEvent } from './journal.fixture.ts';
+import { renderReport, renderRunbook } from './report.ts';
+import { estimateDowntime, formatMs } from '../../../shared/estimate.ts';
+
+let home: string;
+beforeEach(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-report-'));
+});
+afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
+
+function journaled(events: TimedEvent[]): Replay {
+  let now = events[0]!.at;
+  const j = createJournal(MIGRATION_ID, { env: { FERRY_HOME: home }, now: () => now });
+  for (const e of events) {
+    now = e.at;
+    j.append(e.event);
+  }
+  j.close();
+  const r = readJournal(j.path);
+  return replay(r.records, { torn: r.torn, damaged: r.damaged });
+}
+
+describe('renderReport (converging lab run)', () => {
+  it('answers: what happened, how long was the freeze, what did CRIU measure, what ran', () => {
+    const md = renderReport(journaled(convergingEvents()));
+    expect(md).toMatch(/^# Migration 2026-11-23T05-15-29Z-c0ffee\n/);
+    expect(md).toContain('**Outcome: committed**');
+    expect(md).toContain('| source → target | lab-source → lab-target |');
+    // freeze window: measured 8997 ms (host clock, final dump start → restore end), CRIU frozen_time 637.8 ms
+    expect(md).toMatch(/\| measured \(host clock, final dump start → restore done\) \| 9\.0 s \|/);
+    expect(md).toMatch(/\| CRIU frozen_time of the final dump \(source frozen\) \| 638 ms \(predicted \d+ ms\) \|/);
+    expect(md).toMatch(/\| predicted at cutover \| \d+\.\d s \(/);
+    // iteration table with CRIU's numbers and the derived rates
+    expect(md).toMatch(/\| 1 \| pre-dump \| 33861 \| 0 \| 125 ms \| 3\.8 s \| 5\.9 s \| – \| 36\.6 MB\/s \|/);
+    expect(md).toMatch(/\| 3 \| pre-dump \| 2724 \| 31137 \| 80 ms \| 249 ms \| 865 ms \| 999 pages\/s \| 44\.8 MB\/s \|/);
+    expect(md).toMatch(/\| 4 \| dump \| 2719 \| 31142 \| 638 ms \| 297 ms \| 920 ms \| \d+ pages\/s \|/);
+    expect(md).toContain('## Decisions');
+    expect(md).toMatch(/\| user \| cutover-now \|/);
+    // every command, with host, argv, duration and exit code
+    expect(md).toMatch(/\| 2 \| precopy \| 05:15:41\.878Z \| lab-source \| `lab-source: 'criu' 'pre-dump' '-t' '50000' .*` \| 5\.9 s \| 0 \|/);
+    expect(md).toMatch(/\| lab-source → lab-target \| `lab-source: 'tar' .* \\\| lab-target: 'tar' .*` \| 5\.2 s \| 0 \|/);
+    expect(md).toContain('## Timeline');
+  });
+
+  it('compares predicted and measured for every phase of the freeze window', () => {
+    const r = journaled(convergingEvents());
+    const md = renderReport(r);
+    const section = md.split('## Predicted against measured, per phase')[1]?.split('\n## ')[0] ?? '';
+    // measured from CRIU's stats-dump of the final dump (frozen 637.8 ms, memwrite 297 ms) and the journal's command durations
+    expect(section).toMatch(/\| final dump: writing pages to the page server \| \d+ ms \| 297 ms \| [+-]\d+% \| measured \|/);
+    expect(section).toMatch(/\| = CRIU frozen_time \(source frozen\) \| \d+ ms \| 638 ms \| [+-]\d+% \|/);
+    expect(section).toMatch(/\| copy of images and open files \| 4\.4 s \| 5\.2 s \| -\d+% \| lab default \|/);
+    const restoreCmd = r.commands.find((c) => c.argv.includes('restore'))!;
+    expect(section).toContain(`| restore on the target | `);
+    expect(section).toContain(`| ${(restoreCmd.durationMs! / 1000).toFixed(1)} s |`);
+    expect(section).toMatch(/\| = freeze window \| \d+\.\d s \| 9\.0 s \| [+-]\d+% \|/);
+    // nothing was learned in this run: no before/after line
+    expect(section).not.toContain('Without the costs learned');
+  });
+
+  it('says what the prediction would have been without learned costs', () => {
+    const events = convergingEvents();
+    const lastEstimate = events.filter((e) => e.event.type === 'estimate').pop()!;
+    const ev = lastEstimate.event as Extract<EngineEvent, { type: 'estimate' }>;
+    const iterations = events.flatMap((e) => (e.event.type === 'iteration' && e.event.stats.kind === 'pre-dump' ? [e.event.stats] : []));
+    const learned = estimateDowntime({ iterations, budgetMs: 300, nowMs: lastEstimate.at.getTime(), costs: { dumpFixedMs: 300, dumpOverheadMs: 270, restoreFixedMs: 0, restoreMsPerPage: 0.039, samples: 2, from: '2 past migrations' } });
+    ev.estimate = learned;
+    const md = renderReport(journaled(events));
+    const unlearned = estimateDowntime({ iterations, budgetMs: 300, nowMs: lastEstimate.at.getTime() });
+    expect(md).toContain(`the prediction would have been ${formatMs(unlearned.predictedMs)} (error `);
+    expect(md).toMatch(/\| restore on the target \| \d+\.\d s \| \d+\.\d s \| [+-]\d+% \| measured \|/);
+  });
+
+  it('an unfinished migration says so first, with the next step', () => {
+    const md = renderReport(journaled(convergingEvents({ stopAfter: 'restore-started' })));
+    expect(md).toMatch(/\*\*Unfinished\*\*: the journal stops in phase `restore`/);
+    expect(md).toMatch(/\*\*Next step:\*\* The source tree is frozen on lab-source/);
+    expect(md).toMatch(/\| did not finish \|/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Runbook round trip: run the generated script with `ssh` replaced by a shell function that
+// does what ssh does with its arguments (join them with spaces, hand the string to the remote
+// user's shell), and let that shell print the argv it parsed, NUL-separated. No network.
+
+const HOSTILE = [
+  'plain',
+  'two words',
+  '',
+  ' leading and trailing ',
+  "it's",
+  'a"b',
+  '$(touch /tmp/ferry-pwned)',
+  '`id`',
+  '$HOME ${PATH}',
+  'back\\slash \\n',
+  'new\nline',
+  'tab\there',
+  '*',
+  '?[a-z]',
+  '-n',
+  '--',
+  ';rm -rf /;',
+  '|cat>&2',
+  '!bang',
+  "'\\''",
+  '~root',
+  'ünïcødé ✓',
+  '#not-a-comment',
+];
+
+function hostileEvents(): TimedEvent[] {
+  const base = convergingEvents({ stopAfter: 'precopy' }).slice(0, 3);
+  const at = base[base.length - 1]!.at;
+  const ev: EngineEvent[] = [
+    { type: 'command-started', commandId: 'h1', migrationId: MIGRATION_ID, host: 'lab-source', argv: ['printf', '%s', ...HOSTILE], sudo: false, startedAt: at.toISOString() },
+    { type: 'command-finished', commandId: 'h1', migrationId: MIGRATION_ID, code: 0, signal: null, durationMs: 5, timedOut: false, endedAt: at.toISOString() },
+    { type: 'command-started', commandId: 'h2', migrationId: MIGRATION_ID, host: 'lab-target', argv: ['criu', 'restore', '-D', "/var/lib/ferry/it's here", ...HOSTILE.slice(5, 12)], sudo: true, startedAt: at.toISOString() },
+    { type: 'command-finished', commandId: 'h2', migrationId: MIGRATION_ID, code: 0, signal: null, durationMs: 5, timedOut: false, endedAt: at.toISOString() },
+    {
+      type: 'command-started',
+      commandId: 'h3',
+      migrationId: MIGRATION_ID,
+      host: 'lab-source',
+      argv: ['tar', '-C', '/dir with space', '-cf', '-', '.'],
+      sudo: true,
+      startedAt: at.toISOString(),
+      pipeTo: { host: 'lab-target', argv: ['tar', '-C', "/dir 'quoted'", '-xf', '-'], sudo: false },
+    },
+    { type: 'command-finished', commandId: 'h3', migrationId: MIGRATION_ID, code: 0, signal: null, durationMs: 5, timedOut: false, endedAt: at.toISOString() },
+    { type: 'command-started', commandId: 'h4', migrationId: MIGRATION_ID, host: 'lab-target', argv: ['false', 'x\ny'], sudo: false, startedAt: at.toISOString() },
+    { type: 'command-finished', commandId: 'h4', migrationId: MIGRATION_ID, code: 1, signal: null, durationMs: 5, timedOut: false, endedAt: at.toISOString() },
+    { type: 'command-started', commandId: 'h5', migrationId: MIGRATION_ID, host: 'lab-source', argv: ['sleep', '99'], sudo: false, startedAt: at.toISOString() },
+  ];
+  return [...base, ...ev.map((event) => ({ at, event }))];
+}
+
+/** Run the runbook with a fake ssh; returns [host, argv][] in execution order. */
+function runRunbook(script: string): [string, string[]][] {
+  const file = path.join(home, 'runbook.sh');
+  const out = path.join(home, 'argv.bin');
+  fs.writeFileSync(file, script);
+  fs.writeFileSync(out, '');
+  const fakeSsh = [
+    'ssh() {',
+    '  n=0; if [ "$1" = -n ]; then n=1; shift; fi',
+    '  h=$1; shift',
+    '  [ "$1" = -- ] && shift',
+    // like ssh without -n, read stdin (this also orders the two ends of a pipe)
+    '  [ $n = 1 ] || cat >/dev/null',
+    '  printf \'%s\\0\' "$h" >> "$OUT"',
+    // what ssh does: join the arguments with spaces, give the string to the remote shell
+    '  sh -c "set -- $*; printf \'%s\\\\0\' \\"\\$#\\" \\"\\$@\\"" >> "$OUT"',
+    '}',
+  ].join('\n');
+  execFileSync('sh', ['-c', `${fakeSsh}\n. "$1"`, 'sh', file], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OUT: out }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const parts = fs.readFileSync(out, 'utf8').split('\0');
+  parts.pop();
+  const cmds: [string, string[]][] = [];
+  for (let i = 0; i < parts.length; ) {
+    const host = parts[i++]!;
+    const n = Number(parts[i++]);
+    cmds.push([host, parts.slice(i, i + n)]);
+    i += n;
+  }
+  return cmds;
+}
+
+describe('renderRunbook', () => {
+  it('round-trips hostile argv exactly through sh (ssh emulated locally), sudo and pipes included', () => {
+    const rp = journaled(hostileEvents());
+    const script = renderRunbook(rp);
+    expect(fs.existsSync('/tmp/ferry-pwned')).toBe(false);
+    const ran = runRunbook(script);
+    expect(fs.existsSync('/tmp/ferry-pwned')).toBe(false);
+    const expected: [string, string[]][] = [];
+    for (const c of rp.commands) {
+      if (!c.finished || c.code !== 0) continue; // commented out
+      expected.push([c.host, [...(c.sudo ? ['sudo', '-n', '--'] : []), ...c.argv]]);
+      if (c.pipeTo) expected.push([c.pipeTo.host, [...(c.pipeTo.sudo ? ['sudo', '-n', '--'] : []), ...c.pipeTo.argv]]);
+    }
+    expect(ran).toEqual(expected);
+    // the journaled argv is exactly the hostile list
+    expect(ran.find(([, a]) => a[0] === 'printf')?.[1]).toEqual(['printf', '%s', ...HOSTILE]);
+    expect(ran.some(([, a]) => a.join(' ').startsWith('sudo -n -- criu restore -D /var/lib/ferry/it\'s here'))).toBe(true);
+  });
+
+  it('has a header with id and hosts, groups by phase, comments out failed and unfinished commands', () => {
+    const script = renderRunbook(journaled(hostileEvents()));
+    const lines = script.split('\n');
+    expect(lines[0]).toBe('#!/bin/sh');
+    expect(lines[1]).toBe(`# Ferry runbook for migration ${MIGRATION_ID}`);
+    expect(script).toContain('# source: lab-source  target: lab-target  PID 50000  page server 10.0.0.2:27000');
+    expect(script).toContain('# hosts: lab-source, lab-target');
+    expect(script).toContain('set -eu');
+    expect(script).toContain('# --- precopy ---');
+    expect(script).toMatch(/: exit 1\n# ssh -n lab-target -- "'false' 'x\n# y'"/);
+    expect(script).toMatch(/: did not finish \(no exit status in the journal\)\n# ssh -n lab-source -- "'sleep' '99'"/);
+    expect(script).toContain(`ssh -n lab-target -- "'sudo' '-n' '--' 'criu' 'restore' '-D' '/var/lib/ferry/it'\\\\''s here' 'a\\"b' '\\$(touch /tmp/ferry-pwned)'`);
+    expect(script).toContain(`ssh -n lab-source -- "'sudo' '-n' '--' 'tar' '-C' '/dir with space' '-cf' '-' '.'" | ssh lab-target -- "'tar'`);
+  });
+
+  it('the converging run replays as the commands that ran, in order', () => {
+    const rp = journaled(convergingEvents());
+    const script = renderRunbook(rp);
+    // readable form for ordinary commands
+    expect(script).toContain(`ssh -n lab-target -- "'criu' 'page-server' '-D' '/var/lib/ferry/${MIGRATION_ID}/1' '--port' '27000' '-d' '-v4' '-o' 'ps.log'"`);
+    const ran = runRunbook(script);
+    expect(ran.map(([h, a]) => `${h} ${a[0]} ${a[1]}`)).toEqual([
+      'lab-target criu page-server',
+      'lab-source criu pre-dump',
+      'lab-target criu page-server',
+      'lab-source criu pre-dump',
+      'lab-target criu page-server',
+      'lab-source criu pre-dump',
+      'lab-target criu page-server',
+      'lab-source criu dump',
+      'lab-source tar -C',
+      'lab-target tar -C',
+      'lab-target criu restore',
+    ]);
+  });
+
+  it('commands with redacted values are commented out', () => {
+    const base = convergingEvents({ stopAfter: 'precopy' }).slice(0, 1);
+    const at = base[0]!.at;
+    const rp = journaled([
+      ...base,
+      { at, event: { type: 'command-started', commandId: 's1', migrationId: MIGRATION_ID, host: 'h', argv: ['env', 'API_TOKEN=abc', 'true'], sudo: false, startedAt: at.toISOString() } },
+      { at, event: { type: 'command-finished', commandId: 's1', migrationId: MIGRATION_ID, code: 0, signal: null, durationMs: 1, timedOut: false, endedAt: at.toISOString() } },
+    ]);
+    const script = renderRunbook(rp);
+    expect(script).not.toContain('abc');
+    expect(script).toMatch(/a value was redacted in the journal: fill it in before running\n# ssh -n h -- /);
+    expect(convergingPlan.source).toBe('lab-source');
+  });
+});

@@ -1,0 +1,809 @@
+import { randomBytes } from 'node:crypto';
+import type { EngineEvent, Outcome } from '../../../shared/api.ts';
+import type {
+  DowntimeEstimate,
+  IterationStats,
+  MigrationAction,
+  MigrationPlan,
+  Phase,
+  ProcessDetail,
+  Recommendation,
+  RollbackPreview,
+} from '../../../shared/domain.ts';
+import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
+import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../shared/estimate.ts';
+import { recommend } from '../../../shared/policy.ts';
+import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
+import { PostcopyCutover } from './postcopy.ts';
+import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
+import { LocalHost } from '../commands/local.ts';
+import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
+import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
+import { CommandRunner, type Privilege } from '../commands/runner.ts';
+import { LiveDirty } from '../dirty/live-dirty.ts';
+import type { HostSession } from '../../ssh/index.ts';
+
+/** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
+export const STEP_TIMEOUTS = {
+  pageServer: 60_000,
+  preDump: 10 * 60_000,
+  dump: 10 * 60_000,
+  copy: 10 * 60_000,
+  restore: 5 * 60_000,
+  verify: 30_000,
+} as const;
+/**
+ * A restore whose parent images vanished loops forever writing its log (LAB.md). RLIMIT_FSIZE
+ * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
+ */
+export const LOG_LIMIT_BLOCKS = 512 * 1024;
+/** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
+const TRANSFER_EVENT_INTERVAL_MS = 250;
+
+export interface MigrationDeps {
+  /** The session for a host alias (shared with the console: one connection per host). */
+  session(alias: string): HostSession;
+  /** Journal first, then the UI: called for every event. */
+  record(event: EngineEvent): void;
+  /** Ferry's own environment: local hooks get their `env` names from it (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The UI only, not the journal: for frequent samples the journal keeps only some of. */
+  emit?(event: EngineEvent): void;
+}
+
+export interface MigrationResult {
+  migrationId: string;
+  outcome: Outcome;
+  iterations: IterationStats[];
+  freezeWindowMs?: number;
+  predictedMs?: number;
+  /** The estimate the cutover was decided on (its terms, basis and what it learned from). */
+  estimateAtCutover?: DowntimeEstimate;
+  bytesThroughConsole: number;
+  /** Resident memory of the migrated tree at preflight (ps RSS), for ratios. */
+  residentBytes?: number;
+  /** Post-copy: pages that followed the process, and when the last one arrived (ms after the freeze began). */
+  postcopy?: { pagesDone: number; pagesTotal: number; lastPageMs?: number; lastPageAt?: string };
+  error?: FerryErrorInfo;
+}
+
+export function newMigrationId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Where the process is, on each host: the invariant is exactly one 'running'. */
+export type Presence = 'running' | 'frozen' | 'absent';
+
+/**
+ * One live migration of a process tree from source to target. Its phases are visible
+ * states; every command and decision goes through `record` (journal, then UI). Rollback is
+ * possible from every phase and is announced (steps) before it runs.
+ */
+export class Migration {
+  readonly id: string;
+  phase: Phase = 'planned';
+  readonly iterations: IterationStats[] = [];
+  private readonly run: CommandRunner;
+  private readonly privilege: Record<string, Privilege> = {};
+  private readonly pending: MigrationAction[] = [];
+  private wake?: () => void;
+  private process?: ProcessDetail;
+  private filesToSync: string[] = [];
+  private pageServerPidFile?: string;
+  /** Set once the final dump froze the source tree (--leave-stopped). */
+  private sourceFrozen = false;
+  /** Set once criu restore was started on the target. */
+  private restoreStarted = false;
+  /** Tree PIDs already taken on the target before restore: never ours to kill. */
+  private takenBeforeRestore = new Set<number>();
+  private lastEstimate?: DowntimeEstimate;
+  /** Measured duration of the copy path (source tar → target), once per migration. */
+  private copyMs?: number;
+  /** Cutover costs past migrations between these hosts measured (restore, dump overhead). */
+  private readonly learned?: CutoverCosts;
+  private lastRecommendation?: Recommendation;
+  private bytesThroughConsole = 0;
+  private freezeWindowMs?: number;
+  private predictedAtCutover?: number;
+  /** Post-copy only: its cutover, and where the target reaches the source. */
+  private postcopy?: PostcopyCutover;
+  private sourceAddress?: string;
+  /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
+  private hooksStarted = false;
+  /** What the last rollback could not undo (for the summary). */
+  private rollbackProblems: string[] = [];
+  /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
+  private _preDumpStarted = false;
+  /** The live dirty set between pre-dumps (read-only pagemap sampling on the source). */
+  private readonly live: LiveDirty;
+
+  constructor(
+    readonly plan: MigrationPlan,
+    private readonly deps: MigrationDeps,
+    opts: { id?: string; overrideBlockers?: boolean; learned?: CutoverCosts } = {},
+  ) {
+    this.id = opts.id ?? newMigrationId();
+    this.learned = opts.learned;
+    this.overrideBlockers = opts.overrideBlockers ?? false;
+    this.run = new CommandRunner(
+      (e) => this.deps.record(e),
+      (alias) => this.deps.session(alias),
+      (alias) => this.privilege[alias] ?? 'root',
+      this.id,
+      new LocalHost({ env: deps.env }),
+    );
+    this.live = new LiveDirty({
+      migrationId: this.id,
+      run: this.run,
+      host: this.plan.source,
+      record: (e) => this.deps.record(e),
+      emit: (e) => (this.deps.emit ?? (() => undefined))(e),
+      reestimate: () => this.estimate(Date.now(), true),
+    });
+  }
+  private readonly overrideBlockers: boolean;
+
+  get preDumpStarted(): boolean {
+    return this._preDumpStarted;
+  }
+
+  /** Whether `pid` is this migration's process or one of its tree. */
+  covers(pid: number): boolean {
+    return this.plan.pid === pid || this.pids.includes(pid);
+  }
+
+  private get dir(): string {
+    return `${this.plan.workDir}/${this.id}`;
+  }
+  private iterDir(i: number): string {
+    return `${this.dir}/${i}`;
+  }
+  private get pids(): number[] {
+    return this.process?.tree.map((p) => p.pid) ?? [this.plan.pid];
+  }
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  private setPhase(phase: Phase, note?: string): void {
+    this.phase = phase;
+    this.deps.record({ type: 'phase', migrationId: this.id, phase, at: this.now(), note });
+  }
+
+  /** A user's request; applied at the next safe point (never in the middle of a CRIU step). */
+  control(action: MigrationAction): { accepted: boolean; note: string } {
+    const terminal = ['committed', 'rolled-back', 'failed', 'rolling-back'].includes(this.phase);
+    if (terminal) return { accepted: false, note: `the migration is ${this.phase}` };
+    if ((action === 'one-more' || action === 'cutover-now') && this.phase !== 'precopy' && this.phase !== 'preflight' && this.phase !== 'planned') {
+      return { accepted: false, note: `${action} only applies during pre-copy (now: ${this.phase})` };
+    }
+    if (this.postcopy?.pastPointOfNoReturn && (action === 'abort' || action === 'rollback')) {
+      return { accepted: false, note: `past the point of no return: ${this.postcopy.pointOfNoReturn()}` };
+    }
+    if (this.phase === 'cutover' || this.phase === 'restore' || this.phase === 'postcopy' || this.phase === 'verify') {
+      // Past the final dump, abort and rollback mean the same: resume the frozen source.
+      this.pending.push('rollback');
+    } else {
+      this.pending.push(action);
+    }
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action, reason: `requested during ${this.phase}`, at: this.now() });
+    this.wake?.();
+    return { accepted: true, note: `${action} will be applied at the next safe point` };
+  }
+
+  /** What a rollback would do right now, in the order it would do it. */
+  rollbackPreview(): RollbackPreview {
+    return { migrationId: this.id, phase: this.phase, steps: this.rollbackSteps(), pointOfNoReturn: this.postcopy?.pointOfNoReturn() };
+  }
+
+  private rollbackSteps(): string[] {
+    const { source, target } = this.plan;
+    const steps: string[] = [];
+    if (this.postcopy?.pastPointOfNoReturn) return [`none: the process exists only on ${target}; rolling back would lose it`];
+    if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
+    else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
+    if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
+    steps.push(`delete this migration's images on ${target} (${this.dir})`);
+    if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
+    else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
+    steps.push(`delete this migration's images on ${source} (${this.dir})`);
+    if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
+    return steps;
+  }
+
+  /** Past the decision to cut over, only abort and rollback still mean something. */
+  private rollbackRequested(): boolean {
+    const want = this.pending.some((a) => a === 'abort' || a === 'rollback');
+    this.pending.length = 0;
+    return want;
+  }
+
+  private takeAction(): MigrationAction | undefined {
+    return this.pending.shift();
+  }
+
+  private waitForAction(): Promise<MigrationAction> {
+    const a = this.takeAction();
+    if (a) return Promise.resolve(a);
+    return new Promise((resolve) => {
+      this.wake = () => {
+        const next = this.takeAction();
+        if (next) {
+          this.wake = undefined;
+          resolve(next);
+        }
+      };
+    });
+  }
+
+  /** Run the whole migration; resolves with its outcome, never leaves the process in two places. */
+  async execute(): Promise<MigrationResult> {
+    this.deps.record({ type: 'migration-started', migrationId: this.id, plan: this.plan, at: this.now() });
+    let outcome: Outcome;
+    let error: FerryErrorInfo | undefined;
+    try {
+      outcome = await this.drive();
+    } catch (e) {
+      error = toErrorInfo(e, 'migration-failed');
+      this.deps.record({ type: 'error', migrationId: this.id, error });
+      if (this.phase === 'preflight') {
+        // Nothing was dumped or started: there is nothing to roll back.
+        this.setPhase('failed', error.message);
+        outcome = 'failed';
+      } else if (this.postcopy?.pastPointOfNoReturn) {
+        // The only copy runs on the target: keep it, never kill it to "roll back".
+        this.setPhase('failed', `after the last page arrived: ${error.message}`);
+        outcome = 'failed';
+      } else {
+        outcome = await this.rollback(`after an error: ${error.message}`);
+      }
+    }
+    await this.live.stop();
+    const summary = this.summary(outcome, error);
+    this.deps.record({
+      type: 'outcome',
+      migrationId: this.id,
+      outcome,
+      at: this.now(),
+      freezeWindowMs: this.freezeWindowMs,
+      predictedMs: this.predictedAtCutover,
+      summary,
+    });
+    return {
+      migrationId: this.id,
+      outcome,
+      iterations: this.iterations,
+      freezeWindowMs: this.freezeWindowMs,
+      predictedMs: this.predictedAtCutover,
+      estimateAtCutover: this.predictedAtCutover !== undefined ? this.lastEstimate : undefined,
+      bytesThroughConsole: this.bytesThroughConsole,
+      residentBytes: this.process ? this.process.tree.reduce((sum, p) => sum + p.rssKiB * 1024, 0) : undefined,
+      postcopy: this.postcopy?.pages
+        ? { pagesDone: this.postcopy.pages.done, pagesTotal: this.postcopy.pages.total, lastPageMs: this.postcopy.lastPageMs, lastPageAt: this.postcopy.lastPageAt }
+        : undefined,
+      error,
+    };
+  }
+
+  private summary(outcome: Outcome, error?: FerryErrorInfo): string {
+    const { source, target, pid } = this.plan;
+    if (outcome === 'committed' && this.postcopy) {
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy.pages?.total ?? '?'} pages followed, the last ${this.postcopy.lastPageMs} ms after the freeze began).`;
+    }
+    if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
+    if (outcome === 'committed') {
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).`;
+    }
+    const why = error ? ` (${error.message})` : '';
+    if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
+    if (this.phase === 'failed' && this.rollbackProblems.length) return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
+    if (this.phase === 'failed' && this.sourceFrozen) return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
+    return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
+  }
+
+  private async drive(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('preflight');
+    const facts: PreflightFacts = await runPreflight(this.plan, this.run, {
+      // Beside the migration's directory, not inside it: a failed preflight leaves nothing.
+      scratchDir: `${this.dir}.preflight`,
+      setPrivilege: (h, p) => (this.privilege[h] = p),
+    });
+    this.process = facts.process;
+    this.sourceAddress = facts.sourceAddress;
+    this.filesToSync = [...new Set([...facts.filesToSync, ...this.plan.fileSync])];
+    for (const c of facts.report.checks) {
+      this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: `preflight ${c.status}`, reason: `${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}`, at: this.now() });
+    }
+    if (facts.report.blockers > 0 && !this.overrideBlockers) {
+      const first = facts.report.checks.find((c) => c.status === 'fail')!;
+      throw new FerryError({
+        code: 'preflight-failed',
+        host: first.host,
+        message: `Preflight found ${facts.report.blockers} blocker(s); nothing was dumped. First: ${first.title}: ${first.detail}`,
+        hint: first.fix,
+      });
+    }
+    // An abort asked for during preflight wins; other requests wait for the first iteration.
+    if (this.pending.some((a) => a === 'abort' || a === 'rollback')) return this.rollback('aborted by the user before pre-copy');
+
+    await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
+
+    let i = 0;
+    if (this.plan.mode === 'precopy') {
+      this.setPhase('precopy');
+      for (;;) {
+        i += 1;
+        await this.precopyIteration(i);
+        const next = await this.decideAfterIteration();
+        if (next === 'continue') continue;
+        if (next === 'rollback') return this.rollback('pre-copy stopped: rolling back');
+        break;
+      }
+    }
+    return this.cutover(i + 1);
+  }
+
+  private async startPageServer(i: number): Promise<void> {
+    const { target } = this.plan;
+    const dir = this.iterDir(i);
+    // The parent is the previous pre-dump; a cold dump (or the first pre-dump) has none.
+    const hasParent = i > 1 && this.iterations.length > 0;
+    this.pageServerPidFile = `${dir}/page-server.pid`;
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const r = await this.run.run(
+      target,
+      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4 }),
+      { timeoutMs: STEP_TIMEOUTS.pageServer },
+    );
+    if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
+  }
+
+  private async precopyIteration(i: number): Promise<void> {
+    const { source } = this.plan;
+    await this.live.stop();
+    this._preDumpStarted = true;
+    await this.startPageServer(i);
+    const dir = this.iterDir(i);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const started = Date.now();
+    const r = await this.run.run(
+      source,
+      preDump({
+        pid: this.plan.pid,
+        imagesDir: dir,
+        trackMem: true,
+        prevImagesDir: i > 1 ? `../${i - 1}` : undefined,
+        pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
+        shellJob: this.plan.shellJob,
+        tcpEstablished: this.plan.tcpEstablished,
+        log: 'pre-dump.log',
+        verbosity: 4,
+      }),
+      { timeoutMs: STEP_TIMEOUTS.preDump },
+    );
+    const ended = Date.now();
+    this.pageServerPidFile = undefined; // one-shot: it exits when the pre-dump disconnects
+    if (r.code !== 0) await this.fail('pre-dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/pre-dump.log`);
+    const stats = await this.readDumpStats(source, dir);
+    const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
+    this.iterations.push(it);
+    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
+    if (i === 1) await this.measureCopy(dir);
+    this.estimate(Date.now());
+  }
+
+  /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
+  private estimate(atMs: number, live = false): void {
+    // This link's copy cost, timed now, beats a past run's; the rest comes from history.
+    const costs: CutoverCosts | undefined =
+      this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
+    const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty });
+    this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
+    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
+  }
+
+  /** The cutover's copy command: files to sync first, then the image dir (tar's --exclude is positional). */
+  private copyArgv(imagesDir: string): string[] {
+    const rel = (p: string) => p.replace(/^\/+/, '');
+    return ['tar', '-C', '/', '-cf', '-', ...this.filesToSync.map(rel), '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', rel(imagesDir)];
+  }
+
+  /**
+   * Time the cutover's copy path once, outside any freeze: the same tar stream (the first
+   * pre-dump's metadata and the files to sync) into a scratch directory on the target.
+   * The estimate then rests on this link's measured cost, not a default.
+   */
+  private async measureCopy(imagesDir: string): Promise<void> {
+    const { source, target } = this.plan;
+    const probe = `${this.dir}/copy-probe`;
+    await this.run.run(target, ['mkdir', '-p', '--', probe], { check: true, what: 'creating the copy probe directory' });
+    const r = await this.run.pipe(source, this.copyArgv(imagesDir), target, ['tar', '-C', probe, '-xf', '-'], { timeoutMs: STEP_TIMEOUTS.copy, what: 'timing the copy path', check: false });
+    this.bytesThroughConsole += r.bytes;
+    this.copyMs = r.durationMs;
+    await this.run.run(target, ['rm', '-rf', '--', probe]);
+  }
+
+  private async readDumpStats(host: string, dir: string): Promise<DumpStats> {
+    const buf = await this.run.readFile(host, `${dir}/stats-dump`);
+    const s = decodeStats(buf, `${host}:${dir}/stats-dump`);
+    if (s.kind !== 'dump') throw new FerryError({ code: 'stats-image-invalid', host, message: `${dir}/stats-dump holds restore stats, not dump stats` });
+    return s;
+  }
+
+  /** After each pre-dump: the user's word first, then (in auto mode) the policy's. */
+  private async decideAfterIteration(): Promise<'continue' | 'cutover' | 'rollback'> {
+    const rec = this.lastRecommendation!;
+    const fromUser = (a: MigrationAction): 'continue' | 'cutover' | 'rollback' =>
+      a === 'one-more' ? 'continue' : a === 'cutover-now' ? 'cutover' : 'rollback';
+    const queued = this.takeAction();
+    if (queued) return fromUser(queued);
+    if (this.plan.auto) {
+      if (rec.kind === 'continue') return 'continue';
+      const action = rec.kind === 'cutover' ? 'cutover' : this.plan.policy.onNotConverging;
+      this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason: rec.reason, at: this.now() });
+      return action;
+    }
+    // Waiting for the user: watch the dirty set grow until they decide (never inside a CRIU step).
+    this.live.start(this.iterations[this.iterations.length - 1]!.index, this.pids);
+    try {
+      return fromUser(await this.waitForAction());
+    } finally {
+      await this.live.stop();
+    }
+  }
+
+  private async cutover(last: number): Promise<Outcome> {
+    const { source, target } = this.plan;
+    await this.live.stop();
+    this.setPhase('cutover');
+    // Outside the freeze window: the source runs on while traffic is drained.
+    await this.hookPhase('before-cutover', `Ferry did not cut over: nothing was dumped and the process still runs on ${source}; the on-rollback hooks undo what the hooks before it did. Fix the hook and start again.`);
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user before the final dump');
+    if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
+    const dir = this.iterDir(last);
+    const incremental = this.plan.mode === 'precopy' && last > 1;
+    // Pages always travel source -> target over the page server, never through the console;
+    // only a pre-copy's final dump is incremental (--track-mem, parent images).
+    await this.startPageServer(last);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    // Tree PIDs already taken on the target now are someone else's: rollback must spare them.
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    if (this.iterations.length) {
+      // The prediction that counts is the one made now, when the cutover starts: in manual
+      // mode it may come long after the last pre-dump, with more pages dirtied since.
+      this.estimate(Date.now());
+      this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
+    }
+    const freezeStart = Date.now();
+    const r = await this.run.run(
+      source,
+      dump({
+        pid: this.plan.pid,
+        imagesDir: dir,
+        leaveStopped: true,
+        pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
+        ...(incremental ? { trackMem: true, prevImagesDir: `../${last - 1}` } : {}),
+        shellJob: this.plan.shellJob,
+        tcpEstablished: this.plan.tcpEstablished,
+        log: 'dump.log',
+        verbosity: 4,
+      }),
+      { timeoutMs: STEP_TIMEOUTS.dump },
+    );
+    this.pageServerPidFile = undefined;
+    // Whatever the exit code, the tree may be stopped now; rollback checks and resumes it.
+    this.sourceFrozen = true;
+    if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
+    const dumpEnded = Date.now();
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
+
+    // Metadata images (and, for a cold dump, the pages) and the files to sync, straight from
+    // source to target in one stream: one round trip less inside the freeze window.
+    const label = `images and open files, ${source} → ${target}`;
+    let shownAt = 0;
+    const copy = await this.run.pipe(source, this.copyArgv(dir), target, ['tar', '-C', '/', '-xpf', '-'], {
+      timeoutMs: STEP_TIMEOUTS.copy,
+      what: 'copying the images and open files',
+      // Live progress, a few times a second: the size is known only at the end of the stream.
+      onBytes: (doneBytes) => {
+        const now = Date.now();
+        if (now - shownAt < TRANSFER_EVENT_INTERVAL_MS) return;
+        shownAt = now;
+        this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes });
+      },
+    });
+    this.bytesThroughConsole += copy.bytes;
+    this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: copy.bytes, totalBytes: copy.bytes });
+    if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
+
+    this.setPhase('restore');
+    this.restoreStarted = true;
+    const rr = await this.run.run(
+      target,
+      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
+      { timeoutMs: STEP_TIMEOUTS.restore },
+    );
+    this.freezeWindowMs = Date.now() - freezeStart;
+    if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
+    // CRIU's own numbers for the final dump and the restore, read once the process runs
+    // again (not inside the window). A missing stats file is reported, not fatal.
+    await this.run
+      .readFile(target, `${dir}/stats-restore`, { quiet: true })
+      .then((buf) => decodeStats(buf, `${target}:${dir}/stats-restore`))
+      .then((rs) => {
+        if (rs.kind === 'restore') {
+          const { kind: _kind, ...stats } = rs;
+          this.deps.record({ type: 'restore-stats', migrationId: this.id, stats });
+        }
+      })
+      .catch((e) => this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: 'The restore succeeded; only its statistics are missing from the report.' } }));
+    const stats = await this.readDumpStats(source, dir);
+    const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: dumpEnded }, this.iterations[this.iterations.length - 1]);
+    this.iterations.push(it);
+    this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
+
+    return this.verifyAndCommit();
+  }
+
+  /** Post-copy past its point of no return: a user's rollback is refused (and journaled) instead. */
+  private refusedPastPointOfNoReturn(): boolean {
+    if (!this.postcopy?.pastPointOfNoReturn) return false;
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
+    return true;
+  }
+
+  private async verifyAndCommit(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('verify');
+    const where = await this.whereIsIt();
+    if (where.target !== 'running') {
+      throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
+    }
+    await this.healthCheck();
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
+    // The target is verified but not yet in service: a failing hook rolls back to the source.
+    await this.hookPhase('after-restore', `Ferry rolled back: the process runs on ${source} again and the on-rollback hooks ran to undo the traffic changes. Fix the hook and start again.`);
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
+    return this.commit();
+  }
+
+  /** Post-copy: the cutover lives in postcopy.ts; here only what it shares with pre-copy. */
+  private async cutoverPostcopy(last: number): Promise<Outcome> {
+    const { source, target } = this.plan;
+    const dir = this.iterDir(last);
+    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    if (!this.sourceAddress) {
+      throw new FerryError({ code: 'postcopy-no-address', host: source, message: `Preflight found no address on ${source} that ${target} can reach it by`, hint: 'Check the route between the hosts (ip route get TARGET-ADDRESS on the source).' });
+    }
+    this.postcopy = new PostcopyCutover({
+      plan: this.plan,
+      migrationId: this.id,
+      dir,
+      sourceAddress: this.sourceAddress,
+      run: this.run,
+      record: (e) => this.deps.record(e),
+      setPhase: (p, note) => this.setPhase(p, note),
+      copyArgv: (d) => this.copyArgv(d),
+      limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
+      fail: (command, host, r, logPath) => this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath),
+      rollbackRequested: () => this.rollbackRequested(),
+      onSourceFrozen: () => (this.sourceFrozen = true),
+      onRestoreStarted: () => (this.restoreStarted = true),
+      onConsoleBytes: (n) => (this.bytesThroughConsole += n),
+    });
+    const r = await this.postcopy.run();
+    this.freezeWindowMs = this.postcopy.freezeWindowMs;
+    if (r === 'rollback') return this.rollback('rolled back by the user during cutover');
+    return this.verifyAndCommit();
+  }
+
+  private get hookContext(): HookContext {
+    return { plan: this.plan, migrationId: this.id, run: this.run, record: (e) => this.deps.record(e), env: this.deps.env ?? process.env };
+  }
+
+  /** Run a phase's hooks in order; the first failure stops them and becomes the migration's error. */
+  private async hookPhase(phase: 'before-cutover' | 'after-restore', then: string): Promise<void> {
+    if (!hooksOf(this.plan, phase).length) return;
+    this.hooksStarted = true;
+    const runs = await runHooks(this.hookContext, phase, 'stop');
+    const failed = runs.find((r) => r.outcome !== 'ok');
+    if (failed) throw hookError(phase, failed, then);
+  }
+
+  private async healthCheck(): Promise<void> {
+    const hc = this.plan.healthCheck;
+    if (hc.kind === 'none') return;
+    const { target } = this.plan;
+    const timeoutMs = hc.timeoutMs ?? STEP_TIMEOUTS.verify;
+    const argv =
+      hc.kind === 'command'
+        ? hc.argv!
+        : hc.kind === 'tcp'
+          ? ['bash', '-c', 'for i in $(seq 20); do (exec 3<>"/dev/tcp/127.0.0.1/$0") 2>/dev/null && exit 0; sleep 0.5; done; exit 1', String(hc.port)]
+          : ['python3', '-c', 'import sys,urllib.request as u\ntry: c=u.urlopen(sys.argv[1],timeout=10).status\nexcept Exception as e: c=getattr(e,"code",0)\nsys.exit(0 if c==int(sys.argv[2]) else 1)', hc.url!, String(hc.expectStatus ?? 200)];
+    const r = await this.run.run(target, argv, { timeoutMs });
+    if (r.code !== 0) {
+      throw new FerryError({ code: 'health-check-failed', host: target, message: `The health check failed on ${target} (exit ${r.code ?? r.signal})`, evidence: (r.stderr || r.stdout).trim().split('\n').pop(), hint: 'Ferry rolled back to the source. Check what the restored process needs on the target.' });
+    }
+  }
+
+  private async commit(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    // The frozen copy on the source goes only after the target is verified.
+    await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
+    this.sourceFrozen = false;
+    if (this.plan.retention === 'delete-on-commit') {
+      await this.run.run(source, ['rm', '-rf', '--', this.dir]);
+      await this.run.run(target, ['rm', '-rf', '--', this.dir]);
+    }
+    this.setPhase('committed', `the process runs on ${target}`);
+    return 'committed';
+  }
+
+  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
+  private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
+    const log = await this.run
+      .run(host, ['tail', '-c', '262144', '--', logPath], { quiet: true })
+      .then((r) => r.stdout)
+      .catch(() => '');
+    const d = diagnose({ command, exitCode: code, signal: signal ?? undefined, stdout, stderr, log, host, pid: this.plan.pid });
+    throw new FerryError(
+      d ?? { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${logPath} on ${host}.` },
+    );
+  }
+
+  /**
+   * Finish a migration an earlier engine left unfinished (it crashed or was killed), from
+   * what its journal says happened. 'auto' rolls back whenever that is unambiguous; when a
+   * restore had started and the process runs on the target, only the user can say whether
+   * to keep it (commit) or go back (rollback).
+   */
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+    const { source, target } = this.plan;
+    const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
+    const tree = processTree(srcPs, this.plan.pid);
+    if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
+    this.sourceFrozen = state.finalDumpStarted;
+    this.restoreStarted = state.restoreStarted;
+    this.hooksStarted = state.hooksStarted ?? false;
+    const where = await this.whereIsIt();
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
+    let outcome: Outcome;
+    if (choice === 'commit' || (choice === 'auto' && where.target === 'running' && where.source === 'absent')) {
+      if (where.target !== 'running') {
+        throw new FerryError({ code: 'cannot-commit', host: target, message: `The process is ${where.target} on ${target}: there is nothing to commit`, hint: 'Recover with --rollback instead.' });
+      }
+      outcome = await this.commit();
+    } else if (choice === 'auto' && this.restoreStarted && where.target !== 'absent') {
+      throw new FerryError({
+        code: 'recovery-needs-decision',
+        host: target,
+        message: `A restore had started and PID ${this.plan.pid} is ${where.target} on ${target} while the source is ${where.source}`,
+        hint: `Check the copy on ${target}; then run recovery again with --commit (keep it, kill the frozen source) or --rollback (kill it, resume the source).`,
+      });
+    } else {
+      outcome = await this.rollback('recovered from the journal of an interrupted migration');
+    }
+    const summary = this.summary(outcome);
+    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary });
+    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0 };
+  }
+
+  /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
+  async whereIsIt(): Promise<{ source: Presence; target: Presence }> {
+    const presence = async (host: string): Promise<Presence> => {
+      const r = await this.run.run(host, psArgv, { quiet: true });
+      const p = parsePs(r.stdout).find((x) => x.pid === this.plan.pid);
+      if (!p || p.state.startsWith('Z')) return 'absent';
+      // T: stopped (--leave-stopped); t: held by a tracer (a lazy dump serving its pages).
+      return /^[Tt]/.test(p.state) ? 'frozen' : 'running';
+    };
+    const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
+    return { source, target };
+  }
+
+  /** Undo whatever this migration did, in the order announced; ends with the source running. */
+  async rollback(reason: string): Promise<Outcome> {
+    const { source, target } = this.plan;
+    await this.live.stop();
+    this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
+    this.setPhase('rolling-back', reason);
+    const problems: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (e) {
+        problems.push(`${what}: ${toErrorInfo(e).message}`);
+      }
+    };
+    const oursOnTarget = async () => {
+      const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
+      return this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p)).map(String);
+    };
+    if (this.postcopy) {
+      // Order matters. The lazy dump takes a clean disconnect of the target's daemon (its copy
+      // exited, or every page sent) as success and then kills the source tree. So: pause the
+      // copy on the target (one running copy at any moment), kill the dump (CRIU lets the source
+      // tree go, memory as at the freeze), and only then kill the copy and the daemon.
+      let dumpDone = false;
+      await attempt(`pausing the copy on ${target} and stopping the lazy dump on ${source}`, async () => {
+        const ours = this.restoreStarted ? await oursOnTarget() : [];
+        if (ours.length) await this.run.run(target, ['kill', '-STOP', '--', ...ours]);
+        const r = await this.postcopy!.stopDump();
+        dumpDone = r?.code === 0;
+        if (dumpDone && ours.length) await this.run.run(target, ['kill', '-CONT', '--', ...ours]);
+      });
+      if (dumpDone) {
+        // Every page arrived meanwhile and CRIU killed the source: the copy on the target is the only one.
+        this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn() ?? 'the last page arrived before the rollback could stop it', at: this.now() });
+        return this.verifyAndCommit();
+      }
+    }
+    if (this.restoreStarted) {
+      await attempt(`stopping the restored tree on ${target}`, async () => {
+        const ours = await oursOnTarget();
+        if (ours.length) await this.run.run(target, ['kill', '-KILL', '--', ...ours]);
+      });
+    }
+    if (this.postcopy) await attempt(`stopping criu lazy-pages on ${target}`, () => this.postcopy!.stop());
+    // A page server still waiting for a pre-dump: stop it by its pidfile.
+    await attempt(`stopping the page server on ${target}`, () =>
+      this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
+    );
+    await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    const beforeResume = problems.length;
+    if (this.sourceFrozen) {
+      await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
+    }
+    const resumed = problems.length === beforeResume;
+    await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
+    // With the process running on the source again, undo the traffic changes (all of them,
+    // whatever fails: each hook undoes its own part).
+    const hookProblems: string[] = [];
+    if (this.hooksStarted && !resumed) {
+      // Undoing a drain would send traffic to a process that is not running.
+      hookProblems.push(`the on-rollback hooks were not run: the process could not be resumed on ${source}`);
+    } else if (this.hooksStarted) {
+      for (const r of await runHooks(this.hookContext, 'on-rollback', 'all')) {
+        if (r.outcome !== 'ok') hookProblems.push(`${describeHook(this.plan, 'on-rollback', r.hook)} failed (${r.detail ?? r.outcome})`);
+      }
+    }
+    problems.push(...hookProblems);
+    const where = await this.whereIsIt().catch(() => undefined);
+    // A PID that was taken on the target before restore belongs to someone else.
+    const targetClear = where?.target === 'absent' || this.takenBeforeRestore.has(this.plan.pid);
+    const ok = where?.source === 'running' && targetClear;
+    if (!ok) {
+      problems.push(`after rollback the process is ${where?.source ?? 'unknown'} on ${source} and ${where?.target ?? 'unknown'} on ${target}`);
+    }
+    if (problems.length) {
+      this.rollbackProblems = problems;
+      this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
+      const onlyHooks = resumed && hookProblems.length === problems.length;
+      this.deps.record({
+        type: 'error',
+        migrationId: this.id,
+        error: {
+          code: 'rollback-incomplete',
+          message: `Rollback did not finish cleanly: ${problems.join('; ')}`,
+          hint: onlyHooks
+            ? `The process runs on ${source} again and nothing of it on ${target}, but traffic may still be drained: run the failed on-rollback hook(s) by hand; \`ferry journal show\` has their output.`
+            : 'Check both hosts by hand; `ferry journal show` lists every command that ran.',
+        },
+      });
+      return 'failed';
+    }
+    this.sourceFrozen = false;
+    this.setPhase('rolled-back', reason);
+    return 'rolled-back';
+  }
+}
