@@ -24,6 +24,15 @@ export const PACKAGES = [
   'python3-protobuf',
   'procps',
   'rsync',
+  // What real hosts have, for real services with their clients: CRIU's network lock for
+  // --tcp-established (iptables-restore by default, or nftables), arping to announce a moved
+  // service address, socat for test clients, and two real servers for the workload zoo.
+  'iptables',
+  'nftables',
+  'arping',
+  'socat',
+  'redis-server',
+  'nginx-light',
 ] as const;
 
 /** Units enabled / masked in the rootfs (systemctl in a chroot). */
@@ -39,6 +48,10 @@ export const MASK_UNITS = [
   // (it only adds gettys on tty2-6, which a headless VM never shows). The serial getty stays.
   'e2scrub_reap.service',
   'getty-static.service',
+  // The zoo's servers are started by the tests that migrate them (as session leaders CRIU can
+  // dump), never at boot: they would hold PIDs and the vCPU.
+  'redis-server.service',
+  'nginx.service',
 ] as const;
 
 /** Directory in the guests holding both VMs' SSH host keys; the oneshot unit picks by hostname. */
