@@ -448,6 +448,11 @@ def parse_start(args):
         fail('the source guard needs --peer ADDR:PORT (the target guard)')
     if cfg['role'] == 'target' and not cfg['listen']:
         fail('the target guard needs --listen ADDR:PORT (on the migration link)')
+    # The guard runs from / once detached: every path it keeps is absolute.
+    cfg['dir'] = os.path.abspath(cfg['dir'])
+    cfg['images'] = [os.path.abspath(p) for p in cfg['images']]
+    if cfg['restored_pidfile']:
+        cfg['restored_pidfile'] = os.path.abspath(cfg['restored_pidfile'])
     d = os.path.realpath(cfg['dir'])
     for p in cfg['images']:
         if d == os.path.realpath(p) or d.startswith(os.path.realpath(p) + os.sep):
@@ -510,6 +515,7 @@ def cmd_start(args):
 
 def cmd_renew(args):
     """Each line on stdin renews the lease; the guard sees the counter change on its own clock."""
+    os.makedirs(args[0], mode=0o700, exist_ok=True)  # renewing may start before the guard does
     path = os.path.join(args[0], 'lease')
     n = 0
     for _ in sys.stdin:
@@ -539,9 +545,13 @@ def alive(pid):
 def client(d, req, timeout=30.0):
     secret = read_secret()
     st = load_state(d)
-    if not st or not alive(st.get('pid')):
-        print(json.dumps({'error': 'no guard runs for %s' % d, 'state': (st or {}).get('state')}))
+    if not st:
+        print(json.dumps({'error': 'no guard was started in %s' % d}))
         sys.exit(EXIT_NO_GUARD)
+    if not alive(st.get('pid')):
+        # The guard ended (settled, released, or at its hard maximum): its last word stands.
+        print(json.dumps({'refused': 'the guard has ended; the %s is %s' % (st.get('role'), st.get('state')), 'state': st.get('state')}))
+        sys.exit(EXIT_REFUSED)
     host, port = addr(st['listen'])
     try:
         rep = request((host if host not in ('0.0.0.0', '::') else '127.0.0.1', port), secret, req, timeout)
