@@ -9,6 +9,7 @@ Commands:
   restore DIR [--timeout-ms N] -- ARGV...   (target) the guard runs the restore; exit = its exit
   commit DIR     (target) the commit point
   ask DIR --source-tree frozen|running|gone   (target) settle as the console
+  rollback DIR   (target) the console rolls back before commit: kill the restored copy, abort
   release DIR    the console finished: the guard exits
   status DIR     the state file and the log, one JSON object a line
   settle-table   the pure decision for JSON cases on stdin (tests)
@@ -89,6 +90,18 @@ def proc_state(pid):
             return f.read().rsplit(b')', 1)[1].split()[0].decode()
     except (OSError, IndexError):
         return None
+
+
+def tracer(pid):
+    """The PID ptrace-ing this one (criu dump while it runs), or 0."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('TracerPid:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def tree_view(pid):
@@ -227,7 +240,14 @@ class Guard:
         # source
         if live or self.state not in ('frozen', 'settling', 'hold') or time.monotonic() < self.next_ask:
             return
-        tree = tree_view(self.cfg['pids'][0])
+        root = self.cfg['pids'][0]
+        if tracer(root):
+            # criu dump still holds the tree: a resume now would be undone by --leave-stopped.
+            if self.state != 'settling':
+                self.become('settling', 'criu dump (PID %d) still holds the tree: waiting for it to end' % tracer(root))
+            self.next_ask = time.monotonic() + 0.5
+            return
+        tree = tree_view(root)
         rep = self.ask_peer(tree)
         if rep is None:
             self.backoff = min(self.backoff * 2, 5.0)
@@ -300,6 +320,8 @@ class Guard:
                     return {'ok': True, 'state': self.state}
                 self.log('commit-refused', state=self.state)
                 return {'ok': False, 'state': self.state, 'error': 'commit refused: the target is %s' % self.state}
+            if op == 'rollback' and self.role == 'target':
+                return self.console_rollback()
             if op == 'settled' and self.role == 'target':
                 self.log('source-settled', source=req.get('source'))
                 self.done = True
@@ -311,6 +333,33 @@ class Guard:
                 self.done = True
                 return {'ok': True, 'state': self.state}
             return {'error': 'unknown request %r for the %s guard' % (op, self.role)}
+
+    def console_rollback(self):
+        """The console's own rollback (verify or a hook failed): before the commit point only."""
+        if self.state in ('restoring', 'committed', 'kept', 'released'):
+            self.log('rollback-refused', state=self.state)
+            return {'ok': False, 'state': self.state, 'error': 'rollback refused: the target is %s' % self.state}
+        ours = [p for p in self.cfg['pids'] if p not in self.taken]
+        pidfile = self.cfg.get('restored_pidfile')
+        try:
+            with open(pidfile or '') as f:
+                ours.append(int(f.read().strip()))
+        except (OSError, ValueError):
+            pass
+        ours = [p for p in ours if p not in self.taken and tree_view(p) != 'gone']
+        if ours:
+            self.command(['kill', '-KILL', '--'] + [str(p) for p in ours])
+            end = time.monotonic() + 5
+            while self.tree_on_target() and time.monotonic() < end:
+                time.sleep(0.05)
+        if self.tree_on_target():
+            self.log('rollback-failed', pids=ours)
+            return {'ok': False, 'state': self.state, 'error': 'the restored tree is still there after kill -KILL'}
+        was = self.state
+        self.become('aborted', 'the console rolled back: the restored copy was killed')
+        if was != 'aborted':
+            self.drop_images()
+        return {'ok': True, 'state': self.state, 'answer': 'target-clear'}
 
     def run_restore(self, req):
         """Called under the lock: record `restore-started` durably, then start it; wait outside."""
@@ -616,7 +665,7 @@ def main(argv):
     if cmd == 'start': return cmd_start(args)
     if cmd == 'renew': return cmd_renew(args)
     if cmd == 'restore': return cmd_restore(args)
-    if cmd in ('commit', 'ask', 'release'): return cmd_simple(cmd, args)
+    if cmd in ('commit', 'ask', 'release', 'rollback'): return cmd_simple(cmd, args)
     if cmd == 'status': return cmd_status(args)
     fail('unknown command %r' % cmd)
 

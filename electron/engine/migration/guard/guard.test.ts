@@ -3,6 +3,7 @@
  * real TCP on 127.0.0.1 between them, a real frozen tree and real restored processes.
  * After each case: no observation saw two running copies; once settled, exactly one runs.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -109,6 +110,37 @@ describe('cutover guard, source and target on this machine', () => {
     const lostAt = await p.loseLease();
     expect(await settled(p, lostAt, 'past commit')).toBe('killed');
     expect((await p.target.status()).state?.state).toBe('committed');
+    expectOneCopy(p);
+  });
+
+  test('lease lost while criu dump still holds the tree (ptrace): the source waits for it, then resumes', async () => {
+    pair = await startPair();
+    const p = pair;
+    // A stand-in for criu dump: it seizes the tree with ptrace for a few seconds, as the dump does.
+    const holder = spawn('python3', ['-c', 'import ctypes,sys,time\nctypes.CDLL(None).ptrace(0x4206, int(sys.argv[1]), 0, 0)\nprint("held", flush=True)\ntime.sleep(float(sys.argv[2]))', String(p.tree.pid), '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => holder.stdout!.once('data', r));
+    const lostAt = await p.loseLease();
+    await until('the source guard to wait for the dump', async () => (await p.source.status()).state?.state === 'settling');
+    const s = await p.source.status();
+    expect(String(s.log.find((e) => e.event === 'state' && e.to === 'settling')?.why)).toMatch(/criu dump/);
+    expect(s.log.some((e) => e.event === 'answer')).toBe(false);
+    expect(procState(p.tree.pid)).toMatch(/^[Tt]/);
+    await new Promise((r) => holder.once('exit', r));
+    expect(await settled(p, lostAt, 'dump still running')).toBe('resumed');
+    expectOneCopy(p);
+  });
+
+  test('the console rolls back after the restore (verify failed): the target copy is killed, then the source resumes', async () => {
+    pair = await startPair();
+    const p = pair;
+    expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
+    const restored = p.restoredPid();
+    expect(isRunning(restored)).toBe(true);
+    expect(await p.target.rollback()).toMatchObject({ ok: true, state: 'aborted', answer: 'target-clear' });
+    expect(isRunning(restored)).toBe(false);
+    expect(existsSync(p.images)).toBe(false);
+    const lostAt = await p.loseLease();
+    expect(await settled(p, lostAt, 'console rolled back')).toBe('resumed');
     expectOneCopy(p);
   });
 

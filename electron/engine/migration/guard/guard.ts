@@ -63,6 +63,7 @@ export const renewArgv = (dir: string) => guardArgv('renew', dir);
 export const restoreArgv = (dir: string, argv: string[], timeoutMs: number) => guardArgv('restore', dir, '--timeout-ms', String(timeoutMs), '--', ...argv);
 export const commitArgv = (dir: string) => guardArgv('commit', dir);
 export const releaseArgv = (dir: string) => guardArgv('release', dir);
+export const rollbackArgv = (dir: string) => guardArgv('rollback', dir);
 export const askArgv = (dir: string, sourceTree: SourceTree) => guardArgv('ask', dir, '--source-tree', sourceTree);
 export const statusArgv = (dir: string) => guardArgv('status', dir);
 
@@ -132,7 +133,7 @@ export function parseGuardStatus(stdout: string): GuardStatus {
 
 /** The log entries the console journals as the guard's decisions (state changes, commands, answers). */
 export function guardDecisions(log: GuardLogEntry[]): GuardLogEntry[] {
-  const decisions = new Set(['state', 'command', 'restore-started', 'restore-finished', 'restore-refused', 'answered', 'answer', 'no-answer', 'rejected', 'lease-lost', 'commit-refused', 'hard-maximum', 'crashed']);
+  const decisions = new Set(['state', 'command', 'restore-started', 'restore-finished', 'restore-refused', 'answered', 'answer', 'no-answer', 'rejected', 'lease-lost', 'commit-refused', 'rollback-refused', 'rollback-failed', 'hard-maximum', 'crashed']);
   return log.filter((e) => decisions.has(e.event));
 }
 
@@ -221,6 +222,10 @@ export class GuardClient {
   /** Settle as the console (a rollback goes through the target guard too). */
   ask(sourceTree: SourceTree): Promise<Record<string, unknown>> {
     return this.simple(askArgv(this.dir, sourceTree));
+  }
+  /** The console rolls back before the commit point: the target guard kills the restored copy and aborts. */
+  rollback(): Promise<Record<string, unknown>> {
+    return this.simple(rollbackArgv(this.dir));
   }
   /** The console finished the migration itself: the guard exits. */
   release(): Promise<Record<string, unknown>> {
