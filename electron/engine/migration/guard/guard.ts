@@ -151,9 +151,14 @@ export type Runner = Pick<CommandRunner, 'run'>;
 /** A running lease: heartbeat lines on one long-running command's stdin. */
 export interface Lease {
   /** Stop renewing (the command ends on EOF); resolves when it has. */
-  stop(): Promise<ExecResult>;
-  /** Resolves when the renew command ended, for whatever reason (a dropped link too). */
-  readonly done: Promise<ExecResult>;
+  stop(): Promise<LeaseEnd>;
+  /** Resolves (never rejects) when renewing ended, for whatever reason: a dropped link too. */
+  readonly done: Promise<LeaseEnd>;
+}
+export interface LeaseEnd {
+  /** Ended because the console stopped it. */
+  stopped: boolean;
+  why: string;
 }
 
 /**
@@ -193,10 +198,18 @@ export class GuardClient {
     const beat = () => beats.write('.\n');
     beat();
     const timer = setInterval(beat, everyMs);
-    const done = this.run.run(this.host, renewArgv(this.dir), { stdin: beats, quiet: true, signal: opts.signal }).finally(() => clearInterval(timer));
+    let stopped = false;
+    const done = this.run
+      .run(this.host, renewArgv(this.dir), { stdin: beats, quiet: true, signal: opts.signal })
+      .then(
+        (r): LeaseEnd => ({ stopped, why: `the renew command ended (exit ${r.code ?? `signal ${r.signal}`})` }),
+        (e: unknown): LeaseEnd => ({ stopped, why: e instanceof Error ? e.message : String(e) }),
+      )
+      .finally(() => clearInterval(timer));
     return {
       done,
       stop: () => {
+        stopped = true;
         clearInterval(timer);
         beats.end();
         return done;
