@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { GuardClient, EXIT_REFUSED, guardDecisions, parseGuardStatus } from './guard.ts';
+import { GuardClient, EXIT_REFUSED, guardDecisionEvents, guardDecisions, parseGuardStatus } from './guard.ts';
 import { LOCAL_HOST } from '../../../../shared/api.ts';
-import { failingRestore, fakeRestore, isRunning, procState, sleepMs, startPair, until, type Pair } from './guard.testing.ts';
+import { failingRestore, fakeRestore, isRunning, procState, sleepMs, startPair, stateOf, until, type Pair } from './guard.testing.ts';
 
 let pair: Pair | undefined;
 afterEach(async () => {
@@ -20,7 +20,7 @@ afterEach(async () => {
 /** Wait until the source guard has settled; print the time from lease loss. */
 async function settled(p: Pair, lostAt: number, label: string, timeoutMs = 20_000): Promise<string> {
   const s = await until('the source guard to settle', async () => {
-    const st = (await p.source.status()).state?.state;
+    const st = stateOf(p.source.dir);
     return st === 'resumed' || st === 'killed' ? st : undefined;
   }, timeoutMs);
   const log = (await p.source.status()).log.find((e) => e.event === 'state' && (e.to === 'resumed' || e.to === 'killed'));
@@ -46,6 +46,17 @@ describe('cutover guard, source and target on this machine', () => {
     expect(target.state?.state).toBe('aborted');
     expect(existsSync(p.images)).toBe(false);
     expect(source.log.some((e) => e.event === 'command' && (e.argv as string[]).join(' ') === `kill -CONT -- ${p.tree.pid}`)).toBe(true);
+    // What the console will journal when it reaches the hosts again.
+    const journal = [...guardDecisionEvents('m1', 'source', source.log), ...guardDecisionEvents('m1', 'target', target.log)].map((e) => (e.type === 'decision' ? `${e.action} | ${e.reason}` : ''));
+    expect(journal).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^guard on source: lease-lost/),
+        expect.stringMatching(/^guard on source: frozen → resumed \| no restore started/),
+        `guard on source: ran kill -CONT -- ${p.tree.pid} (exit 0, ${String(source.log.find((e) => e.event === 'command')?.ms)} ms) | `,
+        expect.stringMatching(/^guard on target: waiting → aborted/),
+        expect.stringMatching(/^guard on target: answered target-clear to the source \(source copy frozen\)/),
+      ]),
+    );
     // A restore command that arrives late is refused by the target guard: nothing starts.
     const late = await p.target.restore(fakeRestore(p.pidfile), 10_000);
     expect(late.result.code).toBe(EXIT_REFUSED);
@@ -62,9 +73,9 @@ describe('cutover guard, source and target on this machine', () => {
     pair = await startPair();
     const p = pair;
     const restoring = p.target.restore(fakeRestore(p.pidfile, 6), 30_000);
-    await until('restore-started', async () => (await p.target.status()).state?.state === 'restoring');
+    await until('restore-started', () => stateOf(p.target.dir) === 'restoring');
     const lostAt = await p.loseLease();
-    await until('the source to be told to wait', async () => (await p.source.status()).state?.state === 'settling');
+    await until('the source to be told to wait', () => stateOf(p.source.dir) === 'settling');
     expect(procState(p.tree.pid)).toBe('T');
     expect((await restoring).result.code).toBe(0);
     expect(await settled(p, lostAt, 'lease lost while restore running')).toBe('killed');
@@ -120,7 +131,7 @@ describe('cutover guard, source and target on this machine', () => {
     const holder = spawn('python3', ['-c', 'import ctypes,sys,time\nctypes.CDLL(None).ptrace(0x4206, int(sys.argv[1]), 0, 0)\nprint("held", flush=True)\ntime.sleep(float(sys.argv[2]))', String(p.tree.pid), '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((r) => holder.stdout!.once('data', r));
     const lostAt = await p.loseLease();
-    await until('the source guard to wait for the dump', async () => (await p.source.status()).state?.state === 'settling');
+    await until('the source guard to wait for the dump', () => stateOf(p.source.dir) === 'settling');
     const s = await p.source.status();
     expect(String(s.log.find((e) => e.event === 'state' && e.to === 'settling')?.why)).toMatch(/criu dump/);
     expect(s.log.some((e) => e.event === 'answer')).toBe(false);
@@ -149,7 +160,7 @@ describe('cutover guard, source and target on this machine', () => {
     const p = pair;
     process.kill(p.guardPids.target, 'SIGSTOP');
     const lostAt = await p.loseLease();
-    await until('the source guard to hold', async () => (await p.source.status()).state?.state === 'hold');
+    await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold');
     await sleepMs(2000);
     expect((await p.source.status()).state?.state).toBe('hold');
     expect(procState(p.tree.pid)).toBe('T');
@@ -159,19 +170,25 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('the link refused (target guard gone, its port closed): the source holds the safe state', async () => {
-    pair = await startPair();
+  test('the link refused (target guard gone, its port closed): the source holds the safe state, until its hard maximum', async () => {
+    pair = await startPair({ maxMs: 12_000 });
     const p = pair;
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
     process.kill(p.guardPids.target, 'SIGKILL');
     await p.loseLease();
-    await until('the source guard to hold', async () => (await p.source.status()).state?.state === 'hold');
+    await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold');
     await sleepMs(2500);
     const s = await p.source.status();
     expect(s.state?.state).toBe('hold');
     expect(s.log.filter((e) => e.event === 'no-answer').length).toBeGreaterThan(1);
     expect(String(s.log.find((e) => e.event === 'no-answer')?.detail)).toMatch(/refused/i);
     // Safe: the source copy stays frozen, the target's copy runs as it is.
+    expect(procState(p.tree.pid)).toBe('T');
+    // Bounded: at its hard maximum the guard exits, leaving the safe state for a person.
+    await until('the source guard to reach its hard maximum', () => (existsSync(`/proc/${p.guardPids.source}`) ? undefined : true), 30_000);
+    const last = await p.source.status();
+    expect(last.alive).toBe(false);
+    expect(last.log.map((e) => e.event)).toContain('hard-maximum');
     expect(procState(p.tree.pid)).toBe('T');
     expectOneCopy(p);
   });
@@ -204,7 +221,7 @@ describe('cutover guard, source and target on this machine', () => {
       pair = await startPair({ peer: `127.0.0.1:${(fake.address() as { port: number }).port}` });
       const p = pair;
       await p.loseLease();
-      await until('the source guard to hold', async () => (await p.source.status()).state?.state === 'hold');
+      await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold');
       await sleepMs(1500);
       expect(procState(p.tree.pid)).toBe('T');
       const s = await p.source.status();

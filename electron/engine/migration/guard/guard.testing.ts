@@ -27,6 +27,15 @@ export const isRunning = (pid: number | undefined) => {
   return s !== undefined && !/^[TtZX]/.test(s);
 };
 
+/** A guard's state, read straight from its state file (cheaper than `status` for polling). */
+export function stateOf(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'guard.state'), 'utf8')) as { state?: string }).state;
+  } catch {
+    return undefined;
+  }
+}
+
 export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {

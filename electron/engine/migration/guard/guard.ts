@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
+import type { EngineEvent } from '../../../../shared/api.ts';
 import type { Answer, SourceState, SourceTree, TargetState } from '../../../../shared/guard.ts';
 import { FerryError } from '../../../../shared/errors.ts';
 import { lastLine, type CommandRunner, type RunOptions } from '../../commands/runner.ts';
@@ -131,10 +132,30 @@ export function parseGuardStatus(stdout: string): GuardStatus {
   return out;
 }
 
-/** The log entries the console journals as the guard's decisions (state changes, commands, answers). */
+/**
+ * The log entries the console journals as the guard's decisions: its state changes, the
+ * commands it ran, refusals, rejected messages, the lease lost, its hard maximum. Repeated
+ * 'no-answer' lines while holding are left out: the change to `hold` says it once.
+ */
 export function guardDecisions(log: GuardLogEntry[]): GuardLogEntry[] {
-  const decisions = new Set(['state', 'command', 'restore-started', 'restore-finished', 'restore-refused', 'answered', 'answer', 'no-answer', 'rejected', 'lease-lost', 'commit-refused', 'rollback-refused', 'rollback-failed', 'hard-maximum', 'crashed']);
+  const decisions = new Set(['state', 'command', 'restore-started', 'restore-finished', 'restore-refused', 'answered', 'rejected', 'lease-lost', 'commit-refused', 'rollback-refused', 'rollback-failed', 'hard-maximum', 'crashed']);
   return log.filter((e) => decisions.has(e.event));
+}
+
+/** The guard's decisions as journal events, in the guard's own words and at its host's wall time. */
+export function guardDecisionEvents(migrationId: string, host: string, log: GuardLogEntry[]): EngineEvent[] {
+  return guardDecisions(log).map((e) => {
+    const what =
+      e.event === 'state'
+        ? `${String(e.from)} → ${String(e.to)}`
+        : e.event === 'command'
+          ? `ran ${(e.argv as string[]).join(' ')} (exit ${e.code === null ? 'none' : String(e.code)}, ${String(e.ms)} ms)`
+          : e.event === 'answered'
+            ? `answered ${String(e.answer)} to the ${String(e.to)} (source copy ${String(e.sourceTree)})`
+            : e.event;
+    const reason = typeof e.why === 'string' ? e.why : e.event === 'rejected' ? `a message from ${String(e.peer)} without a valid HMAC` : e.event === 'restore-finished' ? `exit ${String(e.code)} after ${String(e.ms)} ms` : '';
+    return { type: 'decision', migrationId, by: 'policy', action: `guard on ${host}: ${what}`, reason, at: e.at };
+  });
 }
 
 /** The reply a client command prints as its last stdout line. */
