@@ -15,7 +15,7 @@ Commands:
   settle-table   the pure decision for JSON cases on stdin (tests)
 Client commands read the per-migration secret (hex) as the first line of stdin.
 """
-import hashlib, hmac, json, os, select, signal, socket, subprocess, sys, threading, time
+import hashlib, hmac, json, os, signal, socket, subprocess, sys, threading, time
 
 EXIT_REFUSED, EXIT_NO_GUARD = 75, 76
 

@@ -248,6 +248,22 @@ describe('cutover guard, source and target on this machine', () => {
   });
 });
 
+describe('starting a guard', () => {
+  test('a bad start is a clear error and leaves no guard running: its dir inside the images, a second guard, no secret', async () => {
+    pair = await startPair();
+    const p = pair;
+    const inside = new GuardClient(p.run, LOCAL_HOST, `${p.images}/guard`, p.secret);
+    await expect(inside.start({ role: 'target', pids: [1], listen: '127.0.0.1:0', images: [p.images] })).rejects.toMatchObject({
+      code: 'guard-start-failed',
+      evidence: expect.stringMatching(/must not be inside the images/),
+    });
+    await expect(p.target.start({ role: 'target', pids: [1], listen: '127.0.0.1:0' })).rejects.toMatchObject({ evidence: expect.stringMatching(/already runs/) });
+    const noSecret = new GuardClient(p.run, LOCAL_HOST, `${p.root}/other-guard`, '');
+    await expect(noSecret.start({ role: 'target', pids: [1], listen: '127.0.0.1:0' })).rejects.toMatchObject({ evidence: expect.stringMatching(/secret/) });
+    expect(existsSync(`${p.root}/other-guard/guard.state`)).toBe(false);
+  });
+});
+
 describe('parseGuardStatus', () => {
   test('a state line and log lines; a torn last line is skipped', () => {
     const s = parseGuardStatus(
