@@ -69,6 +69,22 @@ describe('cutover guard, source and target on this machine', () => {
     expect(p.events.filter((e) => e.type === 'command-started').length).toBeGreaterThan(4);
   });
 
+  test("only the target's lease lost: the target aborts by itself and refuses the restore; the source, asked later, resumes", async () => {
+    pair = await startPair();
+    const p = pair;
+    const [sourceLease, targetLease] = p.leases;
+    await targetLease!.stop();
+    await until('the target to abort on its own lease', () => stateOf(p.target.dir) === 'aborted');
+    expect(String((await p.target.status()).log.find((e) => e.event === 'state')?.why)).toMatch(/lease ran out before any restore/);
+    expect(existsSync(p.images)).toBe(false);
+    expect(stateOf(p.source.dir)).toBe('frozen');
+    expect((await p.target.restore(fakeRestore(p.pidfile), 10_000)).result.code).toBe(EXIT_REFUSED);
+    const lostAt = Date.now();
+    await sourceLease!.stop();
+    expect(await settled(p, lostAt, 'target lease first, then source')).toBe('resumed');
+    expectOneCopy(p);
+  });
+
   test('lease lost while the restore runs: the source waits, then the restored copy is kept and the source copy killed', async () => {
     pair = await startPair();
     const p = pair;
