@@ -6,16 +6,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test, type TestContext } from 'vitest';
 import { GuardClient, EXIT_REFUSED, guardDecisionEvents, guardDecisions, parseGuardStatus } from './guard.ts';
 import { LOCAL_HOST } from '../../../../shared/api.ts';
 import { failingRestore, fakeRestore, isRunning, procState, sleepMs, startPair, stateOf, until, type Pair } from './guard.testing.ts';
 
-let pair: Pair | undefined;
-afterEach(async () => {
-  await pair?.cleanup();
-  pair = undefined;
-});
+/** A pair for one test, cleaned up when it ends (the cases run concurrently: each waits mostly on leases). */
+async function pairFor(ctx: TestContext, o?: Parameters<typeof startPair>[0]): Promise<Pair> {
+  const p = await startPair(o);
+  ctx.onTestFinished(() => p.cleanup());
+  return p;
+}
 
 /** Wait until the source guard has settled; print the time from lease loss. */
 async function settled(p: Pair, lostAt: number, label: string, timeoutMs = 20_000): Promise<string> {
@@ -23,7 +24,8 @@ async function settled(p: Pair, lostAt: number, label: string, timeoutMs = 20_00
     const st = stateOf(p.source.dir);
     return st === 'resumed' || st === 'killed' ? st : undefined;
   }, timeoutMs);
-  const log = (await p.source.status()).log.find((e) => e.event === 'state' && (e.to === 'resumed' || e.to === 'killed'));
+  // The state file is replaced just before the log line is appended: wait for the line too.
+  const log = await until('the settling log line', async () => (await p.source.status()).log.find((e) => e.event === 'state' && (e.to === 'resumed' || e.to === 'killed')));
   console.log(`[guard] ${label}: settled (${s}) ${Date.now() - lostAt} ms after the lease was lost (guard's own count: ${String(log?.sinceLeaseLostMs)} ms from lease-lost)`);
   return s;
 }
@@ -34,10 +36,9 @@ function expectOneCopy(p: Pair): void {
   expect(p.observer.running(), 'running copies once settled').toBe(1);
 }
 
-describe('cutover guard, source and target on this machine', () => {
-  test('lease lost before any restore: the target aborts and drops its images, the source resumes, a late restore is refused', async () => {
-    pair = await startPair();
-    const p = pair;
+describe.concurrent('cutover guard, source and target on this machine', () => {
+  test('lease lost before any restore: the target aborts and drops its images, the source resumes, a late restore is refused', async (ctx) => {
+    const p = await pairFor(ctx);
     expect(procState(p.tree.pid)).toBe('T');
     const lostAt = await p.loseLease();
     expect(await settled(p, lostAt, 'lease lost before restore')).toBe('resumed');
@@ -69,9 +70,8 @@ describe('cutover guard, source and target on this machine', () => {
     expect(p.events.filter((e) => e.type === 'command-started').length).toBeGreaterThan(4);
   });
 
-  test("only the target's lease lost: the target aborts by itself and refuses the restore; the source, asked later, resumes", async () => {
-    pair = await startPair();
-    const p = pair;
+  test("only the target's lease lost: the target aborts by itself and refuses the restore; the source, asked later, resumes", async (ctx) => {
+    const p = await pairFor(ctx);
     const [sourceLease, targetLease] = p.leases;
     await targetLease!.stop();
     await until('the target to abort on its own lease', () => stateOf(p.target.dir) === 'aborted');
@@ -85,9 +85,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('lease lost while the restore runs: the source waits, then the restored copy is kept and the source copy killed', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('lease lost while the restore runs: the source waits, then the restored copy is kept and the source copy killed', async (ctx) => {
+    const p = await pairFor(ctx);
     const restoring = p.target.restore(fakeRestore(p.pidfile, 6), 30_000);
     await until('restore-started', () => stateOf(p.target.dir) === 'restoring');
     const lostAt = await p.loseLease();
@@ -100,9 +99,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('restore succeeded, then the lease is lost: the target keeps its copy, the source copy is killed', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('restore succeeded, then the lease is lost: the target keeps its copy, the source copy is killed', async (ctx) => {
+    const p = await pairFor(ctx);
     const r = await p.target.restore(fakeRestore(p.pidfile), 30_000);
     expect(r.result.code).toBe(0);
     expect(r.reply?.state).toBe('restored');
@@ -116,9 +114,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('restore failed and nothing runs on the target: the source resumes', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('restore failed and nothing runs on the target: the source resumes', async (ctx) => {
+    const p = await pairFor(ctx);
     const r = await p.target.restore(failingRestore, 30_000);
     expect(r.result.code).toBe(1);
     expect(r.result.stderr).toContain('fake restore failure');
@@ -129,9 +126,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('past the commit point: the source copy is killed when the console is lost before killing it', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('past the commit point: the source copy is killed when the console is lost before killing it', async (ctx) => {
+    const p = await pairFor(ctx);
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
     expect(await p.target.commit()).toMatchObject({ ok: true, state: 'committed' });
     const lostAt = await p.loseLease();
@@ -140,9 +136,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('lease lost while criu dump still holds the tree (ptrace): the source waits for it, then resumes', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('lease lost while criu dump still holds the tree (ptrace): the source waits for it, then resumes', async (ctx) => {
+    const p = await pairFor(ctx);
     // A stand-in for criu dump: it seizes the tree with ptrace for a few seconds, as the dump does.
     const holder = spawn('python3', ['-c', 'import ctypes,sys,time\nctypes.CDLL(None).ptrace(0x4206, int(sys.argv[1]), 0, 0)\nprint("held", flush=True)\ntime.sleep(float(sys.argv[2]))', String(p.tree.pid), '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((r) => holder.stdout!.once('data', r));
@@ -157,9 +152,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('the console rolls back after the restore (verify failed): the target copy is killed, then the source resumes', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('the console rolls back after the restore (verify failed): the target copy is killed, then the source resumes', async (ctx) => {
+    const p = await pairFor(ctx);
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
     const restored = p.restoredPid();
     expect(isRunning(restored)).toBe(true);
@@ -171,9 +165,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('target host frozen (its guard SIGSTOPped): the source holds frozen, then settles after SIGCONT', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('target host frozen (its guard SIGSTOPped): the source holds frozen, then settles after SIGCONT', async (ctx) => {
+    const p = await pairFor(ctx);
     process.kill(p.guardPids.target, 'SIGSTOP');
     const lostAt = await p.loseLease();
     await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold');
@@ -186,9 +179,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('the link refused (target guard gone, its port closed): the source holds the safe state, until its hard maximum', async () => {
-    pair = await startPair({ maxMs: 12_000 });
-    const p = pair;
+  test('the link refused (target guard gone, its port closed): the source holds the safe state, until its hard maximum', async (ctx) => {
+    const p = await pairFor(ctx, { maxMs: 12_000 });
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
     process.kill(p.guardPids.target, 'SIGKILL');
     await p.loseLease();
@@ -209,9 +201,8 @@ describe('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
-  test('wrong HMAC: a request with another secret is refused and logged, and changes nothing', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('wrong HMAC: a request with another secret is refused and logged, and changes nothing', async (ctx) => {
+    const p = await pairFor(ctx);
     const stranger = new GuardClient(p.run, LOCAL_HOST, p.target.dir, 'ab'.repeat(32));
     expect(await stranger.ask('frozen')).toMatchObject({ error: 'unauthenticated' });
     const r = await stranger.restore(fakeRestore(p.pidfile), 10_000);
@@ -226,7 +217,7 @@ describe('cutover guard, source and target on this machine', () => {
     expect(p.observer.both).toBe(0);
   });
 
-  test('a forged answer (not signed with the secret) never resumes the source', async () => {
+  test('a forged answer (not signed with the secret) never resumes the source', async (ctx) => {
     // Someone on the migration link answers the source guard "target-clear" without the secret.
     const fake: Server = createServer((c) => {
       c.write('{"hello":"00","role":"target"}\n');
@@ -234,8 +225,7 @@ describe('cutover guard, source and target on this machine', () => {
     });
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     try {
-      pair = await startPair({ peer: `127.0.0.1:${(fake.address() as { port: number }).port}` });
-      const p = pair;
+      const p = await pairFor(ctx, { peer: `127.0.0.1:${(fake.address() as { port: number }).port}` });
       await p.loseLease();
       await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold');
       await sleepMs(1500);
@@ -248,9 +238,8 @@ describe('cutover guard, source and target on this machine', () => {
     }
   });
 
-  test('the console finishes normally: release ends both guards, their logs stay readable', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('the console finishes normally: release ends both guards, their logs stay readable', async (ctx) => {
+    const p = await pairFor(ctx);
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
     expect(await p.target.commit()).toMatchObject({ ok: true });
     process.kill(p.tree.pid!, 'SIGKILL'); // the console's commit kills the frozen source copy
@@ -265,9 +254,8 @@ describe('cutover guard, source and target on this machine', () => {
 });
 
 describe('starting a guard', () => {
-  test('a bad start is a clear error and leaves no guard running: its dir inside the images, a second guard, no secret', async () => {
-    pair = await startPair();
-    const p = pair;
+  test('a bad start is a clear error and leaves no guard running: its dir inside the images, a second guard, no secret', async (ctx) => {
+    const p = await pairFor(ctx);
     const inside = new GuardClient(p.run, LOCAL_HOST, `${p.images}/guard`, p.secret);
     await expect(inside.start({ role: 'target', pids: [1], listen: '127.0.0.1:0', images: [p.images] })).rejects.toMatchObject({
       code: 'guard-start-failed',

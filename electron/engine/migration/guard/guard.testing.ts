@@ -21,10 +21,23 @@ export function procState(pid: number | undefined): string | undefined {
     return undefined;
   }
 }
-/** Running, as the invariant counts it: present and neither stopped nor a zombie. */
+/**
+ * Running, as the invariant counts it: present, neither stopped nor a zombie, and still able
+ * to run its own code. A stopped task that was just sent SIGKILL wakes up only to exit (state R
+ * or D for a moment under load): with SIGKILL pending or PF_EXITING set it never runs user code again.
+ */
 export const isRunning = (pid: number | undefined) => {
   const s = procState(pid);
-  return s !== undefined && !/^[TtZX]/.test(s);
+  if (s === undefined || /^[TtZX]/.test(s)) return false;
+  try {
+    const flags = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ')[6]);
+    if (flags & 0x4) return false; // PF_EXITING
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const pending = [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)].some((m) => (BigInt(`0x${m[1]}`) & (1n << 8n)) !== 0n);
+    return !pending;
+  } catch {
+    return false; // gone between the two reads
+  }
 };
 
 /** A guard's state, read straight from its state file (cheaper than `status` for polling). */
