@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
 import react from '@vitejs/plugin-react';
@@ -7,6 +8,8 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
+    // Cutover guard: the bundle carries guard.py's text (the CLI and tests read the file beside guard.ts).
+    define: { __FERRY_GUARD_PY__: JSON.stringify(readFileSync(resolve('electron/engine/migration/guard/guard.py'), 'utf8')) },
     build: { outDir: 'out/main', rollupOptions: { input: { index: resolve('electron/app/main.ts') } } },
   },
   preload: {
