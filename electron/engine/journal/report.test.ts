@@ -254,9 +254,9 @@ describe('renderReport: client-visible downtime', () => {
     const at = events[outcomeAt]!.at;
     const attempts = [...pattern].map((c, i) => ({ startMs: i * 50, endMs: i * 50 + 1, ok: c === 'o', ...(c === 'o' ? {} : { error: 'ECONNREFUSED' }) }));
     const probe = withProbeDefaults({ kind: 'tcp', target: '10.0.2.20:6379', from: 'lab-target' });
-    const result = summarizeProbe({ probe, startedAt: new Date(Date.parse(at) - 2000).toISOString(), attempts, freeze: { startMs: 60, endMs: 400 } });
-    const live: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result: summarizeProbe({ probe, startedAt: result.startedAt, attempts: attempts.slice(0, 2) }), live: true, at };
-    const final: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result, at };
+    const result = summarizeProbe({ probe, startedAt: new Date(at.getTime() - 2000).toISOString(), attempts, freeze: { startMs: 60, endMs: 400 } });
+    const live: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result: summarizeProbe({ probe, startedAt: result.startedAt, attempts: attempts.slice(0, 2) }), live: true, at: at.toISOString() };
+    const final: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result, at: at.toISOString() };
     events.splice(outcomeAt, 0, { at, event: live }, { at, event: final });
     const r = journaled(events);
     return { md: renderReport(r), r };
