@@ -3,6 +3,8 @@
  * kind) and the YAML plan file (reading with line/column errors, flags over a file, writing
  * that round-trips).
  */
+import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { newPlan, parseRequest, planSchema } from '../../../shared/api.ts';
 import { PROBE_LIMITS } from '../../../shared/probe.ts';
@@ -66,5 +68,22 @@ describe('service probe in plan files', () => {
     expect(overridePlan(withProbe, { serviceProbe: { kind: 'http', target: 'http://x/' } }).serviceProbe).toEqual({ kind: 'http', target: 'http://x/', from: 'local', intervalMs: 50, timeoutMs: 1000 });
     expect(() => overridePlan(base, { serviceProbe: { intervalMs: 100 } })).toThrow(/--probe-tcp HOST:PORT or --probe-http URL/);
     expect(() => validatePlan(overridePlan(withProbe, { serviceProbe: { intervalMs: 5 } }))).toThrow(/service_probe\.interval: .*20ms/);
+  });
+});
+
+describe('ferry plan new / migrate flags (CLI) with a service probe', () => {
+  const bin = path.resolve(import.meta.dirname, '../../cli/bin.js');
+  const ferry = (args: string[]) => execa(process.execPath, [bin, ...args], { reject: false, stdin: 'ignore', timeout: 60_000 });
+
+  test('plan new writes the probe the flags give; a bad rate or a lone adjustment is refused by name', { timeout: 180_000 }, async () => {
+    const ok = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '42', '--probe-http', 'http://10.0.2.20:8080/', '--probe-from', 'b', '--probe-interval', '20ms']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(parsePlanYaml(ok.stdout, 'new.yaml').serviceProbe).toEqual({ kind: 'http', target: 'http://10.0.2.20:8080/', from: 'b', intervalMs: 20, timeoutMs: 1000 });
+    const fast = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '42', '--probe-tcp', '10.0.2.20:6379', '--probe-interval', '5ms']);
+    expect(fast.exitCode).not.toBe(0);
+    expect(fast.stderr).toMatch(/service_probe\.interval/);
+    const lone = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '42', '--probe-from', 'b']);
+    expect(lone.exitCode).not.toBe(0);
+    expect(lone.stderr).toMatch(/--probe-tcp HOST:PORT or --probe-http URL/);
   });
 });
