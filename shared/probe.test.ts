@@ -64,6 +64,7 @@ describe('gaps', () => {
   });
   test('all failed: one gap from start, not recovered', () => {
     expect(longestGap(attempts('xxx'))).toMatchObject({ recovered: false, fromStart: true, failures: 3, ms: 102 });
+    expect(describeGap(summarizeProbe({ probe, startedAt: 'T', attempts: attempts('xxx') }))).toMatch(/^the service never answered: no answer in the 102 ms/);
   });
 });
 

@@ -145,6 +145,7 @@ export function describeGap(r: ServiceProbeResult): string {
   const g = r.longestGap;
   if (!g) return `clients saw no gap (${where}: ${r.attempts} attempts, all answered)`;
   const counts = `${r.failures} of ${r.attempts} attempts failed`;
+  if (!g.recovered && g.fromStart) return `the service never answered: no answer in the ${g.ms} ms the probe ran (${where}; ${counts})`;
   if (!g.recovered) return `the service did not answer again: no answer for the last ${g.ms} ms the probe ran (${where}; ${counts})`;
   return `longest gap clients saw: ${g.ms} ms (${where}; ${counts})${g.fromStart ? '; failing already when the probe started' : ''}`;
 }

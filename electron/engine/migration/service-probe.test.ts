@@ -67,6 +67,7 @@ async function outage(make: () => Server, start: (port: number) => ServiceProbeR
   return { result, closedMs: openAt - closedAt };
 }
 
+/** error: refused, or reset for a connection the server accepted just before it closed. */
 function expectOutageSeen(result: ServiceProbeResult, closedMs: number, error: RegExp) {
   // On a mismatch, show the timeline.
   const shown = JSON.stringify(result.runs);
@@ -98,7 +99,7 @@ afterAll(() => {
 describe('from this machine', () => {
   test('TCP connect: answers, refused while closed, answers again; the gap holds the outage', { timeout: 120_000 }, async () => {
     const { result, closedMs } = await outage(tcpServer, (port) => new ServiceProbeRun({ probe: withProbeDefaults({ kind: 'tcp', target: `127.0.0.1:${port}`, intervalMs: 20, timeoutMs: 500 }), run: noRunner }));
-    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED/);
+    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED|ECONNRESET/);
     expect(result.note).toBeUndefined();
     figures.push(`local tcp: closed ${closedMs.toFixed(0)} ms, gap ${g.ms} ms, ${result.attempts} attempts, ${result.failures} failed`);
   });
@@ -106,7 +107,7 @@ describe('from this machine', () => {
   test('HTTP GET on a fresh connection: the same, and a live view while it runs', { timeout: 120_000 }, async () => {
     const live: ServiceProbeResult[] = [];
     const { result, closedMs } = await outage(httpServer, (port) => new ServiceProbeRun({ probe: withProbeDefaults({ kind: 'http', target: `http://127.0.0.1:${port}/health`, intervalMs: 20, timeoutMs: 500 }), run: noRunner, onLive: (r) => live.push(r) }));
-    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED/);
+    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED|ECONNRESET/);
     expect(live.length).toBeGreaterThan(0);
     expect(live[live.length - 1]!.attempts).toBeLessThanOrEqual(result.attempts);
     figures.push(`local http: closed ${closedMs.toFixed(0)} ms, gap ${g.ms} ms, ${result.attempts} attempts, ${result.failures} failed`);
@@ -161,7 +162,7 @@ describe('from a host over ssh', () => {
       events = r.events;
       return r.p;
     });
-    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED/);
+    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED|ECONNRESET/);
     expect(result.note).toBeUndefined();
     const started = events.filter((e) => e.type === 'command-started');
     expect(started).toHaveLength(1);
@@ -175,7 +176,7 @@ describe('from a host over ssh', () => {
 
   test('remote HTTP probe: the same through an outage', { timeout: 180_000 }, async () => {
     const { result, closedMs } = await outage(httpServer, (port) => remote(withProbeDefaults({ kind: 'http', target: `http://127.0.0.1:${port}/x?y=1`, from: 'box', intervalMs: 20, timeoutMs: 500 })).p);
-    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED/);
+    const g = expectOutageSeen(result, closedMs, /ECONNREFUSED|ECONNRESET/);
     figures.push(`remote http (over ssh): closed ${closedMs.toFixed(0)} ms, gap ${g.ms} ms, ${result.attempts} attempts, ${result.failures} failed`);
   });
 

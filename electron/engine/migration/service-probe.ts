@@ -164,7 +164,9 @@ export class ServiceProbeRun {
   /** Go on for settleMs (the service settles, or stays down), then stop and summarize. */
   async finish(settleMs: number = PROBE_LIMITS.settleMs.default): Promise<ServiceProbeResult> {
     const settle = Math.min(Math.max(0, settleMs), PROBE_LIMITS.settleMs.max);
-    await Promise.race([new Promise((r) => setTimeout(r, settle)), this.done]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, settle))), this.done]);
+    clearTimeout(timer);
     this.stopped.abort();
     await this.done;
     return this.result();
