@@ -297,8 +297,8 @@ export class Migration {
 
   // --- Service probe (client-visible downtime) ---------------------------------------------------
 
-  /** Start the plan's service probe, if any: after the before-cutover hooks, before the final dump. */
-  private startServiceProbe(): void {
+  /** Start the plan's service probe, if any: after the before-cutover hooks, before the final dump (waits, bounded, until it runs). */
+  private async startServiceProbe(): Promise<void> {
     const probe = this.plan.serviceProbe;
     if (!probe || this.serviceProbe) return;
     this.serviceProbe = new ServiceProbeRun({
@@ -306,6 +306,7 @@ export class Migration {
       run: this.run,
       onLive: (result) => (this.deps.emit ?? (() => undefined))({ type: 'service-probe', migrationId: this.id, result, live: true, at: this.now() }),
     });
+    await this.serviceProbe.started();
   }
 
   /** After commit or rollback: let the probe settle, stop it, journal what it saw (never every attempt). */
@@ -494,7 +495,7 @@ export class Migration {
     // Outside the freeze window: the source runs on while traffic is drained.
     await this.hookPhase('before-cutover', `Ferry did not cut over: nothing was dumped and the process still runs on ${source}; the on-rollback hooks undo what the hooks before it did. Fix the hook and start again.`);
     if (this.rollbackRequested()) return this.rollback('rolled back by the user before the final dump');
-    this.startServiceProbe();
+    await this.startServiceProbe();
     if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
     const dir = this.iterDir(last);
     const incremental = this.plan.mode === 'precopy' && last > 1;

@@ -157,11 +157,15 @@ describe('from a host over ssh', () => {
 
   test('the python3 probe on the host sees the local service go away and come back; one journaled command, its output not streamed', { timeout: 180_000 }, async () => {
     let events: EngineEvent[] = [];
+    let running: Promise<boolean> = Promise.resolve(false);
     const { result, closedMs } = await outage(tcpServer, (port) => {
       const r = remote(withProbeDefaults({ kind: 'tcp', target: `127.0.0.1:${port}`, from: 'box', intervalMs: 20, timeoutMs: 500 }));
       events = r.events;
+      running = r.p.started().then(() => r.p.isRunning);
       return r.p;
     });
+    // The cutover waits for this before the final dump: the program on the host was making attempts.
+    expect(await running).toBe(true);
     const g = expectOutageSeen(result, closedMs, /ECONNREFUSED|ECONNRESET/);
     expect(result.note).toBeUndefined();
     const started = events.filter((e) => e.type === 'command-started');
@@ -182,6 +186,8 @@ describe('from a host over ssh', () => {
 
   test('a probe that cannot run says why in its result and makes no attempts', { timeout: 60_000 }, async () => {
     const { p } = remote(withProbeDefaults({ kind: 'tcp', target: '127.0.0.1:1', from: 'nosuchhost' }));
+    await p.started();
+    expect(p.isRunning).toBe(false);
     const r = await p.finish(0);
     expect(r.attempts).toBe(0);
     expect(r.note).toMatch(/the probe stopped/);

@@ -24,6 +24,13 @@ import { LineSplitter } from '../dirty/dirty.ts';
 import { pythonMissing } from '../dirty/dirty-sampler.ts';
 import { lastLine, type CommandRunner } from '../commands/runner.ts';
 
+/**
+ * How long the cutover waits for a remote probe to start (SSH channel, python3 start-up) before
+ * the final dump: the source still runs then, so waiting costs no downtime, and the probe then
+ * sees the freeze from its beginning. A probe slower than this is not waited for.
+ */
+export const PROBE_START_WAIT_MS = 10_000;
+
 /** A live view at most this often (the UI only; the journal gets the final summary). */
 const LIVE_INTERVAL_MS = 250;
 
@@ -134,11 +141,31 @@ export class ServiceProbeRun {
   private readonly done: Promise<void>;
   private readonly stopped = new AbortController();
   private lastLive = 0;
+  /** Set once the probe makes attempts (at once here; at the remote program's first line there). */
+  private markRunning!: () => void;
+  private readonly running = new Promise<void>((resolve) => (this.markRunning = resolve));
+  private _isRunning = false;
 
   constructor(private readonly o: ServiceProbeOptions) {
     this.done = (o.probe.from === LOCAL_HOST ? this.local() : this.remote()).catch((e) => {
       this.note ??= `the probe stopped: ${e instanceof Error ? e.message : String(e)}`;
     });
+  }
+
+  get isRunning(): boolean {
+    return this._isRunning;
+  }
+
+  /** Resolves once the probe makes attempts, or it could not start, or after limitMs. */
+  async started(limitMs = PROBE_START_WAIT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, this.done, new Promise((r) => (timer = setTimeout(r, limitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private setRunning(): void {
+    this._isRunning = true;
+    this.markRunning();
   }
 
   /** The freeze window on the console's clock; placed on the probe's timeline in the result. */
@@ -179,6 +206,7 @@ export class ServiceProbeRun {
     const clock = this.o.now ?? (() => performance.now());
     const t0 = clock();
     this.zeroWallMs = Date.now();
+    this.setRunning();
     const signal = this.stopped.signal;
     const inFlight = new Set<Promise<void>>();
     let n = 0;
@@ -227,6 +255,7 @@ export class ServiceProbeRun {
             // The program's zero, on the console's clock (give or take the SSH link's latency).
             this.zeroWallMs = Date.now();
             started = true;
+            this.setRunning();
           } else if (l.kind === 'attempt') this.add(l.attempt);
           else end = l.why;
         }
