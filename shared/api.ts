@@ -26,8 +26,10 @@ import type {
   Recommendation,
   RestoreStats,
   RollbackPreview,
+  ServiceProbeResult,
   SessionState,
 } from './domain.ts';
+import { PROBE_LIMITS, probeTargetProblem } from './probe.ts';
 
 // Host aliases end up in ssh config lookups, never in a shell; still, keep them to what
 // OpenSSH itself accepts in a Host line so nothing odd reaches logs or file names.
@@ -89,6 +91,21 @@ export const policySchema = z.object({
   onNotConverging: z.enum(['cutover', 'rollback']),
 });
 
+// Service probe (client-visible downtime): off unless given; its rate and life are bounded.
+export const serviceProbeSchema = z
+  .object({
+    kind: z.enum(['tcp', 'http']),
+    target: z.string().min(1).max(2048).regex(/^[^\s\x00-\x1f\x7f]+$/, 'no spaces or control characters'),
+    // 'local' (this machine) or a host alias to run it on.
+    from: alias.default(LOCAL_HOST),
+    intervalMs: z.number().int().min(PROBE_LIMITS.intervalMs.min).max(PROBE_LIMITS.intervalMs.max).default(PROBE_LIMITS.intervalMs.default),
+    timeoutMs: z.number().int().min(PROBE_LIMITS.timeoutMs.min).max(PROBE_LIMITS.timeoutMs.max).default(PROBE_LIMITS.timeoutMs.default),
+  })
+  .superRefine((p, ctx) => {
+    const problem = probeTargetProblem(p.kind, p.target);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['target'], message: problem });
+  });
+
 // 'local' names this machine in hooks and the command log: not a migration host.
 const migrationHost = alias.refine((a) => a !== LOCAL_HOST, `'${LOCAL_HOST}' is Ferry's name for this machine (local hooks); give the host another alias`);
 
@@ -108,6 +125,7 @@ export const planSchema = z.object({
   healthCheck: healthCheckSchema,
   retention: z.enum(['keep', 'delete-on-commit']),
   hooks: hooksSchema.optional(),
+  serviceProbe: serviceProbeSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */
@@ -273,6 +291,17 @@ export type EngineEvent =
       at: string;
       /** Why it failed, in words (exit code, signal, could not start). */
       detail?: string;
+    }
+  | {
+      /**
+       * What the service probe saw (client-visible downtime). The journal keeps the final one
+       * (summary and runs, never every attempt); live ones go to the UI only.
+       */
+      type: 'service-probe';
+      migrationId: string;
+      result: ServiceProbeResult;
+      live?: boolean;
+      at: string;
     }
   | { type: 'lab-progress'; progress: LabProgress }
   | { type: 'error'; error: FerryErrorInfo; migrationId?: string };

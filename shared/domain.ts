@@ -161,6 +161,8 @@ export interface MigrationPlan {
   retention: 'keep' | 'delete-on-commit';
   /** Traffic hooks at phase boundaries; absent means none. */
   hooks?: PlanHooks;
+  /** Client-visible downtime: a probe of the service through the cutover; absent means none. */
+  serviceProbe?: ServiceProbe;
 }
 
 export type Phase =
@@ -303,4 +305,71 @@ export interface DirtyRateProbe {
   bytesPerSec: number;
   /** What the rate means for pre-copy, in plain words. */
   verdict: string;
+}
+
+// --- Service probe (client-visible downtime) ---------------------------------------------------
+
+/**
+ * A probe of the migrated service through the cutover, as a client sees it: a TCP connect or
+ * an HTTP GET on a fresh connection, every intervalMs, from this machine or from a host.
+ */
+export interface ServiceProbe {
+  kind: 'tcp' | 'http';
+  /** tcp: host:port; http: an http:// URL (any status 200-399 counts as an answer). */
+  target: string;
+  /** 'local' (this machine, in the engine) or a host alias the probe runs on over SSH. */
+  from: string;
+  intervalMs: number;
+  /** An attempt with no answer by then counts as failed. */
+  timeoutMs: number;
+}
+
+/** One attempt, on the probe's own monotonic clock (ms since the probe started). */
+export interface ProbeAttempt {
+  startMs: number;
+  endMs: number;
+  ok: boolean;
+  /** Why it failed, short (ECONNREFUSED, timeout, HTTP 503). */
+  error?: string;
+}
+
+/** Consecutive attempts with the same outcome. */
+export interface ProbeRun {
+  ok: boolean;
+  startMs: number;
+  endMs: number;
+  attempts: number;
+  /** The first failure's reason, for a failure run. */
+  error?: string;
+}
+
+/** A time clients got no answer: from the last ok attempt's start to the next ok attempt's end. */
+export interface ProbeGap {
+  startMs: number;
+  endMs: number;
+  ms: number;
+  failures: number;
+  /** False when no attempt succeeded after it: the service did not come back while probed. */
+  recovered: boolean;
+  /** True when the probe failed from its first attempt (nothing answered before). */
+  fromStart: boolean;
+}
+
+/** What the probe saw, as the journal, the report and --json keep it (never every attempt). */
+export interface ServiceProbeResult {
+  probe: ServiceProbe;
+  /** Console clock when the probe started; the times below are ms after it. */
+  startedAt: string;
+  durationMs: number;
+  attempts: number;
+  successes: number;
+  failures: number;
+  longestGap?: ProbeGap;
+  runs: ProbeRun[];
+  /** Runs past the kept timeline's length. */
+  runsLeftOut?: number;
+  /** The freeze window on the probe's clock (local probes: the engine's clock too). */
+  freeze?: { startMs: number; endMs?: number };
+  /** Why the probe stopped early or could not run (it never fails a migration). */
+  note?: string;
 }

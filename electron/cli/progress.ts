@@ -1,5 +1,6 @@
 import type { EngineEvent } from '../../shared/api.ts';
 import type { IterationStats } from '../../shared/domain.ts';
+import { describeGap } from '../../shared/probe.ts';
 
 const ms = (us?: number) => (us === undefined ? '-' : `${Math.round(us / 1000)} ms`);
 const fmtMs = (v?: number) => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
@@ -52,6 +53,9 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
       return `== ${e.outcome}: ${e.summary}`;
     case 'hook':
       return `   hook (${e.phase}) "${e.name}" on ${e.on}: ${e.outcome}${e.detail ? ` (${e.detail})` : ''}, ${e.durationMs} ms`;
+    case 'service-probe':
+      // Live views are for the console; the terminal gets the final word.
+      return e.live ? undefined : `   service probe: ${describeGap(e.result)}${e.result.note ? ` (${e.result.note})` : ''}`;
     default:
       return undefined;
   }

@@ -2,7 +2,8 @@ import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { defaultPolicy } from '../../../shared/api.ts';
 import type { EngineEvent } from '../../../shared/api.ts';
-import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan } from '../../../shared/domain.ts';
+import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan, type ServiceProbe } from '../../../shared/domain.ts';
+import { describeGap, PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { MigrationService } from '../../engine/migrations.ts';
 import { loadPlanFile, overridePlan, renderPlanYaml, validatePlan, type PlanOverrides } from '../../engine/plans/plan-file.ts';
@@ -33,6 +34,12 @@ export interface MigrateCliOptions {
   sync: string[];
   keepImages?: boolean;
   healthCommand?: string[];
+  /** Service probe (client-visible downtime). */
+  probeTcp?: string;
+  probeHttp?: string;
+  probeFrom?: string;
+  probeInterval?: string;
+  probeTimeout?: string;
   force?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -55,7 +62,31 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileSync: o.sync,
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
+    ...probePlan(o),
   };
+}
+
+// --- Service probe flags -------------------------------------------------------------------------
+
+/** The probe fields the flags give (kind and target only with --probe-tcp or --probe-http). */
+export function probeFlags(o: Pick<MigrateCliOptions, 'probeTcp' | 'probeHttp' | 'probeFrom' | 'probeInterval' | 'probeTimeout'>): Partial<ServiceProbe> | undefined {
+  if (o.probeTcp !== undefined && o.probeHttp !== undefined) throw new FerryError({ code: 'invalid-argument', message: '--probe-tcp and --probe-http exclude each other', hint: 'Probe one way: a TCP connect or an HTTP GET.' });
+  const kindTarget: Partial<ServiceProbe> = o.probeTcp !== undefined ? { kind: 'tcp', target: o.probeTcp } : o.probeHttp !== undefined ? { kind: 'http', target: o.probeHttp } : {};
+  const out: Partial<ServiceProbe> = {
+    ...kindTarget,
+    ...(o.probeFrom !== undefined ? { from: o.probeFrom } : {}),
+    ...(o.probeInterval !== undefined ? { intervalMs: parseDuration(o.probeInterval) } : {}),
+    ...(o.probeTimeout !== undefined ? { timeoutMs: parseDuration(o.probeTimeout) } : {}),
+  };
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** Without a plan file: --probe-tcp or --probe-http turns the probe on; the other probe flags need one. */
+function probePlan(o: MigrateCliOptions): Pick<MigrationPlan, 'serviceProbe'> {
+  const f = probeFlags(o);
+  if (!f) return {};
+  if (!f.kind || !f.target) throw new FerryError({ code: 'invalid-argument', message: 'The service probe flags need a probe: --probe-tcp HOST:PORT or --probe-http URL' });
+  return { serviceProbe: withProbeDefaults({ ...f, kind: f.kind, target: f.target }) };
 }
 
 function addPlanOptions(cmd: Command): Command {
@@ -72,6 +103,11 @@ function addPlanOptions(cmd: Command): Command {
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
     .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
     .option('--tcp-established', 'dump established TCP connections (only useful if the IP moves too)')
+    .option('--probe-tcp <host:port>', 'measure what clients see: a TCP connect to the service every --probe-interval through the cutover')
+    .option('--probe-http <url>', 'measure what clients see: an HTTP GET (200-399 is an answer) every --probe-interval through the cutover')
+    .option('--probe-from <host>', 'where the probe runs: local (this machine) or a host alias with python3', undefined)
+    .option('--probe-interval <duration>', `one probe attempt this often, ${PROBE_LIMITS.intervalMs.min}ms to ${PROBE_LIMITS.intervalMs.max}ms (default ${PROBE_LIMITS.intervalMs.default}ms)`)
+    .option('--probe-timeout <duration>', `a probe attempt with no answer by then failed (default ${PROBE_LIMITS.timeoutMs.default}ms)`)
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -113,6 +149,7 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     sync: typed('sync') as string[] | undefined,
     keepImages: typed('keepImages') as boolean | undefined,
     healthCommand: typed('healthCommand') as string[] | undefined,
+    serviceProbe: probeFlags(o),
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }
@@ -151,6 +188,8 @@ export function summaryLine(r: MigrationResult) {
     predictedMs: r.predictedMs ?? null,
     iterations: r.iterations,
     bytesThroughConsole: r.bytesThroughConsole,
+    // Service probe: what clients saw (summary and runs), null when the plan had none.
+    serviceProbe: r.serviceProbe ?? null,
     error: r.error ?? null,
   };
 }
@@ -161,6 +200,7 @@ export function printSummary(r: MigrationResult, iterations: IterationStats[]): 
     const err = r.predictedMs !== undefined ? ` (predicted ${r.predictedMs} ms, error ${Math.round(((r.predictedMs - r.freezeWindowMs) / r.freezeWindowMs) * 100)}%)` : '';
     process.stdout.write(`freeze window: ${r.freezeWindowMs} ms measured${err}\n`);
   }
+  if (r.serviceProbe) process.stdout.write(`client-visible: ${describeGap(r.serviceProbe)}\n`);
   process.stdout.write(`outcome: ${r.outcome}\n`);
 }
 

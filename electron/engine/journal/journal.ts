@@ -392,6 +392,8 @@ export interface Replay {
   outcome?: Ev<'outcome'>;
   /** CRIU's stats-restore from the target, when the restore got that far. */
   restoreStats?: Ev<'restore-stats'>['stats'];
+  /** Service probe: what clients saw (the last final result journaled). */
+  serviceProbe?: Ev<'service-probe'>['result'];
   startedAt?: string;
   /** Time of the last record. */
   lastAt?: string;
@@ -434,6 +436,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
   const hooks: Ev<'hook'>[] = [];
   let outcome: Ev<'outcome'> | undefined;
   let restoreStats: Ev<'restore-stats'>['stats'] | undefined;
+  let serviceProbe: Ev<'service-probe'>['result'] | undefined;
   let finalDumpDone = false;
   let imagesRoot: string | undefined;
   const warnings: string[] = [];
@@ -479,6 +482,9 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
         break;
       case 'restore-stats':
         restoreStats = e.stats;
+        break;
+      case 'service-probe':
+        if (!e.live) serviceProbe = e.result;
         break;
       case 'command-started': {
         const c: ReplayedCommand = {
@@ -539,6 +545,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
     hooks,
     outcome,
     restoreStats,
+    ...(serviceProbe ? { serviceProbe } : {}),
     startedAt,
     lastAt,
     finalDumpDone,

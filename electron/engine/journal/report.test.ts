@@ -8,6 +8,7 @@ import { createJournal, readJournal, replay, type Replay } from './journal.ts';
 import { MIGRATION_ID, convergingEvents, convergingPlan, type TimedEvent } from './journal.fixture.ts';
 import { renderReport, renderRunbook } from './report.ts';
 import { estimateDowntime, formatMs } from '../../../shared/estimate.ts';
+import { summarizeProbe, withProbeDefaults } from '../../../shared/probe.ts';
 
 let home: string;
 beforeEach(() => {
@@ -241,5 +242,47 @@ describe('renderRunbook', () => {
     expect(script).not.toContain('abc');
     expect(script).toMatch(/a value was redacted in the journal: fill it in before running\n# ssh -n h -- /);
     expect(convergingPlan.source).toBe('lab-source');
+  });
+});
+
+// --- Service probe (client-visible downtime) -------------------------------------------------
+describe('renderReport: client-visible downtime', () => {
+  /** The converging run with a probe result journaled just before the outcome (a live one too, which replay ignores). */
+  function withProbe(pattern: string): { md: string; r: Replay } {
+    const events = convergingEvents();
+    const outcomeAt = events.findIndex((e) => e.event.type === 'outcome');
+    const at = events[outcomeAt]!.at;
+    const attempts = [...pattern].map((c, i) => ({ startMs: i * 50, endMs: i * 50 + 1, ok: c === 'o', ...(c === 'o' ? {} : { error: 'ECONNREFUSED' }) }));
+    const probe = withProbeDefaults({ kind: 'tcp', target: '10.0.2.20:6379', from: 'lab-target' });
+    const result = summarizeProbe({ probe, startedAt: new Date(at.getTime() - 2000).toISOString(), attempts, freeze: { startMs: 60, endMs: 400 } });
+    const live: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result: summarizeProbe({ probe, startedAt: result.startedAt, attempts: attempts.slice(0, 2) }), live: true, at: at.toISOString() };
+    const final: EngineEvent = { type: 'service-probe', migrationId: MIGRATION_ID, result, at: at.toISOString() };
+    events.splice(outcomeAt, 0, { at, event: live }, { at, event: final });
+    const r = journaled(events);
+    return { md: renderReport(r), r };
+  }
+
+  it('shows the longest gap beside the freeze window, and the runs', () => {
+    const { md, r } = withProbe('oooxxxxxxxxoo');
+    expect(r.serviceProbe?.attempts).toBe(13);
+    const section = md.slice(md.indexOf('## Client-visible downtime'));
+    expect(section).toContain('TCP connect to 10.0.2.20:6379 from lab-target');
+    // From the start of attempt 3 (100 ms) to the end of attempt 12 (551 ms).
+    expect(section).toMatch(/\| longest gap clients saw \| 451 ms \|/);
+    expect(section).toMatch(/\| freeze window \(host clock\) \| 9\.0 s \|/);
+    expect(section).toMatch(/\| attempts \| 13: 5 answered, 8 failed \|/);
+    expect(section).toMatch(/\| 0 ms \| 101 ms \| answered \| 3 \| – \|\n\| 150 ms \| 501 ms \| failed \| 8 \| ECONNREFUSED \|\n\| 550 ms \| 601 ms \| answered \| 2 \|/);
+  });
+
+  it('says when the service never answered again', () => {
+    expect(withProbe('ooxxx').md).toMatch(/longest gap clients saw \| \d+ ms \(the service did not answer again while probed\)/);
+  });
+  it('says when nothing failed', () => {
+    const { md } = withProbe('oooo');
+    expect(md).toMatch(/longest gap clients saw \| none: every attempt was answered/);
+  });
+
+  it('has no such section without a probe', () => {
+    expect(renderReport(journaled(convergingEvents()))).not.toContain('Client-visible downtime');
   });
 });

@@ -9,6 +9,7 @@ import { formatMs, formatRate, predictionWithDefaultCosts, type DowntimeEstimate
 import { measuredCutover } from './learn.ts';
 import { quoteArg, quoteArgv } from '../../ssh/quote.ts';
 import { isRedacted, type Replay, type ReplayedCommand } from './journal.ts';
+import { describeGap } from '../../../shared/probe.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Markdown helpers
@@ -137,6 +138,7 @@ export function renderReport(r: Replay): string {
   out.push(rows.length ? table(['', ''], rows) : 'No cutover was reached.');
   if (estAtCutover) out.push('', `Basis of the estimate: ${estAtCutover.estimate.basis}`);
   out.push(...phaseComparison(r, estAtCutover?.estimate));
+  out.push(...clientDowntime(r));
 
   // Timeline
   out.push('', '## Timeline');
@@ -252,6 +254,36 @@ export function renderReport(r: Replay): string {
 
 const signedPct = (predicted: number, measured: number | undefined) =>
   measured === undefined || measured <= 0 ? '–' : `${predicted >= measured ? '+' : ''}${(((predicted - measured) / measured) * 100).toFixed(0)}%`;
+
+/**
+ * Service probe: the gap clients saw beside the freeze window, and the timeline of answered
+ * and failed attempts (runs, not attempts). Times are ms after the probe started.
+ */
+function clientDowntime(r: Replay): string[] {
+  const sp = r.serviceProbe;
+  const planned = r.plan?.serviceProbe;
+  if (!sp) return planned && r.outcome ? ['', '## Client-visible downtime', `A ${planned.kind} probe of ${planned.target} was planned but did not run (the cutover was not reached).`] : [];
+  const p = sp.probe;
+  const out = ['', '## Client-visible downtime'];
+  out.push(
+    `${p.kind === 'tcp' ? 'TCP connect to' : 'HTTP GET of'} ${p.target} from ${p.from === LOCAL_HOST ? 'this machine' : p.from}, a new connection every ${formatMs(p.intervalMs)} (timeout ${formatMs(p.timeoutMs)}), from just before the final dump until ${formatMs(sp.durationMs)} later.`,
+  );
+  const g = sp.longestGap;
+  const rows: (string | undefined)[][] = [
+    ['longest gap clients saw', g ? `${formatMs(g.ms)}${g.recovered ? '' : ' (the service did not answer again while probed)'}${g.fromStart ? ' (failing from the first attempt)' : ''}` : 'none: every attempt was answered'],
+    ['freeze window (host clock)', r.outcome?.freezeWindowMs !== undefined ? formatMs(r.outcome.freezeWindowMs) : '–'],
+    ['attempts', `${sp.attempts}: ${sp.successes} answered, ${sp.failures} failed`],
+  ];
+  if (sp.freeze) rows.push(['freeze on the probe\'s timeline', `${formatMs(sp.freeze.startMs)} → ${sp.freeze.endMs !== undefined ? formatMs(sp.freeze.endMs) : '?'}`]);
+  out.push(table(['', ''], rows));
+  if (sp.note) out.push('', `Note: ${sp.note}.`);
+  if (!g) out.push('', describeGap(sp).replace(/^./, (c) => c.toUpperCase()) + '.');
+  if (sp.runs.length) {
+    out.push('', table(['from', 'to', 'outcome', 'attempts', 'first error'], sp.runs.map((x) => [formatMs(x.startMs), formatMs(x.endMs), x.ok ? 'answered' : 'failed', x.attempts, x.error])));
+    if (sp.runsLeftOut) out.push('', `${sp.runsLeftOut} more runs are not listed.`);
+  }
+  return out;
+}
 
 /**
  * Predicted against measured for every phase of the freeze window: the terms of the estimate

@@ -21,6 +21,9 @@ import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
+import { ServiceProbeRun } from './service-probe.ts';
+import { describeGap } from '../../../shared/probe.ts';
+import type { ServiceProbeResult } from '../../../shared/domain.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -64,6 +67,8 @@ export interface MigrationResult {
   residentBytes?: number;
   /** Post-copy: pages that followed the process, and when the last one arrived (ms after the freeze began). */
   postcopy?: { pagesDone: number; pagesTotal: number; lastPageMs?: number; lastPageAt?: string };
+  /** Service probe: what clients saw through the cutover (the plan asked for it). */
+  serviceProbe?: ServiceProbeResult;
   error?: FerryErrorInfo;
 }
 
@@ -116,6 +121,8 @@ export class Migration {
   private _preDumpStarted = false;
   /** The live dirty set between pre-dumps (read-only pagemap sampling on the source). */
   private readonly live: LiveDirty;
+  /** Service probe: runs from just before the final dump until a settle time after the outcome. */
+  private serviceProbe?: ServiceProbeRun;
 
   constructor(
     readonly plan: MigrationPlan,
@@ -260,7 +267,8 @@ export class Migration {
       }
     }
     await this.live.stop();
-    const summary = this.summary(outcome, error);
+    const probe = await this.finishServiceProbe();
+    const summary = this.summary(outcome, error) + (probe ? ` ${capitalize(describeGap(probe))}.` : '');
     this.deps.record({
       type: 'outcome',
       migrationId: this.id,
@@ -282,8 +290,32 @@ export class Migration {
       postcopy: this.postcopy?.pages
         ? { pagesDone: this.postcopy.pages.done, pagesTotal: this.postcopy.pages.total, lastPageMs: this.postcopy.lastPageMs, lastPageAt: this.postcopy.lastPageAt }
         : undefined,
+      ...(probe ? { serviceProbe: probe } : {}),
       error,
     };
+  }
+
+  // --- Service probe (client-visible downtime) ---------------------------------------------------
+
+  /** Start the plan's service probe, if any: after the before-cutover hooks, before the final dump (waits, bounded, until it runs). */
+  private async startServiceProbe(): Promise<void> {
+    const probe = this.plan.serviceProbe;
+    if (!probe || this.serviceProbe) return;
+    this.serviceProbe = new ServiceProbeRun({
+      probe,
+      run: this.run,
+      onLive: (result) => (this.deps.emit ?? (() => undefined))({ type: 'service-probe', migrationId: this.id, result, live: true, at: this.now() }),
+    });
+    await this.serviceProbe.started();
+  }
+
+  /** After commit or rollback: let the probe settle, stop it, journal what it saw (never every attempt). */
+  private async finishServiceProbe(): Promise<ServiceProbeResult | undefined> {
+    if (!this.serviceProbe) return undefined;
+    const result = await this.serviceProbe.finish();
+    this.serviceProbe = undefined;
+    this.deps.record({ type: 'service-probe', migrationId: this.id, result, at: this.now() });
+    return result;
   }
 
   private summary(outcome: Outcome, error?: FerryErrorInfo): string {
@@ -463,6 +495,7 @@ export class Migration {
     // Outside the freeze window: the source runs on while traffic is drained.
     await this.hookPhase('before-cutover', `Ferry did not cut over: nothing was dumped and the process still runs on ${source}; the on-rollback hooks undo what the hooks before it did. Fix the hook and start again.`);
     if (this.rollbackRequested()) return this.rollback('rolled back by the user before the final dump');
+    await this.startServiceProbe();
     if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
     const dir = this.iterDir(last);
     const incremental = this.plan.mode === 'precopy' && last > 1;
@@ -481,6 +514,7 @@ export class Migration {
       this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
     }
     const freezeStart = Date.now();
+    this.serviceProbe?.markFreeze(freezeStart);
     const r = await this.run.run(
       source,
       dump({
@@ -530,6 +564,7 @@ export class Migration {
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
     this.freezeWindowMs = Date.now() - freezeStart;
+    this.serviceProbe?.markFreeze(freezeStart, freezeStart + this.freezeWindowMs);
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs
     // again (not inside the window). A missing stats file is reported, not fatal.
@@ -806,4 +841,8 @@ export class Migration {
     this.setPhase('rolled-back', reason);
     return 'rolled-back';
   }
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

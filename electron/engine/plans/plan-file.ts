@@ -26,7 +26,8 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../../shared/api.ts';
-import type { HealthCheck, Hook, MigrationPlan, PlanHooks } from '../../../shared/domain.ts';
+import type { HealthCheck, Hook, MigrationPlan, PlanHooks, ServiceProbe } from '../../../shared/domain.ts';
+import { PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
 
 /** What a plan file gets for a field it leaves out. */
@@ -158,7 +159,11 @@ const ROOT_KEYS = [
   'shell_job',
   'tcp_established',
   'hooks',
+  'service_probe',
 ] as const;
+/** Service probe: exactly one of tcp/http, the rest optional. */
+const PROBE_KINDS = ['tcp', 'http'] as const;
+const PROBE_KEYS = [...PROBE_KINDS, 'from', 'interval', 'timeout'] as const;
 /** Hook phases as the file names them -> the plan's keys. */
 const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
 const HOOK_KEYS = ['name', 'on', 'command', 'timeout', 'env'] as const;
@@ -191,6 +196,11 @@ const HINTS: Record<string, string> = {
   auto: 'Write true (the policy decides when to cut over) or false (you decide).',
   shell_job: 'Write true or false.',
   tcp_established: 'Write true or false.',
+  // Service probe (client-visible downtime)
+  service_probe: `Write none, or { tcp: 10.0.0.5:6379 } or { http: http://10.0.0.5:8080/health }; each may add from: local | HOST, interval: ${PROBE_LIMITS.intervalMs.default}ms, timeout: ${PROBE_LIMITS.timeoutMs.default}ms.`,
+  'service_probe.from': "Write local (this machine) or a host alias the probe runs on (it needs python3 there).",
+  'service_probe.interval': `Write a duration from ${PROBE_LIMITS.intervalMs.min}ms to ${PROBE_LIMITS.intervalMs.max}ms: one attempt this often.`,
+  'service_probe.timeout': `Write a duration from ${PROBE_LIMITS.timeoutMs.min}ms to ${PROBE_LIMITS.timeoutMs.max / 1000}s: an attempt with no answer by then failed.`,
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -465,6 +475,7 @@ class PlanReader {
     const shellJob = n('shell_job', 'shellJob', (v) => this.bool(v, 'shell_job')) as boolean | undefined;
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
     const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
+    const serviceProbe = n('service_probe', 'serviceProbe', (v) => this.serviceProbe(v)) as ServiceProbe | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -484,7 +495,42 @@ class PlanReader {
       healthCheck: healthCheck ?? { ...d.healthCheck },
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
+      ...(serviceProbe ? { serviceProbe } : {}),
     };
+  }
+
+  /** service_probe: none | { tcp: HOST:PORT | http: URL, from, interval, timeout }. */
+  private serviceProbe(node: ParsedNode): ServiceProbe | undefined {
+    const P = 'service_probe';
+    if (isScalar(node) && node.value === 'none') return undefined;
+    const e = this.entries(node, P, PROBE_KEYS);
+    if (!e) return undefined;
+    const kinds = PROBE_KINDS.filter((k) => e.has(k));
+    if (kinds.length !== 1) {
+      if (kinds.length === 0) return this.fail(node, P, 'needs one of tcp, http', hintFor(P));
+      return this.fail(e.get(kinds[1]!)!.key, `${P}.${kinds[1]}`, `choose one of tcp, http (${kinds[0]} is already given)`, hintFor(P));
+    }
+    const kind = kinds[0]!;
+    let ok = true;
+    const field = <T>(k: (typeof PROBE_KEYS)[number], planKey: string, f: (v: ParsedNode, p: string) => T | undefined, show?: (n: number) => string): T | undefined => {
+      const fe = e.get(k);
+      if (!fe) return undefined;
+      const v = this.present(fe, `${P}.${k}`);
+      if (!v) {
+        ok = false;
+        return undefined;
+      }
+      this.note(`serviceProbe.${planKey}`, v, `${P}.${k}`, show);
+      const x = f(v, `${P}.${k}`);
+      if (x === undefined) ok = false;
+      return x;
+    };
+    const target = field(kind, 'target', (v, p) => this.str(v, p));
+    const from = field('from', 'from', (v, p) => this.str(v, p));
+    const intervalMs = field('interval', 'intervalMs', (v, p) => this.duration(v, p), showMs);
+    const timeoutMs = field('timeout', 'timeoutMs', (v, p) => this.duration(v, p), showMs);
+    if (!ok || target === undefined) return undefined;
+    return withProbeDefaults({ kind, target, ...(from !== undefined ? { from } : {}), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
   /** hooks: { before_cutover: [HOOK...], after_restore: [...], on_rollback: [...] }; a phase left out has none. */
@@ -707,6 +753,8 @@ const HEADER = [
   '   auto               true: the policy decides when to cut over; false: you do  (false)',
   '   shell_job          the process is not a session leader (criu --shell-job)  (false)',
   '   tcp_established    dump established TCP connections  (false)',
+  '   service_probe      what clients see through the cutover: { tcp: HOST:PORT } | { http: URL }, a new',
+  `                      connection every interval (${PROBE_LIMITS.intervalMs.default}ms, ${PROBE_LIMITS.intervalMs.min}ms-${PROBE_LIMITS.intervalMs.max}ms), timeout (${showMs(PROBE_LIMITS.timeoutMs.default)}), from: local | HOST  (none)`,
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -731,6 +779,10 @@ const HEADER = [
 function renderHooks(h: PlanHooks): unknown {
   const one = (x: Hook) => ({ name: x.name, on: x.on, command: x.argv, timeout: showMs(x.timeoutMs), ...(x.env ? { env: x.env } : {}) });
   return { before_cutover: h.beforeCutover.map(one), after_restore: h.afterRestore.map(one), on_rollback: h.onRollback.map(one) };
+}
+
+function renderProbe(p: ServiceProbe): unknown {
+  return { [p.kind]: p.target, from: p.from, interval: showMs(p.intervalMs), timeout: showMs(p.timeoutMs) };
 }
 
 function renderHealth(hc: HealthCheck): unknown {
@@ -775,9 +827,10 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
+    ...(plan.serviceProbe ? { service_probe: renderProbe(plan.serviceProbe) } : {}),
   });
   doc.commentBefore = HEADER;
-  for (const key of ['process', 'policy', 'page_server', 'health_check']) {
+  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_probe']) {
     const n = doc.get(key, true) as Node | undefined;
     if (isMap(n)) {
       n.flow = true;
@@ -821,6 +874,8 @@ export interface PlanOverrides {
   sync?: string[];
   keepImages?: boolean;
   healthCommand?: string[];
+  /** Service probe flags: a kind and target replace the file's probe; the rest adjust it. */
+  serviceProbe?: Partial<ServiceProbe>;
 }
 
 /**
@@ -848,6 +903,14 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.workDir !== undefined) out.workDir = o.workDir;
   if (o.sync !== undefined) out.fileSync = [...o.sync];
   if (o.keepImages !== undefined) out.retention = o.keepImages ? 'keep' : 'delete-on-commit';
+  if (o.serviceProbe) {
+    const { kind, target, ...rest } = o.serviceProbe;
+    const base = kind && target ? withProbeDefaults({ kind, target }) : plan.serviceProbe;
+    if (!base) {
+      throw new FerryError({ code: 'invalid-argument', message: 'The service probe flags need a probe: --probe-tcp HOST:PORT or --probe-http URL (or a service_probe in the plan)' });
+    }
+    out.serviceProbe = { ...base, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+  }
   if (o.healthCommand?.length) {
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
@@ -878,6 +941,11 @@ const FILE_NAMES: Record<string, string> = {
   'hooks.beforeCutover': 'hooks.before_cutover',
   'hooks.afterRestore': 'hooks.after_restore',
   'hooks.onRollback': 'hooks.on_rollback',
+  serviceProbe: 'service_probe',
+  'serviceProbe.target': 'service_probe',
+  'serviceProbe.from': 'service_probe.from',
+  'serviceProbe.intervalMs': 'service_probe.interval',
+  'serviceProbe.timeoutMs': 'service_probe.timeout',
 };
 
 /**
@@ -897,6 +965,6 @@ export function validatePlan(plan: MigrationPlan, what = 'The plan'): MigrationP
       break;
     }
   }
-  const show = name === 'downtime_budget' || name === 'health_check.timeout' ? showMs : name === 'policy.growth_threshold' ? showPercent : undefined;
+  const show = name === 'downtime_budget' || name === 'health_check.timeout' || name === 'service_probe.interval' || name === 'service_probe.timeout' ? showMs : name === 'policy.growth_threshold' ? showPercent : undefined;
   throw new FerryError({ code: 'invalid-argument', message: `${what} is invalid: ${name}: ${schemaMessage(i, show)}`, hint: hintFor(name) });
 }

@@ -17,6 +17,7 @@ import type {
 } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
 import { addDirtySample, type DirtyPoint } from './dirty.ts';
+import { addProbeResult, type ProbeView } from './probe.ts';
 
 /** Per command, the newest output kept (the engine already caps a command at 256 KiB). */
 export const MAX_OUTPUT_CHARS = 64 * 1024;
@@ -103,6 +104,8 @@ export interface MigrationState {
   outcome?: OutcomeState;
   /** Live dirty-set samples between pre-dumps (bounded; see state/dirty.ts). */
   dirty?: DirtyPoint[];
+  /** Service probe: what clients saw, live during the cutover, then the final result. */
+  serviceProbe?: ProbeView;
 }
 
 export interface EngineState {
@@ -252,6 +255,8 @@ export function applyEvent(s: EngineState, e: EngineEvent): EngineState {
         ...m,
         outcome: { outcome: e.outcome, at: e.at, freezeWindowMs: e.freezeWindowMs, predictedMs: e.predictedMs, summary: e.summary },
       }));
+    case 'service-probe':
+      return withMigration(s, e.migrationId, (m) => ({ ...m, serviceProbe: addProbeResult(m.serviceProbe, e.result, !!e.live) }));
     case 'command-started':
     case 'command-output':
     case 'command-finished': {

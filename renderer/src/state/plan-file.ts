@@ -4,6 +4,7 @@
  * functions; the requests are in plan-file-actions.ts.
  */
 import { hooksToDrafts } from './hooks.ts';
+import { probeToDraft } from './probe.ts';
 import type { PlanFileOpened, PlanFileProblem, RecentPlanFile } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
@@ -63,6 +64,7 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     healthTimeoutMs: str(hc.timeoutMs),
     retention: plan.retention,
     hooks: hooksToDrafts(plan.hooks),
+    ...probeToDraft(plan.serviceProbe),
     base: plan,
   };
   return draft;

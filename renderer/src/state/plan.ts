@@ -6,8 +6,10 @@
 import { defaultPolicy, planSchema } from '../../../shared/api.ts';
 import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
 import { draftHooks, type HookDraft } from './hooks.ts';
+import { defaultProbeDraft, draftProbe, PROBE_FIELD_OF, type ProbeDraft } from './probe.ts';
 
-export interface PlanDraft {
+/** The form's fields; the service probe's are in ProbeDraft (state/probe.ts). */
+export interface PlanDraft extends ProbeDraft {
   source: string;
   target: string;
   pid: string;
@@ -68,6 +70,7 @@ export function defaultDraft(): PlanDraft {
     healthTimeoutMs: '',
     retention: 'keep',
     hooks: [],
+    ...defaultProbeDraft(),
   };
 }
 
@@ -109,6 +112,7 @@ const FIELD_OF: Record<string, DraftField> = {
   'healthCheck.expectStatus': 'healthExpectStatus',
   'healthCheck.timeoutMs': 'healthTimeoutMs',
   retention: 'retention',
+  ...PROBE_FIELD_OF,
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -160,6 +164,11 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   else if (hooks.hooks) Object.assign(candidate, { hooks: hooks.hooks });
   // The form is the truth for hooks: removing the last one removes an opened file's hooks too.
   else delete (candidate as { hooks?: unknown }).hooks;
+  // Service probe: the form is the truth, like for hooks (off removes an opened file's probe).
+  const probe = draftProbe(d);
+  if (probe) Object.assign(candidate, { serviceProbe: probe });
+  else delete (candidate as { serviceProbe?: unknown }).serviceProbe;
+  if (d.probeKind !== 'none' && d.probeTarget.trim() === '') errors.probeTarget = d.probeKind === 'tcp' ? 'Give host:port to probe' : 'Give the URL to probe';
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';

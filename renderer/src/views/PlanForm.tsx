@@ -207,6 +207,36 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
         </Field>
       </fieldset>
 
+      {/* Service probe (client-visible downtime) */}
+      <fieldset data-testid="probe-fields">
+        <legend>Client-visible downtime</legend>
+        <Field label="Service probe" field="probeKind" errors={errors} hint="What a new client sees through the cutover">
+          {(id) => (
+            <select id={id} value={draft.probeKind} onChange={(e) => edit({ probeKind: e.target.value as PlanDraft['probeKind'] })}>
+              <option value="none">None</option>
+              <option value="tcp">TCP connect</option>
+              <option value="http">HTTP GET</option>
+            </select>
+          )}
+        </Field>
+        {draft.probeKind !== 'none' && (
+          <>
+            <Field label={draft.probeKind === 'tcp' ? 'Probe host:port' : 'Probe URL'} field="probeTarget" errors={errors}>
+              {text('probeTarget', { mono: true, placeholder: draft.probeKind === 'tcp' ? '10.0.0.5:6379' : 'http://10.0.0.5:8080/health' })}
+            </Field>
+            <Field label="Probe from" field="probeFrom" errors={errors} hint="local (this machine) or a host alias with python3">
+              {text('probeFrom', { mono: true })}
+            </Field>
+            <Field label="Probe interval (ms)" field="probeIntervalMs" errors={errors} hint="20 to 1000">
+              {text('probeIntervalMs', { type: 'number' })}
+            </Field>
+            <Field label="Probe timeout (ms)" field="probeTimeoutMs" errors={errors}>
+              {text('probeTimeoutMs', { type: 'number' })}
+            </Field>
+          </>
+        )}
+      </fieldset>
+
       <HooksEditor showErrors={showErrors} />
     </form>
   );

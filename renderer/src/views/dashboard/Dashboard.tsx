@@ -2,6 +2,7 @@ import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { useConsole } from '../../store.ts';
 import type { Decision } from '../../state/engine.ts';
 import { formatDateTime, formatMs, formatTime } from '../../state/format.ts';
+import { ClientDowntime } from './ClientDowntime.tsx';
 import { CommandLog } from './CommandLog.tsx';
 import { Controls } from './Controls.tsx';
 import { ConvergenceChart, RatesChart } from './Charts.tsx';
@@ -42,6 +43,7 @@ export function Dashboard({ migrationId }: { migrationId: string }) {
         <Controls m={m} />
       </section>
       {m.outcome && <OutcomeBanner m={m} />}
+      <ClientDowntime m={m} />
       {p?.mode === 'postcopy' && m.phase === 'postcopy' && !m.outcome && (
         <p className="panel warn-text" role="status" data-testid="postcopy-state">
           Post-copy: pages still on {p.source}. PID {p.pid} runs on {p.target}; if {p.source} dies or the link drops before the last page arrives, the process is lost.
