@@ -108,6 +108,10 @@ export const planSchema = z.object({
   healthCheck: healthCheckSchema,
   retention: z.enum(['keep', 'delete-on-commit']),
   hooks: hooksSchema.optional(),
+  // Preflight inventory (issue 10).
+  fileLocks: z.boolean().optional(),
+  extUnixSk: z.boolean().optional(),
+  networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

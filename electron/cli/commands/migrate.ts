@@ -27,6 +27,9 @@ export interface MigrateCliOptions {
   onNotConverging: 'cutover' | 'rollback';
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  extUnixSk?: boolean;
+  networkLock?: MigrationPlan['networkLock'];
   targetAddress?: string;
   port: number;
   workDir: string;
@@ -55,6 +58,9 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileSync: o.sync,
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
+    ...(o.fileLocks ? { fileLocks: true } : {}),
+    ...(o.extUnixSk ? { extUnixSk: true } : {}),
+    ...(o.networkLock && o.networkLock !== 'auto' ? { networkLock: o.networkLock } : {}),
   };
 }
 
@@ -72,6 +78,9 @@ function addPlanOptions(cmd: Command): Command {
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
     .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
     .option('--tcp-established', 'dump established TCP connections (only useful if the IP moves too)')
+    .option('--file-locks', 'dump and restore the file locks the tree holds (criu --file-locks)')
+    .option('--ext-unix-sk', 'allow datagram sockets talking to a named unix socket outside the tree (criu --ext-unix-sk)')
+    .addOption(new Option('--network-lock <method>', 'how CRIU locks TCP connections during the freeze; auto picks what both hosts can run').choices(['auto', 'iptables', 'nftables']))
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -107,6 +116,9 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     auto: typed('auto') as boolean | undefined,
     shellJob: typed('shellJob') as boolean | undefined,
     tcpEstablished: typed('tcpEstablished') as boolean | undefined,
+    fileLocks: typed('fileLocks') as boolean | undefined,
+    extUnixSk: typed('extUnixSk') as boolean | undefined,
+    networkLock: typed('networkLock') as MigrateCliOptions['networkLock'],
     targetAddress: typed('targetAddress') as string | undefined,
     port: typed('port') as number | undefined,
     workDir: typed('workDir') as string | undefined,

@@ -158,6 +158,10 @@ const ROOT_KEYS = [
   'shell_job',
   'tcp_established',
   'hooks',
+  // Preflight inventory (issue 10).
+  'file_locks',
+  'ext_unix_sk',
+  'network_lock',
 ] as const;
 /** Hook phases as the file names them -> the plan's keys. */
 const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
@@ -191,6 +195,9 @@ const HINTS: Record<string, string> = {
   auto: 'Write true (the policy decides when to cut over) or false (you decide).',
   shell_job: 'Write true or false.',
   tcp_established: 'Write true or false.',
+  file_locks: 'Write true or false.',
+  ext_unix_sk: 'Write true or false.',
+  network_lock: 'Write auto (what both hosts can run), iptables or nftables.',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -465,6 +472,9 @@ class PlanReader {
     const shellJob = n('shell_job', 'shellJob', (v) => this.bool(v, 'shell_job')) as boolean | undefined;
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
     const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
+    const fileLocks = n('file_locks', 'fileLocks', (v) => this.bool(v, 'file_locks')) as boolean | undefined;
+    const extUnixSk = n('ext_unix_sk', 'extUnixSk', (v) => this.bool(v, 'ext_unix_sk')) as boolean | undefined;
+    const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -484,6 +494,9 @@ class PlanReader {
       healthCheck: healthCheck ?? { ...d.healthCheck },
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
+      ...(fileLocks !== undefined ? { fileLocks } : {}),
+      ...(extUnixSk !== undefined ? { extUnixSk } : {}),
+      ...(networkLock !== undefined ? { networkLock } : {}),
     };
   }
 
@@ -707,6 +720,9 @@ const HEADER = [
   '   auto               true: the policy decides when to cut over; false: you do  (false)',
   '   shell_job          the process is not a session leader (criu --shell-job)  (false)',
   '   tcp_established    dump established TCP connections  (false)',
+  '   file_locks         dump and restore the file locks the tree holds (criu --file-locks)  (false)',
+  '   ext_unix_sk        datagram sockets talking to a named socket outside the tree (criu --ext-unix-sk)  (false)',
+  '   network_lock       auto | iptables | nftables: how CRIU locks TCP connections in the freeze  (auto)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -774,6 +790,9 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     auto: plan.auto,
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
+    file_locks: plan.fileLocks ?? false,
+    ext_unix_sk: plan.extUnixSk ?? false,
+    network_lock: plan.networkLock ?? 'auto',
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
   });
   doc.commentBefore = HEADER;
@@ -815,6 +834,9 @@ export interface PlanOverrides {
   auto?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  extUnixSk?: boolean;
+  networkLock?: MigrationPlan['networkLock'];
   targetAddress?: string;
   port?: number;
   workDir?: string;
@@ -843,6 +865,9 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.auto !== undefined) out.auto = o.auto;
   if (o.shellJob !== undefined) out.shellJob = o.shellJob;
   if (o.tcpEstablished !== undefined) out.tcpEstablished = o.tcpEstablished;
+  if (o.fileLocks !== undefined) out.fileLocks = o.fileLocks;
+  if (o.extUnixSk !== undefined) out.extUnixSk = o.extUnixSk;
+  if (o.networkLock !== undefined) out.networkLock = o.networkLock;
   if (o.targetAddress !== undefined) out.targetAddress = o.targetAddress;
   if (o.port !== undefined) out.pageServerPort = o.port;
   if (o.workDir !== undefined) out.workDir = o.workDir;
@@ -875,6 +900,9 @@ const FILE_NAMES: Record<string, string> = {
   'healthCheck.timeoutMs': 'health_check.timeout',
   shellJob: 'shell_job',
   tcpEstablished: 'tcp_established',
+  fileLocks: 'file_locks',
+  extUnixSk: 'ext_unix_sk',
+  networkLock: 'network_lock',
   'hooks.beforeCutover': 'hooks.before_cutover',
   'hooks.afterRestore': 'hooks.after_restore',
   'hooks.onRollback': 'hooks.on_rollback',

@@ -23,6 +23,9 @@ export interface PlanDraft {
   workDir: string;
   shellJob: boolean;
   tcpEstablished: boolean;
+  // Preflight inventory (issue 10): criu --file-locks and --ext-unix-sk.
+  fileLocks: boolean;
+  extUnixSk: boolean;
   /** One absolute path per line. */
   fileSync: string;
   healthKind: HealthCheck['kind'];
@@ -59,6 +62,8 @@ export function defaultDraft(): PlanDraft {
     workDir: DEFAULT_WORK_DIR,
     shellJob: false,
     tcpEstablished: false,
+    fileLocks: false,
+    extUnixSk: false,
     fileSync: '',
     healthKind: 'none',
     healthArgv: '',
@@ -138,6 +143,8 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     mode: d.mode,
     shellJob: d.shellJob,
     tcpEstablished: d.tcpEstablished,
+    fileLocks: d.fileLocks,
+    extUnixSk: d.extUnixSk,
     policy: {
       ...d.base?.policy,
       downtimeBudgetMs: num(d.downtimeBudgetMs),
