@@ -58,9 +58,9 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileSync: o.sync,
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
-    ...(o.fileLocks ? { fileLocks: true } : {}),
-    ...(o.extUnixSk ? { extUnixSk: true } : {}),
-    ...(o.networkLock && o.networkLock !== 'auto' ? { networkLock: o.networkLock } : {}),
+    fileLocks: !!o.fileLocks,
+    extUnixSk: !!o.extUnixSk,
+    networkLock: o.networkLock ?? 'auto',
   };
 }
 

@@ -299,7 +299,7 @@ export function openFilesOf(inv: Inventory): OpenFile[] {
  * has no python3 (or the program fails), the older open-files check runs instead and a
  * warning says what was not checked.
  */
-async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[]; networkLock?: NetworkLock }> {
+export async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[]; networkLock?: NetworkLock }> {
   const { source, target } = plan;
   const r = await run.run(source, inventoryArgv(plan.pid), { quiet: true, timeoutMs: 60_000 });
   let inv: Inventory | undefined;

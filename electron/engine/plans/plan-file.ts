@@ -790,9 +790,10 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     auto: plan.auto,
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
-    file_locks: plan.fileLocks ?? false,
-    ext_unix_sk: plan.extUnixSk ?? false,
-    network_lock: plan.networkLock ?? 'auto',
+    // Written when set (ferry plan new sets them), so older plans round-trip unchanged.
+    ...(plan.fileLocks !== undefined ? { file_locks: plan.fileLocks } : {}),
+    ...(plan.extUnixSk !== undefined ? { ext_unix_sk: plan.extUnixSk } : {}),
+    ...(plan.networkLock !== undefined ? { network_lock: plan.networkLock } : {}),
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
   });
   doc.commentBefore = HEADER;

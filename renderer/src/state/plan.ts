@@ -143,8 +143,9 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     mode: d.mode,
     shellJob: d.shellJob,
     tcpEstablished: d.tcpEstablished,
-    fileLocks: d.fileLocks,
-    extUnixSk: d.extUnixSk,
+    // Written when on, or when the plan already had them: older plans stay as they were.
+    ...(d.fileLocks || d.base?.fileLocks !== undefined ? { fileLocks: d.fileLocks } : {}),
+    ...(d.extUnixSk || d.base?.extUnixSk !== undefined ? { extUnixSk: d.extUnixSk } : {}),
     policy: {
       ...d.base?.policy,
       downtimeBudgetMs: num(d.downtimeBudgetMs),
