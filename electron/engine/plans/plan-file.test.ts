@@ -87,6 +87,15 @@ describe('parsePlanYaml', () => {
     expect([p.pageServerPort, p.targetAddress]).toEqual([28000, 'b']);
   });
 
+  test('preflight inventory options (issue 10): absent means off and auto; bad values are named', () => {
+    const p = parsePlanYaml(MINIMAL, 'p');
+    expect([p.fileLocks, p.extUnixSk, p.networkLock]).toEqual([undefined, undefined, undefined]);
+    const q = parsePlanYaml(`${MINIMAL}file_locks: true\next_unix_sk: true\nnetwork_lock: nftables\n`, 'p');
+    expect([q.fileLocks, q.extUnixSk, q.networkLock]).toEqual([true, true, 'nftables']);
+    expect(errorOf(`${MINIMAL}network_lock: pf\n`).message).toMatch(/network_lock/);
+    expect(errorOf(`${MINIMAL}file_locks: yes please\n`).message).toMatch(/file_locks/);
+  });
+
   test('health checks: none, tcp, http; block style works as well as flow', () => {
     expect(parsePlanYaml(`${MINIMAL}health_check: none\n`, 'p').healthCheck).toStrictEqual({ kind: 'none' });
     expect(parsePlanYaml(`${MINIMAL}health_check: { tcp: 8080 }\n`, 'p').healthCheck).toStrictEqual({ kind: 'tcp', port: 8080 });
