@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeAddress, inventoryArgv, normalizeAddress, parseInventory, parseTargetStat, targetStatArgv } from './inventory.ts';
-import { checkExternal, checkFileLocks, checkSession, checkSysvIpc, checkTcp, judgeInventory, pathsToCheck } from './inventory-policy.ts';
+import { checkExternal, checkFileLocks, checkSession, checkSysvIpc, checkTcp, criuTreeFlags, judgeInventory, pathsToCheck } from './inventory-policy.ts';
+import { dump, restore } from '../../criu/index.ts';
 import { ZOO_PY, zooArgs } from './inventory-zoo.ts';
 
 const data = (f: string) => readFileSync(join(import.meta.dirname, 'testdata', f), 'utf8');
@@ -68,6 +69,13 @@ const fakeCaps = (o: { ipt?: boolean; nft?: boolean; addrs?: string[] }) => ({ k
 const baseInv = () => parseInventory(JSON.stringify({ v: 1, kind: 'inventory', root: 10, hostIpcNs: 'ipc:[1]', procs: [{ pid: 10, ppid: 1, pgrp: 10, sid: 10, state: 'S', cmd: 'srv', tracer: 0, ipcNs: 'ipc:[1]', fds: [], maps: [] }], sharers: [], sockets: {}, unixDiag: true, external: {}, locks: [], ipc: { shm: [], msg: [], sem: [] }, caps: fakeCaps({}) }));
 
 describe('policy', () => {
+  it('the plan and the chosen lock reach CRIU: the lock only where connections are carried', () => {
+    const argv = dump({ pid: 1, imagesDir: '/d', ...criuTreeFlags({ ...plan, tcpEstablished: true, fileLocks: true }, 'nftables') });
+    expect(argv.join(' ')).toContain('--tcp-established --file-locks --network-lock nftables');
+    expect(restore({ imagesDir: '/d', ...criuTreeFlags({ ...plan, extUnixSk: true }, 'iptables') }).join(' ')).not.toContain('--network-lock');
+    expect(restore({ imagesDir: '/d', ...criuTreeFlags({ ...plan, extUnixSk: true }, 'iptables') })).toContain('--ext-unix-sk');
+  });
+
   it('network lock: auto picks iptables when both have it, else nftables, else names the package', () => {
     const inv = baseInv();
     inv.sockets = [{ inode: 1, proto: 'tcp', state: 'ESTABLISHED', local: '10.0.0.1', localPort: 80, remote: '10.0.0.3', remotePort: 5000 }];
