@@ -44,7 +44,8 @@ export function wantedPaths(inv: Inventory): Wanted[] {
     add({ path: p.cwd ?? '', role: 'cwd', stat: p.cwdStat, by: p.pid });
     add({ path: p.root ?? '', role: 'root', stat: p.rootStat, by: p.pid });
     add({ path: p.exe ?? '', role: 'exe', stat: p.exeStat, by: p.pid });
-    for (const m of p.maps) add({ path: m.path, role: 'mapping', stat: m.stat, by: p.pid });
+    // A data file mapped without exec (older recordings do not say: code, to be safe) is copied like an open file.
+    for (const m of p.maps) add({ path: m.path, role: m.exec === false && m.stat?.type === 'file' ? 'open file' : 'mapping', stat: m.stat, by: p.pid });
     for (const f of p.fds) {
       if (f.stat?.type === 'fifo') add({ path: f.target, role: 'fifo', stat: f.stat, by: p.pid });
       else if (f.stat?.type === 'file' || f.stat?.type === 'dir') add({ path: f.target, role: 'open file', stat: f.stat, by: p.pid });
@@ -96,7 +97,8 @@ function sameFile(s: FileStat | undefined, t: FileStat): string | undefined {
   if (!s) return undefined;
   if (s.type !== t.type) return `a ${t.type} on the target, a ${s.type} on the source`;
   if (s.type === 'file' && s.size !== t.size) return `${t.size} bytes on the target, ${s.size} on the source`;
-  if (s.mode !== t.mode) return `mode ${octal(t.mode)} on the target, ${octal(s.mode)} on the source`;
+  // A directory's mode is not checked by CRIU; a file's, FIFO's or socket's is.
+  if (s.type !== 'dir' && s.mode !== t.mode) return `mode ${octal(t.mode)} on the target, ${octal(s.mode)} on the source`;
   return undefined;
 }
 

@@ -123,6 +123,11 @@ describe('policy', () => {
     expect(r.checks.find((c) => c.id === 'paths-on-target')).toMatchObject({ status: 'fail', detail: expect.stringContaining('mapping /usr/lib/libx.so.1 (120 bytes on the target, 100 on the source)') });
     expect(r.checks.find((c) => c.id === 'bound-addresses')).toMatchObject({ status: 'fail', detail: expect.stringContaining('10.0.0.1') });
     expect(judgeInventory({ plan, inv, tgt, movedAddresses: ['10.0.0.1'] }).checks.find((c) => c.id === 'bound-addresses')!.status).toBe('pass');
+    // A data file mapped without exec is copied at cutover, not a blocker.
+    inv.procs[0]!.maps = [{ path: '/srv/table.dat', ino: 8, dev: '08:01', exec: false, stat: { type: 'file', mode: 0o644, size: 100, dev: '8:1', ino: 8 } }];
+    const data = judgeInventory({ plan, inv, tgt: { ...tgt, paths: new Map([['/srv/table.dat', null]]) } });
+    expect(data.filesToSync).toEqual(['/srv/table.dat']);
+    expect(data.checks.find((c) => c.id === 'paths-on-target')!.status).toBe('pass');
   });
   it('SysV IPC: a proven user fails, an unattributed semaphore warns, an own IPC namespace passes', () => {
     const inv = baseInv();

@@ -160,14 +160,16 @@ def inventory(root):
                 if s: e['stat'] = s
             e.update(fdinfo(pid, fd))
             fds.append(e)
-        maps, seen = [], set()
+        maps, seen = [], {}
         for l in readf(d + '/maps').splitlines():
             f = l.split(None, 5)
             if len(f) < 6 or f[4] == '0': continue
             path = f[5]
-            if path in seen: continue
-            seen.add(path)
-            e = {'path': path, 'ino': int(f[4]), 'dev': f[3]}
+            if path in seen:
+                if 'x' in f[1]: seen[path]['exec'] = True
+                continue
+            e = {'path': path, 'ino': int(f[4]), 'dev': f[3], 'exec': 'x' in f[1]}
+            seen[path] = e
             if path.startswith('/') and not path.endswith(' (deleted)'):
                 s = st(d + '/map_files/' + f[0]) or st(path)
                 if s: e['stat'] = s
@@ -277,6 +279,8 @@ export interface InvFd {
 
 export interface InvMap {
   path: string;
+  /** Some mapping of it is executable (code: a program or library), not data. */
+  exec?: boolean;
   ino: number;
   dev: string;
   stat?: FileStat;
@@ -496,7 +500,7 @@ export function parseInventory(stdout: string): Inventory {
       fd: num(f.fd), target: String(f.target), stat: fileStat(f.stat), flags: f.flags === undefined ? undefined : num(f.flags),
       watches: Array.isArray(f.watches) ? (f.watches as Array<Record<string, unknown>>).map((w) => ({ kind: w.kind === 'fanotify' ? 'fanotify' : 'inotify', ino: w.ino === undefined ? undefined : num(w.ino), dev: str(w.dev), path: str(w.path) })) : undefined,
     })),
-    maps: ((p.maps ?? []) as Array<Record<string, unknown>>).map((m) => ({ path: String(m.path), ino: num(m.ino), dev: String(m.dev ?? ''), stat: fileStat(m.stat) })),
+    maps: ((p.maps ?? []) as Array<Record<string, unknown>>).map((m) => ({ path: String(m.path), ino: num(m.ino), dev: String(m.dev ?? ''), stat: fileStat(m.stat), ...(m.exec !== undefined ? { exec: m.exec === true } : {}) })),
   }));
   const other = (o: Record<string, unknown>): OtherProcess => ({ pid: num(o.pid), cmd: String(o.cmd ?? ''), ...(o.pgrp !== undefined ? { pgrp: num(o.pgrp) } : {}), ...(o.sid !== undefined ? { sid: num(o.sid) } : {}), ...(o.fd !== undefined ? { fd: num(o.fd) } : {}) });
   const sockets: InvSocket[] = [];
