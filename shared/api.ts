@@ -126,6 +126,10 @@ export const planSchema = z.object({
   retention: z.enum(['keep', 'delete-on-commit']),
   hooks: hooksSchema.optional(),
   serviceProbe: serviceProbeSchema.optional(),
+  // Preflight inventory (issue 10).
+  fileLocks: z.boolean().optional(),
+  extUnixSk: z.boolean().optional(),
+  networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

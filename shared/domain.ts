@@ -163,6 +163,13 @@ export interface MigrationPlan {
   hooks?: PlanHooks;
   /** Client-visible downtime: a probe of the service through the cutover; absent means none. */
   serviceProbe?: ServiceProbe;
+  // Preflight inventory (issue 10): what CRIU needs carried; absent = false / 'auto'.
+  /** CRIU --file-locks: dump and restore the file locks the tree holds. */
+  fileLocks?: boolean;
+  /** CRIU --ext-unix-sk: datagram sockets talking to a named socket outside the tree. */
+  extUnixSk?: boolean;
+  /** How CRIU locks TCP connections during the freeze; auto picks what both hosts can run. */
+  networkLock?: 'auto' | 'iptables' | 'nftables';
 }
 
 export type Phase =

@@ -28,6 +28,9 @@ export interface MigrateCliOptions {
   onNotConverging: 'cutover' | 'rollback';
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  extUnixSk?: boolean;
+  networkLock?: MigrationPlan['networkLock'];
   targetAddress?: string;
   port: number;
   workDir: string;
@@ -63,6 +66,9 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
     ...probePlan(o),
+    fileLocks: !!o.fileLocks,
+    extUnixSk: !!o.extUnixSk,
+    networkLock: o.networkLock ?? 'auto',
   };
 }
 
@@ -108,6 +114,9 @@ function addPlanOptions(cmd: Command): Command {
     .option('--probe-from <host>', 'where the probe runs: local (this machine) or a host alias with python3', undefined)
     .option('--probe-interval <duration>', `one probe attempt this often, ${PROBE_LIMITS.intervalMs.min}ms to ${PROBE_LIMITS.intervalMs.max}ms (default ${PROBE_LIMITS.intervalMs.default}ms)`)
     .option('--probe-timeout <duration>', `a probe attempt with no answer by then failed (default ${PROBE_LIMITS.timeoutMs.default}ms)`)
+    .option('--file-locks', 'dump and restore the file locks the tree holds (criu --file-locks)')
+    .option('--ext-unix-sk', 'allow datagram sockets talking to a named unix socket outside the tree (criu --ext-unix-sk)')
+    .addOption(new Option('--network-lock <method>', 'how CRIU locks TCP connections during the freeze; auto picks what both hosts can run').choices(['auto', 'iptables', 'nftables']))
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -143,6 +152,9 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     auto: typed('auto') as boolean | undefined,
     shellJob: typed('shellJob') as boolean | undefined,
     tcpEstablished: typed('tcpEstablished') as boolean | undefined,
+    fileLocks: typed('fileLocks') as boolean | undefined,
+    extUnixSk: typed('extUnixSk') as boolean | undefined,
+    networkLock: typed('networkLock') as MigrateCliOptions['networkLock'],
     targetAddress: typed('targetAddress') as string | undefined,
     port: typed('port') as number | undefined,
     workDir: typed('workDir') as string | undefined,

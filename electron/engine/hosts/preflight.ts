@@ -2,6 +2,10 @@ import type { CheckResult, MigrationPlan, PreflightReport, ProcessDetail, Proces
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
+import { inventoryArgv, parseInventory, parseTargetStat, targetStatArgv, type Inventory } from './inventory.ts';
+import { judgeInventory, pathsToCheck, type NetworkLock } from './inventory-policy.ts';
+import { pythonMissing } from '../dirty/dirty-sampler.ts';
+import type { OpenFile } from '../../../shared/domain.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -12,6 +16,8 @@ export interface PreflightFacts {
   filesToSync: string[];
   /** Post-copy: the source's address on the route to the target (where the lazy dump serves pages). */
   sourceAddress?: string;
+  /** The network lock both hosts can run, when the tree has TCP connections to carry. */
+  networkLock?: NetworkLock;
 }
 
 const PAGE = 4096;
@@ -201,28 +207,11 @@ export async function runPreflight(
       : pass('pids-free', target, 'PIDs free on target', `all ${tree.length} PID(s) free`),
   );
 
-  // 8. Open regular files must exist on the target with the same size (or be synced).
-  const fdOut = await run.run(source, openFilesArgv(tree.map((p) => p.pid)));
-  const openFiles = parseOpenFiles(fdOut.stdout);
-  const regular = [...new Set(openFiles.filter((f) => f.kind === 'regular' && f.path.startsWith('/') && !f.path.endsWith(' (deleted)')).map((f) => f.path))];
-  const srcSizes = new Map(openFiles.filter((f) => f.kind === 'regular').map((f) => [f.path, f.size ?? -1]));
-  const tgtSizes = regular.length ? parseStat((await run.run(target, statArgv(regular))).stdout) : new Map<string, number>();
-  const filesToSync: string[] = [];
-  const problems: string[] = [];
-  for (const path of regular) {
-    const t = tgtSizes.get(path);
-    if (t === srcSizes.get(path)) continue;
-    filesToSync.push(path);
-    if (!plan.fileSync.includes(path)) problems.push(t === undefined ? `${path} (missing)` : `${path} (${t} bytes on target, ${srcSizes.get(path)} on source)`);
-  }
-  if (!regular.length) checks.push(pass('open-files', target, 'Open files on target', 'the process has no regular files open'));
-  else if (!filesToSync.length) checks.push(pass('open-files', target, 'Open files on target', `all ${regular.length} open file(s) exist with the same size`));
-  else if (!problems.length) checks.push(pass('open-files', target, 'Open files on target', `${filesToSync.length} file(s) differ and are in the file-sync list`));
-  else {
-    checks.push(
-      warn('open-files', target, 'Open files on target', `will be copied at cutover: ${problems.join(', ')}`, 'Ferry copies them from the source during the freeze; pre-stage big files on the target to keep the freeze short.'),
-    );
-  }
+  // 8. The tree's inventory (issue 10): one read on the source, one stat on the target, judged
+  // for what CRIU would trip on. Without python3 on the source, the older open-files check.
+  const inventory = await inventoryChecks(plan, run, tree.map((p) => p.pid));
+  checks.push(...inventory.checks);
+  const { filesToSync, openFiles, networkLock } = inventory;
 
   // 9. Room on the target: memory for the restored tree, disk for the images.
   const mem = parseMemAvailable((await run.run(target, ['cat', '/proc/meminfo'])).stdout);
@@ -259,7 +248,7 @@ export async function runPreflight(
     );
   }
 
-  return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress };
+  return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock };
 }
 
 async function checkPageServerPort(
@@ -292,4 +281,75 @@ async function checkPageServerPort(
 
 function done(checks: CheckResult[], privilege: Record<string, Privilege>, process?: ProcessDetail, filesToSync: string[] = []): PreflightFacts {
   return { report: { checks, blockers: checks.filter((c) => c.status === 'fail').length }, privilege, process, filesToSync };
+}
+
+/** The fds of the inventory in the shape the process detail shows. */
+export function openFilesOf(inv: Inventory): OpenFile[] {
+  return inv.procs.flatMap((p) =>
+    p.fds.map((f): OpenFile => {
+      const t = f.target;
+      const kind: OpenFile['kind'] = f.stat?.type === 'file' ? 'regular' : t.startsWith('socket:') ? 'socket' : t.startsWith('pipe:') ? 'pipe' : t.startsWith('anon_inode:') ? 'anon' : t.startsWith('/dev/') ? 'device' : 'other';
+      return { pid: p.pid, fd: f.fd, path: t, kind, ...(f.stat?.type === 'file' ? { size: f.stat.size } : {}) };
+    }),
+  );
+}
+
+/**
+ * Step 8: the inventory and its check on the target, one round trip each. When the source
+ * has no python3 (or the program fails), the older open-files check runs instead and a
+ * warning says what was not checked.
+ */
+export async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[]; networkLock?: NetworkLock }> {
+  const { source, target } = plan;
+  const r = await run.run(source, inventoryArgv(plan.pid), { quiet: true, timeoutMs: 60_000 });
+  let inv: Inventory | undefined;
+  let why = '';
+  if (r.code === 0) {
+    try {
+      inv = parseInventory(r.stdout);
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+  } else why = pythonMissing(r) ? 'python3 is not installed there' : `the inventory program exited with ${r.code ?? `signal ${r.signal}`}: ${(r.stderr || '').trim().split('\n').pop() ?? ''}`;
+  if (inv && !inv.missing) {
+    const t = await run.run(target, targetStatArgv(pathsToCheck(inv)), { quiet: true, timeoutMs: 60_000 });
+    try {
+      if (t.code !== 0) throw new Error(pythonMissing(t) ? 'python3 is not installed there' : `exit ${t.code ?? `signal ${t.signal}`}: ${(t.stderr || '').trim().split('\n').pop() ?? ''}`);
+      const judged = judgeInventory({ plan, inv, tgt: parseTargetStat(t.stdout), movedAddresses: [] });
+      return { ...judged, openFiles: openFilesOf(inv) };
+    } catch (e) {
+      why = `the check on ${target} failed (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  const old = await legacyOpenFiles(plan, run, pids);
+  return { ...old, checks: [warn('inventory', source, 'Process inventory', `not read: ${why || 'the process exited'}; sockets, SysV IPC, sessions, locks and special files were not checked`, 'Install python3 on both hosts so preflight can see what CRIU will need.'), ...old.checks] };
+}
+
+/** The open-files check before the inventory: regular files by size only. */
+async function legacyOpenFiles(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[] }> {
+  const { target } = plan;
+  const checks: CheckResult[] = [];
+  const fdOut = await run.run(plan.source, openFilesArgv(pids));
+  const openFiles = parseOpenFiles(fdOut.stdout);
+  const regular = [...new Set(openFiles.filter((f) => f.kind === 'regular' && f.path.startsWith('/') && !/^\/(proc|sys|dev)\//.test(f.path) && !f.path.endsWith(' (deleted)')).map((f) => f.path))];
+  const srcSizes = new Map(openFiles.filter((f) => f.kind === 'regular').map((f) => [f.path, f.size ?? -1]));
+  const tgtSizes = regular.length ? parseStat((await run.run(target, statArgv(regular))).stdout) : new Map<string, number>();
+  const filesToSync: string[] = [];
+  const problems: string[] = [];
+  for (const path of regular) {
+    const t = tgtSizes.get(path);
+    if (t === srcSizes.get(path)) continue;
+    filesToSync.push(path);
+    if (!plan.fileSync.includes(path)) problems.push(t === undefined ? `${path} (missing)` : `${path} (${t} bytes on target, ${srcSizes.get(path)} on source)`);
+  }
+  if (!regular.length) checks.push(pass('open-files', target, 'Open files on target', 'the process has no regular files open'));
+  else if (!filesToSync.length) checks.push(pass('open-files', target, 'Open files on target', `all ${regular.length} open file(s) exist with the same size`));
+  else if (!problems.length) checks.push(pass('open-files', target, 'Open files on target', `${filesToSync.length} file(s) differ and are in the file-sync list`));
+  else {
+    checks.push(
+      warn('open-files', target, 'Open files on target', `will be copied at cutover: ${problems.join(', ')}`, 'Ferry copies them from the source during the freeze; pre-stage big files on the target to keep the freeze short.'),
+    );
+  }
+
+  return { checks, filesToSync, openFiles };
 }

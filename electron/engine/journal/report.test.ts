@@ -34,6 +34,8 @@ describe('renderReport (converging lab run)', () => {
     expect(md).toMatch(/^# Migration 2026-11-23T05-15-29Z-c0ffee\n/);
     expect(md).toContain('**Outcome: committed**');
     expect(md).toContain('| source → target | lab-source → lab-target |');
+    // Issue 10: without a health check, the report says what "committed" proved.
+    expect(md).toContain("| health check | none: only the process's presence on the target was checked |");
     // freeze window: measured 8997 ms (host clock, final dump start → restore end), CRIU frozen_time 637.8 ms
     expect(md).toMatch(/\| measured \(host clock, final dump start → restore done\) \| 9\.0 s \|/);
     expect(md).toMatch(/\| CRIU frozen_time of the final dump \(source frozen\) \| 638 ms \(predicted \d+ ms\) \|/);

@@ -79,7 +79,7 @@ export function renderReport(r: Replay): string {
         ['what', 'value'],
         [
           ['source → target', `${p.source} → ${p.target}`],
-          ['process', `PID ${p.pid}${p.shellJob ? ' (--shell-job)' : ''}${p.tcpEstablished ? ' (--tcp-established)' : ''}`],
+          ['process', `PID ${p.pid}${p.shellJob ? ' (--shell-job)' : ''}${p.tcpEstablished ? ' (--tcp-established)' : ''}${p.fileLocks ? ' (--file-locks)' : ''}${p.extUnixSk ? ' (--ext-unix-sk)' : ''}`],
           ['mode', `${p.mode}, ${p.auto ? 'auto (policy decides)' : 'manual'}`],
           ['page server', `${p.targetAddress}:${p.pageServerPort}`],
           ['work dir', `${r.imagesRoot ?? p.workDir}`],
@@ -87,7 +87,8 @@ export function renderReport(r: Replay): string {
             'policy',
             `budget ${formatMs(p.policy.downtimeBudgetMs)}, max ${p.policy.maxIterations} pre-dumps, growth ${Math.round(p.policy.growthThreshold * 100)}%, min ${p.policy.minPages} pages`,
           ],
-          ['health check', p.healthCheck.kind === 'none' ? 'none' : p.healthCheck.kind],
+          // Issue 10: without a health check, "committed" proves only that the process exists.
+          ['health check', p.healthCheck.kind === 'none' ? "none: only the process's presence on the target was checked" : p.healthCheck.kind],
           [
             'traffic hooks',
             p.hooks && (p.hooks.beforeCutover.length || p.hooks.afterRestore.length || p.hooks.onRollback.length)

@@ -18,6 +18,7 @@ import { PostcopyCutover } from './postcopy.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
 import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
+import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
@@ -113,6 +114,8 @@ export class Migration {
   /** Post-copy only: its cutover, and where the target reaches the source. */
   private postcopy?: PostcopyCutover;
   private sourceAddress?: string;
+  /** The network lock preflight chose for both hosts (issue 10). */
+  private networkLock?: NetworkLock;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
   /** What the last rollback could not undo (for the summary). */
@@ -318,15 +321,21 @@ export class Migration {
     return result;
   }
 
+  /** A commit without a health check proves only that the process exists. */
+  private presenceOnly(): string {
+    return this.plan.healthCheck.kind === 'none' ? " No health check in the plan: only the process's presence on the target was checked." : '';
+  }
+
   private summary(outcome: Outcome, error?: FerryErrorInfo): string {
     const { source, target, pid } = this.plan;
     if (outcome === 'committed' && this.postcopy) {
-      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy.pages?.total ?? '?'} pages followed, the last ${this.postcopy.lastPageMs} ms after the freeze began).`;
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy.pages?.total ?? '?'} pages followed, the last ${this.postcopy.lastPageMs} ms after the freeze began).${this.presenceOnly()}`;
     }
     if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
     if (outcome === 'committed') {
-      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).`;
+      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).${this.presenceOnly()}`;
     }
+
     const why = error ? ` (${error.message})` : '';
     if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
     if (this.phase === 'failed' && this.rollbackProblems.length) return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
@@ -344,6 +353,7 @@ export class Migration {
     });
     this.process = facts.process;
     this.sourceAddress = facts.sourceAddress;
+    this.networkLock = facts.networkLock;
     this.filesToSync = [...new Set([...facts.filesToSync, ...this.plan.fileSync])];
     for (const c of facts.report.checks) {
       this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: `preflight ${c.status}`, reason: `${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}`, at: this.now() });
@@ -409,8 +419,7 @@ export class Migration {
         trackMem: true,
         prevImagesDir: i > 1 ? `../${i - 1}` : undefined,
         pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
-        shellJob: this.plan.shellJob,
-        tcpEstablished: this.plan.tcpEstablished,
+        ...criuTreeFlags(this.plan, this.networkLock),
         log: 'pre-dump.log',
         verbosity: 4,
       }),
@@ -523,8 +532,7 @@ export class Migration {
         leaveStopped: true,
         pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
         ...(incremental ? { trackMem: true, prevImagesDir: `../${last - 1}` } : {}),
-        shellJob: this.plan.shellJob,
-        tcpEstablished: this.plan.tcpEstablished,
+        ...criuTreeFlags(this.plan, this.networkLock),
         log: 'dump.log',
         verbosity: 4,
       }),
@@ -560,7 +568,7 @@ export class Migration {
     this.restoreStarted = true;
     const rr = await this.run.run(
       target,
-      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
+      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4 })],
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
     this.freezeWindowMs = Date.now() - freezeStart;
@@ -624,6 +632,7 @@ export class Migration {
       migrationId: this.id,
       dir,
       sourceAddress: this.sourceAddress,
+      networkLock: this.networkLock,
       run: this.run,
       record: (e) => this.deps.record(e),
       setPhase: (p, note) => this.setPhase(p, note),

@@ -28,6 +28,7 @@ import { FerryError } from '../../../shared/errors.ts';
 import { dump, LAZY_PAGE_SIZE, LAZY_READY, LazyProgressReader, lazyPages, restore, type CriuCommandName } from '../../criu/index.ts';
 import type { ExecResult } from '../../ssh/index.ts';
 import type { CommandRunner } from '../commands/runner.ts';
+import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
 
 export const POSTCOPY_TIMEOUTS = {
   /** The lazy dump freezes and writes metadata before it serves: as long as a dump may take. */
@@ -48,6 +49,8 @@ export interface PostcopyContext {
   dir: string;
   /** Where the lazy dump listens, as the target reaches the source (from preflight). */
   sourceAddress: string;
+  /** The network lock preflight chose (issue 10). */
+  networkLock?: NetworkLock;
   run: CommandRunner;
   record(e: EngineEvent): void;
   setPhase(phase: Phase, note?: string): void;
@@ -141,8 +144,7 @@ export class PostcopyCutover {
           pid: plan.pid,
           imagesDir: dir,
           lazyPages: { address: this.ctx.sourceAddress, port: plan.pageServerPort },
-          shellJob: plan.shellJob,
-          tcpEstablished: plan.tcpEstablished,
+          ...criuTreeFlags(plan, this.ctx.networkLock),
           log: 'dump.log',
           verbosity: 4,
         }),
@@ -183,7 +185,7 @@ export class PostcopyCutover {
     this.ctx.onRestoreStarted();
     const rr = await run.run(
       target,
-      this.ctx.limitLog(restore({ imagesDir: dir, lazyPages: true, detach: true, shellJob: plan.shellJob, tcpEstablished: plan.tcpEstablished, log: 'restore.log', verbosity: 4 })),
+      this.ctx.limitLog(restore({ imagesDir: dir, lazyPages: true, detach: true, ...criuTreeFlags(plan, this.ctx.networkLock), log: 'restore.log', verbosity: 4 })),
       { timeoutMs: POSTCOPY_TIMEOUTS.restore },
     );
     this.freezeWindowMs = Date.now() - freezeStart;

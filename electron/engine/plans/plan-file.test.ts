@@ -87,6 +87,15 @@ describe('parsePlanYaml', () => {
     expect([p.pageServerPort, p.targetAddress]).toEqual([28000, 'b']);
   });
 
+  test('preflight inventory options (issue 10): absent means off and auto; bad values are named', () => {
+    const p = parsePlanYaml(MINIMAL, 'p');
+    expect([p.fileLocks, p.extUnixSk, p.networkLock]).toEqual([undefined, undefined, undefined]);
+    const q = parsePlanYaml(`${MINIMAL}file_locks: true\next_unix_sk: true\nnetwork_lock: nftables\n`, 'p');
+    expect([q.fileLocks, q.extUnixSk, q.networkLock]).toEqual([true, true, 'nftables']);
+    expect(errorOf(`${MINIMAL}network_lock: pf\n`).message).toMatch(/network_lock/);
+    expect(errorOf(`${MINIMAL}file_locks: yes please\n`).message).toMatch(/file_locks/);
+  });
+
   test('health checks: none, tcp, http; block style works as well as flow', () => {
     expect(parsePlanYaml(`${MINIMAL}health_check: none\n`, 'p').healthCheck).toStrictEqual({ kind: 'none' });
     expect(parsePlanYaml(`${MINIMAL}health_check: { tcp: 8080 }\n`, 'p').healthCheck).toStrictEqual({ kind: 'tcp', port: 8080 });
@@ -340,7 +349,12 @@ describe('ferry plan (CLI)', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^# Ferry migration plan/);
     fs.writeFileSync(path.join(dir, 'new.yaml'), r.stdout);
-    expect(loadPlanFile(path.join(dir, 'new.yaml'))).toStrictEqual({ ...parsePlanYaml(MINIMAL, 'p'), source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', auto: true, fileSync: ['/etc/app.conf'], policy: { ...defaultPolicy, downtimeBudgetMs: 1500 } });
+    expect(loadPlanFile(path.join(dir, 'new.yaml'))).toStrictEqual({ ...parsePlanYaml(MINIMAL, 'p'), source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', auto: true, fileSync: ['/etc/app.conf'], policy: { ...defaultPolicy, downtimeBudgetMs: 1500 }, fileLocks: false, extUnixSk: false, networkLock: 'auto' });
+    // Preflight inventory (issue 10): the CRIU options a preflight finding asks for.
+    const locks = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--file-locks', '--ext-unix-sk', '--network-lock', 'nftables']);
+    expect(locks.stdout).toMatch(/^file_locks: true$/m);
+    expect(locks.stdout).toMatch(/^ext_unix_sk: true$/m);
+    expect(locks.stdout).toMatch(/^network_lock: nftables$/m);
     const bad = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--work-dir', 'relative']);
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toMatch(/work_dir: must be an absolute path/);

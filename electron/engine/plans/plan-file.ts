@@ -160,6 +160,10 @@ const ROOT_KEYS = [
   'tcp_established',
   'hooks',
   'service_probe',
+  // Preflight inventory (issue 10).
+  'file_locks',
+  'ext_unix_sk',
+  'network_lock',
 ] as const;
 /** Service probe: exactly one of tcp/http, the rest optional. */
 const PROBE_KINDS = ['tcp', 'http'] as const;
@@ -201,6 +205,9 @@ const HINTS: Record<string, string> = {
   'service_probe.from': "Write local (this machine) or a host alias the probe runs on (it needs python3 there).",
   'service_probe.interval': `Write a duration from ${PROBE_LIMITS.intervalMs.min}ms to ${PROBE_LIMITS.intervalMs.max}ms: one attempt this often.`,
   'service_probe.timeout': `Write a duration from ${PROBE_LIMITS.timeoutMs.min}ms to ${PROBE_LIMITS.timeoutMs.max / 1000}s: an attempt with no answer by then failed.`,
+  file_locks: 'Write true or false.',
+  ext_unix_sk: 'Write true or false.',
+  network_lock: 'Write auto (what both hosts can run), iptables or nftables.',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -476,6 +483,9 @@ class PlanReader {
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
     const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
     const serviceProbe = n('service_probe', 'serviceProbe', (v) => this.serviceProbe(v)) as ServiceProbe | undefined;
+    const fileLocks = n('file_locks', 'fileLocks', (v) => this.bool(v, 'file_locks')) as boolean | undefined;
+    const extUnixSk = n('ext_unix_sk', 'extUnixSk', (v) => this.bool(v, 'ext_unix_sk')) as boolean | undefined;
+    const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -496,6 +506,9 @@ class PlanReader {
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
       ...(serviceProbe ? { serviceProbe } : {}),
+      ...(fileLocks !== undefined ? { fileLocks } : {}),
+      ...(extUnixSk !== undefined ? { extUnixSk } : {}),
+      ...(networkLock !== undefined ? { networkLock } : {}),
     };
   }
 
@@ -755,6 +768,9 @@ const HEADER = [
   '   tcp_established    dump established TCP connections  (false)',
   '   service_probe      what clients see through the cutover: { tcp: HOST:PORT } | { http: URL }, a new',
   `                      connection every interval (${PROBE_LIMITS.intervalMs.default}ms, ${PROBE_LIMITS.intervalMs.min}ms-${PROBE_LIMITS.intervalMs.max}ms), timeout (${showMs(PROBE_LIMITS.timeoutMs.default)}), from: local | HOST  (none)`,
+  '   file_locks         dump and restore the file locks the tree holds (criu --file-locks)  (false)',
+  '   ext_unix_sk        datagram sockets talking to a named socket outside the tree (criu --ext-unix-sk)  (false)',
+  '   network_lock       auto | iptables | nftables: how CRIU locks TCP connections in the freeze  (auto)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -826,6 +842,10 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     auto: plan.auto,
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
+    // Written when set (ferry plan new sets them), so older plans round-trip unchanged.
+    ...(plan.fileLocks !== undefined ? { file_locks: plan.fileLocks } : {}),
+    ...(plan.extUnixSk !== undefined ? { ext_unix_sk: plan.extUnixSk } : {}),
+    ...(plan.networkLock !== undefined ? { network_lock: plan.networkLock } : {}),
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
     ...(plan.serviceProbe ? { service_probe: renderProbe(plan.serviceProbe) } : {}),
   });
@@ -868,6 +888,9 @@ export interface PlanOverrides {
   auto?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  extUnixSk?: boolean;
+  networkLock?: MigrationPlan['networkLock'];
   targetAddress?: string;
   port?: number;
   workDir?: string;
@@ -898,6 +921,9 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.auto !== undefined) out.auto = o.auto;
   if (o.shellJob !== undefined) out.shellJob = o.shellJob;
   if (o.tcpEstablished !== undefined) out.tcpEstablished = o.tcpEstablished;
+  if (o.fileLocks !== undefined) out.fileLocks = o.fileLocks;
+  if (o.extUnixSk !== undefined) out.extUnixSk = o.extUnixSk;
+  if (o.networkLock !== undefined) out.networkLock = o.networkLock;
   if (o.targetAddress !== undefined) out.targetAddress = o.targetAddress;
   if (o.port !== undefined) out.pageServerPort = o.port;
   if (o.workDir !== undefined) out.workDir = o.workDir;
@@ -938,6 +964,9 @@ const FILE_NAMES: Record<string, string> = {
   'healthCheck.timeoutMs': 'health_check.timeout',
   shellJob: 'shell_job',
   tcpEstablished: 'tcp_established',
+  fileLocks: 'file_locks',
+  extUnixSk: 'ext_unix_sk',
+  networkLock: 'network_lock',
   'hooks.beforeCutover': 'hooks.before_cutover',
   'hooks.afterRestore': 'hooks.after_restore',
   'hooks.onRollback': 'hooks.on_rollback',

@@ -21,6 +21,9 @@ const FULL: MigrationPlan = {
   healthCheck: { kind: 'command', argv: ['curl', '-fsS', 'http://127.0.0.1:8080/health'], timeoutMs: 10000 },
   retention: 'keep',
   serviceProbe: { kind: 'tcp', target: '10.0.0.2:6379', from: 'lab-target', intervalMs: 20, timeoutMs: 400 },
+  fileLocks: true,
+  extUnixSk: true,
+  networkLock: 'nftables',
   hooks: {
     beforeCutover: [{ name: 'drain', on: 'local', argv: ['lb-ctl', 'drain', 'app 1'], timeoutMs: 20000, env: ['LB_TOKEN'] }],
     afterRestore: [{ name: 'switch', on: 'target', argv: ['sh', '-c', 'echo up > /run/app.state'], timeoutMs: 30000 }],

@@ -54,6 +54,8 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     workDir: plan.workDir,
     shellJob: plan.shellJob,
     tcpEstablished: plan.tcpEstablished,
+    fileLocks: plan.fileLocks ?? false,
+    extUnixSk: plan.extUnixSk ?? false,
     fileSync: plan.fileSync.join('\n'),
     healthKind: hc.kind,
     healthArgv: (hc.argv ?? []).join('\n'),

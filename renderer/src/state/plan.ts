@@ -25,6 +25,9 @@ export interface PlanDraft extends ProbeDraft {
   workDir: string;
   shellJob: boolean;
   tcpEstablished: boolean;
+  // Preflight inventory (issue 10): criu --file-locks and --ext-unix-sk.
+  fileLocks: boolean;
+  extUnixSk: boolean;
   /** One absolute path per line. */
   fileSync: string;
   healthKind: HealthCheck['kind'];
@@ -61,6 +64,8 @@ export function defaultDraft(): PlanDraft {
     workDir: DEFAULT_WORK_DIR,
     shellJob: false,
     tcpEstablished: false,
+    fileLocks: false,
+    extUnixSk: false,
     fileSync: '',
     healthKind: 'none',
     healthArgv: '',
@@ -142,6 +147,9 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     mode: d.mode,
     shellJob: d.shellJob,
     tcpEstablished: d.tcpEstablished,
+    // Written when on, or when the plan already had them: older plans stay as they were.
+    ...(d.fileLocks || d.base?.fileLocks !== undefined ? { fileLocks: d.fileLocks } : {}),
+    ...(d.extUnixSk || d.base?.extUnixSk !== undefined ? { extUnixSk: d.extUnixSk } : {}),
     policy: {
       ...d.base?.policy,
       downtimeBudgetMs: num(d.downtimeBudgetMs),

@@ -157,6 +157,12 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
           <label>
             <input type="checkbox" checked={draft.tcpEstablished} onChange={(e) => edit({ tcpEstablished: e.target.checked })} /> Established TCP (--tcp-established)
           </label>
+          <label>
+            <input type="checkbox" checked={draft.fileLocks} onChange={(e) => edit({ fileLocks: e.target.checked })} /> File locks (--file-locks)
+          </label>
+          <label>
+            <input type="checkbox" checked={draft.extUnixSk} onChange={(e) => edit({ extUnixSk: e.target.checked })} /> External unix sockets (--ext-unix-sk)
+          </label>
         </div>
       </fieldset>
 
