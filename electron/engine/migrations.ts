@@ -7,6 +7,7 @@ import { createJournal, listJournals, openJournal, readJournal, replay, journalP
 import { renderReport, renderRunbook } from './journal/report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration/migration.ts';
 import { learnCosts } from './journal/learn.ts';
+import { journaledCutover } from './journal/recovered.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
 import { runPreflight } from './hosts/preflight.ts';
 import { measureDirtyRate } from './dirty/dirty-sampler.ts';
@@ -185,7 +186,7 @@ export class MigrationService {
     }, { id });
     try {
       const finalDumpStarted = r.commands.some((c) => c.argv.includes('dump') && c.argv.some((a) => a === 'criu' || a.endsWith('/criu')));
-      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0 }, choice);
+      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0, cutover: journaledCutover(r) }, choice);
     } finally {
       journal.close();
     }

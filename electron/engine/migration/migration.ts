@@ -21,6 +21,7 @@ import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
+import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -110,6 +111,8 @@ export class Migration {
   private sourceAddress?: string;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
+  /** Recovered commit: what the journal of the interrupted run says about its cutover. */
+  private recoveredCutover?: JournaledCutover;
   /** What the last rollback could not undo (for the summary). */
   private rollbackProblems: string[] = [];
   /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
@@ -293,7 +296,8 @@ export class Migration {
     }
     if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
     if (outcome === 'committed') {
-      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).`;
+      // Recovered commit: what the journal knows of the cutover, never "undefined".
+      return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover });
     }
     const why = error ? ` (${error.message})` : '';
     if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
@@ -667,8 +671,12 @@ export class Migration {
    * restore had started and the process runs on the target, only the user can say whether
    * to keep it (commit) or go back (rollback).
    */
-  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
     const { source, target } = this.plan;
+    // Recovered commit: the journal's numbers for the summary.
+    this.recoveredCutover = state.cutover ?? { preDumps: 0 };
+    this.freezeWindowMs = state.cutover?.freezeWindowMs;
+    this.predictedAtCutover = state.cutover?.predictedMs;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
@@ -694,8 +702,9 @@ export class Migration {
       outcome = await this.rollback('recovered from the journal of an interrupted migration');
     }
     const summary = this.summary(outcome);
-    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary });
-    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0 };
+    const committed = outcome === 'committed';
+    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });
+    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) };
   }
 
   /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
