@@ -36,6 +36,7 @@ import {
   type WorkloadStarted,
   type WorkloadStatusLine,
 } from './types.ts';
+import { vmReachability } from './reach.ts';
 import { bootVm, findLabQemus, readBanner, readRunState, runStateFile, stopVm, vmFiles, vmPid, waitForSsh, type LabRunState } from './vm.ts';
 
 export * from './types.ts';
@@ -196,8 +197,9 @@ export async function labStatus(opts: LabEnvOptions = {}): Promise<LabStatus> {
     LAB_HOSTS.map(async (h) => {
       const pid = vmPid(paths.runDir, h);
       const sshPort = state?.ports.ssh[h];
-      const reachable = pid !== undefined && sshPort !== undefined && (await readBanner(sshPort, 3000)).startsWith('SSH-');
-      return { host: h, alias: labAlias(h), pid, running: pid !== undefined, sshPort, linkPort: state?.ports.link[h], reachable, serialLog: vmFiles(paths.runDir, h).serialLog };
+      // Reachable means a connection would work (host key checked), not just a banner.
+      const reach = pid !== undefined && sshPort !== undefined ? await vmReachability(labAlias(h), sshPort, envOf(opts)) : { reachable: false };
+      return { host: h, alias: labAlias(h), pid, running: pid !== undefined, sshPort, linkPort: state?.ports.link[h], reachable: reach.reachable, problem: reach.problem, serialLog: vmFiles(paths.runDir, h).serialLog };
     }),
   );
   const up = vms.every((v) => v.running);
