@@ -16,6 +16,8 @@ export interface HostInfo {
   keyKnown: boolean;
   /** True for the rehearsal lab's two VMs. */
   lab: boolean;
+  /** Migration addresses: where other hosts reach it for migration traffic (FerryMigrationAddress in Ferry's ssh_config). */
+  migrationAddress?: string;
 }
 
 export interface TrustPrompt {

@@ -8,6 +8,8 @@ import { renderReport, renderRunbook } from './journal/report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration/migration.ts';
 import { learnCosts } from './journal/learn.ts';
 import { journaledCutover } from './journal/recovered.ts';
+import { withMigrationAddress } from './hosts/addresses.ts';
+import { resolveHost } from '../ssh/config.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
 import { runPreflight } from './hosts/preflight.ts';
 import { measureDirtyRate } from './dirty/dirty-sampler.ts';
@@ -32,6 +34,7 @@ export class MigrationService {
 
   /** Preflight alone, outside a migration: its commands go to the UI but not to a journal. */
   async preflight(plan: MigrationPlan): Promise<PreflightReport> {
+    plan = await withMigrationAddress(plan, this.addressOf);
     const privilege: Record<string, Privilege> = {};
     const run = new CommandRunner(this.emit, this.session, (h) => privilege[h] ?? 'root');
     const facts = await runPreflight(plan, run, {
@@ -40,6 +43,9 @@ export class MigrationService {
     });
     return facts.report;
   }
+
+  /** Migration addresses: a host's FerryMigrationAddress from the ssh config files. */
+  private readonly addressOf = (alias: string) => resolveHost(alias, this.env).then((h) => h.migrationAddress);
 
   /** Start a migration; resolves once it is journaled and running, not when it ends. */
   start(plan: MigrationPlan, opts: { overrideBlockers?: boolean } = {}): { migrationId: string; done: Promise<MigrationResult> } {
@@ -75,6 +81,7 @@ export class MigrationService {
         },
         env: this.env,
         emit: this.emit,
+        addressOf: this.addressOf,
       },
       { id, overrideBlockers: opts.overrideBlockers, learned },
     );

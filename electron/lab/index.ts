@@ -24,6 +24,7 @@ import {
   DEFAULT_PORTS,
   LAB_HOSTS,
   labAlias,
+  LINK_ADDR,
   type LabEnvOptions,
   type LabHost,
   type LabPorts,
@@ -71,7 +72,7 @@ function portUses(ports: LabPorts): PortUse[] {
 async function writeTrust(paths: LabPaths, ports: LabPorts): Promise<void> {
   const m = readManifest(paths.imageDir);
   if (!m) throw new FerryError({ code: 'lab-image-incomplete', message: 'The lab image has no manifest', hint: 'Run `ferry lab up` to rebuild it' });
-  const hosts: LabHostEntry[] = LAB_HOSTS.map((h) => ({ alias: labAlias(h), port: ports.ssh[h], hostKey: m.hostKeys[h] }));
+  const hosts: LabHostEntry[] = LAB_HOSTS.map((h) => ({ alias: labAlias(h), port: ports.ssh[h], hostKey: m.hostKeys[h], migrationAddress: LINK_ADDR[h] }));
   await writeLabSshFiles(paths, hosts, paths.clientKey);
 }
 

@@ -2,6 +2,7 @@ import type { CheckResult, MigrationPlan, PreflightReport, ProcessDetail, Proces
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
+import { addressFix, suggestTargetAddress } from './addresses.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -287,7 +288,9 @@ async function checkPageServerPort(
   ]);
   const l = await listener;
   if (connect.code === 0 && l.code === 0) return pass(id, target, title, `${source} reaches ${targetAddress}:${port}`);
-  return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`);
+  // Migration addresses: name the address to use (the source's route, the target's addresses).
+  const fix = id === 'page-server-port' ? addressFix(plan, await suggestTargetAddress(plan, run), port) : `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`;
+  return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, fix);
 }
 
 function done(checks: CheckResult[], privilege: Record<string, Privilege>, process?: ProcessDetail, filesToSync: string[] = []): PreflightFacts {

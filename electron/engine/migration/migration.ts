@@ -22,6 +22,7 @@ import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
 import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
+import { withMigrationAddress } from '../hosts/addresses.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -50,6 +51,8 @@ export interface MigrationDeps {
   env?: NodeJS.ProcessEnv;
   /** The UI only, not the journal: for frequent samples the journal keeps only some of. */
   emit?(event: EngineEvent): void;
+  /** Migration addresses: where other hosts reach a host (its FerryMigrationAddress), if it says. */
+  addressOf?(alias: string): Promise<string | undefined>;
 }
 
 export interface MigrationResult {
@@ -121,7 +124,7 @@ export class Migration {
   private readonly live: LiveDirty;
 
   constructor(
-    readonly plan: MigrationPlan,
+    public plan: MigrationPlan,
     private readonly deps: MigrationDeps,
     opts: { id?: string; overrideBlockers?: boolean; learned?: CutoverCosts } = {},
   ) {
@@ -242,6 +245,9 @@ export class Migration {
 
   /** Run the whole migration; resolves with its outcome, never leaves the process in two places. */
   async execute(): Promise<MigrationResult> {
+    // Migration addresses: the default page-server address (the target's alias) becomes the
+    // address the target carries in Ferry's ssh_config, before anything is journaled.
+    if (this.deps.addressOf) this.plan = await withMigrationAddress(this.plan, this.deps.addressOf);
     this.deps.record({ type: 'migration-started', migrationId: this.id, plan: this.plan, at: this.now() });
     let outcome: Outcome;
     let error: FerryErrorInfo | undefined;
