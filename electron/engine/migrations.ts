@@ -40,6 +40,7 @@ export class MigrationService {
     const facts = await runPreflight(plan, run, {
       scratchDir: `${plan.workDir}/preflight-${newMigrationId()}`,
       setPrivilege: (h, p) => (privilege[h] = p),
+      costs: this.learnedCosts(plan),
     });
     return facts.report;
   }

@@ -3,6 +3,8 @@ import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, par
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
 import { addressFix, suggestTargetAddress } from './addresses.ts';
+import { budgetCheck } from './budget.ts';
+import type { CutoverCosts } from '../../../shared/estimate.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -76,7 +78,7 @@ export function parseDfAvailable(df: string): number | undefined {
 export async function runPreflight(
   plan: MigrationPlan,
   run: CommandRunner,
-  opts: { scratchDir: string; setPrivilege(host: string, p: Privilege): void },
+  opts: { scratchDir: string; setPrivilege(host: string, p: Privilege): void; costs?: CutoverCosts },
 ): Promise<PreflightFacts> {
   const checks: CheckResult[] = [];
   const privilege: Record<string, Privilege> = {};
@@ -244,6 +246,10 @@ export async function runPreflight(
         : fail('target-disk', target, 'Free disk on target', `${Math.round(disk / 1024)} MiB free in ${plan.workDir}, images need about ${Math.round(needKiB / 1024)} MiB`, 'Free space on the target or choose another work directory.'),
     );
   }
+
+  // Budgets under emulation: a budget below the cutover's fixed costs can never fit.
+  const budget = budgetCheck(plan, opts.costs);
+  if (budget) checks.push(budget);
 
   // 10. The page server port: free on the target and reachable from the source.
   // Pre-copy: the target's page server takes pages from the source. Post-copy: the source's

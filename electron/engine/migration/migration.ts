@@ -319,6 +319,7 @@ export class Migration {
       // Beside the migration's directory, not inside it: a failed preflight leaves nothing.
       scratchDir: `${this.dir}.preflight`,
       setPrivilege: (h, p) => (this.privilege[h] = p),
+      costs: this.learned, // budgets under emulation: the fixed costs the estimate will use
     });
     this.process = facts.process;
     this.sourceAddress = facts.sourceAddress;
