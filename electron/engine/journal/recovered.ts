@@ -26,9 +26,10 @@ export function journaledCutover(r: Replay): JournaledCutover {
 }
 
 /** The one-line summary of a committed pre-copy or cold migration; says what is not known instead of "undefined". */
-export function commitSummary(o: { pid: number; target: string; preDumps: number; freezeWindowMs?: number; predictedMs?: number; recovered?: boolean }): string {
+export function commitSummary(o: { pid: number; target: string; preDumps: number; freezeWindowMs?: number; predictedMs?: number; recovered?: boolean; unit?: string }): string {
   const window = o.freezeWindowMs !== undefined ? `freeze window ${o.freezeWindowMs} ms` : 'freeze window not known (the journal has no end of the restore)';
   const predicted = o.predictedMs !== undefined ? ` (predicted ${o.predictedMs} ms)` : '';
   const how = o.recovered ? ', committed on recovery from the journal of an interrupted migration' : '';
-  return `PID ${o.pid} now runs on ${o.target}; ${window}${predicted} after ${o.preDumps} pre-dump(s)${how}.`;
+  const unit = o.unit ? ` It runs in the systemd unit ${o.unit} on ${o.target}.` : '';
+  return `PID ${o.pid} now runs on ${o.target}; ${window}${predicted} after ${o.preDumps} pre-dump(s)${how}.${unit}`;
 }

@@ -13,7 +13,7 @@ import type {
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
-import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
+import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
@@ -23,6 +23,7 @@ import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
 import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
+import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -114,6 +115,13 @@ export class Migration {
   private sourceAddress?: string;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
+  // Leftovers (keep logs, remove copied files, restore scope): see leftovers.ts.
+  /** Set when a CRIU step failed: the rollback keeps CRIU's logs (the error points at them). */
+  private keepLogs = false;
+  /** Files to sync (and their directories) that did not exist on the target before the copy. */
+  private createdOnTarget?: { files: string[]; dirs: string[] };
+  /** The systemd scope the restore runs in, when the target runs systemd. */
+  private scope?: string;
   /** Recovered commit: what the journal of the interrupted run says about its cutover. */
   private recoveredCutover?: JournaledCutover;
   /** What the last rollback could not undo (for the summary). */
@@ -210,6 +218,8 @@ export class Migration {
     if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
     else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
+    if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
+    if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
     steps.push(`delete this migration's images on ${target} (${this.dir})`);
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
@@ -303,7 +313,7 @@ export class Migration {
     if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
     if (outcome === 'committed') {
       // Recovered commit: what the journal knows of the cutover, never "undefined".
-      return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover });
+      return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover, unit: this.scope && `${this.scope}.scope` });
     }
     const why = error ? ` (${error.message})` : '';
     if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
@@ -485,6 +495,21 @@ export class Migration {
     // Tree PIDs already taken on the target now are someone else's: rollback must spare them.
     const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
     this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    // Leftovers (outside the freeze): which files to sync the copy will create on the target
+    // (a rollback removes those, and only those), and whether the restore gets a scope of its own.
+    if (this.filesToSync.length) {
+      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
+    }
+    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
+    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
+      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
+      at: this.now(),
+    });
     if (this.iterations.length) {
       // The prediction that counts is the one made now, when the cutover starts: in manual
       // mode it may come long after the last pre-dump, with more pages dirtied since.
@@ -535,9 +560,11 @@ export class Migration {
 
     this.setPhase('restore');
     this.restoreStarted = true;
+    const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope })];
     const rr = await this.run.run(
       target,
-      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
+      // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
+      this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv,
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
     this.freezeWindowMs = Date.now() - freezeStart;
@@ -662,13 +689,29 @@ export class Migration {
 
   /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
   private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
-    const log = await this.run
-      .run(host, ['tail', '-c', '262144', '--', logPath], { quiet: true })
-      .then((r) => r.stdout)
-      .catch(() => '');
+    const tail = (h: string, file: string) =>
+      this.run
+        .run(h, ['tail', '-c', '262144', '--', file], { quiet: true })
+        .then((r) => r.stdout)
+        .catch(() => '');
+    const log = await tail(host, logPath);
+    // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.
+    this.keepLogs = true;
+    const kept = (p: string) => p.replace(`${this.dir}/`, `${keptLogsDir(this.plan.workDir, this.id)}/`);
+    const { target } = this.plan;
+    if ((command === 'pre-dump' || command === 'dump') && host === this.plan.source && pageServerLost(`${log}\n${stderr}`)) {
+      // The source saw a broken pipe; what happened is in the page server's log on the target.
+      const psLog = `${logPath.slice(0, logPath.lastIndexOf('/'))}/page-server.log`;
+      const df = await this.run.run(target, ['df', '-Pk', '--', this.plan.workDir], { quiet: true }).catch(() => undefined);
+      const freeKiB = df?.code === 0 ? Number(df.stdout.trim().split('\n').pop()?.split(/\s+/)[3]) : undefined;
+      const d = diagnosePageServerDeath({ log: await tail(target, psLog), target, command, logPath: kept(psLog), workDir: this.plan.workDir, freeKiB: Number.isFinite(freeKiB) ? freeKiB : undefined });
+      throw new FerryError({ ...d, hint: `${d.hint} The ${command}'s log: ${kept(logPath)} on ${host}.` });
+    }
     const d = diagnose({ command, exitCode: code, signal: signal ?? undefined, stdout, stderr, log, host, pid: this.plan.pid });
     throw new FerryError(
-      d ?? { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${logPath} on ${host}.` },
+      d
+        ? { ...d, hint: `${d.hint} CRIU's log: ${kept(logPath)} on ${host}.` }
+        : { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${kept(logPath)} on ${host}.` },
     );
   }
 
@@ -727,6 +770,11 @@ export class Migration {
     return { source, target };
   }
 
+  /** Leftovers: delete the images; after a failure keep CRIU's logs first (only the logs). */
+  private deleteImagesArgv(): string[] {
+    return this.keepLogs ? keepLogsThenDeleteArgv(this.dir, keptLogsDir(this.plan.workDir, this.id)) : ['rm', '-rf', '--', this.dir];
+  }
+
   /** Undo whatever this migration did, in the order announced; ends with the source running. */
   async rollback(reason: string): Promise<Outcome> {
     const { source, target } = this.plan;
@@ -775,13 +823,18 @@ export class Migration {
     await attempt(`stopping the page server on ${target}`, () =>
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
     );
-    await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    // Leftovers: what the cutover's copy created on the target (nothing that was there before).
+    const created = this.createdOnTarget;
+    if (created && (created.files.length || created.dirs.length)) {
+      await attempt(`removing the files Ferry copied to ${target}`, () => this.run.run(target, removeCreatedArgv(created), { check: true, what: 'removing the copied files' }));
+    }
+    await attempt(`deleting images on ${target}`, () => this.run.run(target, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
     const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
     }
     const resumed = problems.length === beforeResume;
-    await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
+    await attempt(`deleting images on ${source}`, () => this.run.run(source, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
     // With the process running on the source again, undo the traffic changes (all of them,
     // whatever fails: each hook undoes its own part).
     const hookProblems: string[] = [];
