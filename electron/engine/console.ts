@@ -52,6 +52,7 @@ export class Engine implements ConsoleApi {
       'journals.list': async () => m.list(),
       'journals.report': async ({ id }) => ({ markdown: m.report(id) }),
       'journals.runbook': async ({ id }) => ({ script: m.runbook(id) }),
+      'journals.pictures': async ({ id }) => m.pictures(id),
       'lab.status': async () => toLabStatus(await labStatus({ env: opts.env })),
       'lab.up': async () => {
         await labUp({ env: opts.env }, (p) =>

@@ -8,6 +8,8 @@ import { renderReport, renderRunbook } from './journal/report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration/migration.ts';
 import { learnCosts } from './journal/learn.ts';
 import { journaledCutover } from './journal/recovered.ts';
+import { journalPictures } from './journal/pictures.ts';
+import type { JournalPictures } from '../../shared/api.ts';
 import { withMigrationAddress } from './hosts/addresses.ts';
 import { resolveHost } from '../ssh/config.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
@@ -228,5 +230,11 @@ export class MigrationService {
 
   runbook(id: string): string {
     return renderRunbook(this.replayOf(id));
+  }
+
+  /** History with pictures: what the History view draws for a past migration. */
+  pictures(id: string): JournalPictures {
+    const r = this.replayOf(id);
+    return journalPictures(readJournal(journalPath(id, { env: this.env })).records, r);
   }
 }
