@@ -7,6 +7,8 @@ export interface JournaledCutover {
   freezeWindowMs?: number;
   /** The last prediction made before the final dump started. */
   predictedMs?: number;
+  /** The systemd scope the restore ran in (without `.scope`), when it had one. */
+  unit?: string;
 }
 
 function isCriu(argv: readonly string[], sub: string): boolean {
@@ -22,7 +24,8 @@ export function journaledCutover(r: Replay): JournaledCutover {
     dump && restore?.endedAt && restore.code === 0 && restore.seq > dump.seq ? Date.parse(restore.endedAt) - Date.parse(dump.startedAt) : undefined;
   const before = dump ? r.estimates.filter((e) => e.seq < dump.seq) : [];
   const last = before[before.length - 1];
-  return { preDumps, freezeWindowMs, predictedMs: last ? Math.round(last.estimate.predictedMs) : undefined };
+  const unit = restore?.argv.find((a) => a.startsWith('--unit='))?.slice('--unit='.length);
+  return { preDumps, freezeWindowMs, predictedMs: last ? Math.round(last.estimate.predictedMs) : undefined, ...(unit ? { unit } : {}) };
 }
 
 /** The one-line summary of a committed pre-copy or cold migration; says what is not known instead of "undefined". */

@@ -727,6 +727,7 @@ export class Migration {
     this.recoveredCutover = state.cutover ?? { preDumps: 0 };
     this.freezeWindowMs = state.cutover?.freezeWindowMs;
     this.predictedAtCutover = state.cutover?.predictedMs;
+    this.scope = state.cutover?.unit;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
