@@ -47,19 +47,21 @@ export function parseRoute(stdout: string): { kind: 'local' | 'direct' | 'via'; 
 /**
  * The address the source should use for the target: one of the target's global addresses
  * that is not also the source's own (the lab's user-mode 10.0.2.15 is on both), preferring
- * one on a directly connected link. Also what the source's route to the given address is.
+ * one on a directly connected link, IPv4 first. Also what the source's route to the given address is.
  */
 export async function suggestTargetAddress(plan: MigrationPlan, run: CommandRunner): Promise<{ route: string; suggestion?: HostAddress & { via: string } }> {
   const quiet = { quiet: true } as const;
   const given = await run.run(plan.source, ['ip', '-o', 'route', 'get', plan.targetAddress], quiet).catch(() => undefined);
-  const route = given ? (given.code === 0 ? given.stdout : given.stderr || given.stdout).trim().split('\n')[0]!.replace(/\s*\\\s*$/, '').trim() : 'unknown';
+  // `ip -o` joins continuation lines with a backslash: keep the route itself.
+  const route = given ? (given.code === 0 ? given.stdout : given.stderr || given.stdout).trim().split('\n')[0]!.replace(/\s*\\.*$/, '').trim() : 'unknown';
   const addrs = await run.run(plan.target, ['ip', '-o', 'addr', 'show'], quiet).catch(() => undefined);
   const candidates: (HostAddress & { via: string; rank: number })[] = [];
   for (const a of parseAddresses(addrs?.stdout ?? '')) {
     const r = await run.run(plan.source, ['ip', '-o', 'route', 'get', a.address], quiet).catch(() => undefined);
     const parsed = r && r.code === 0 ? parseRoute(r.stdout) : undefined;
     if (!parsed || parsed.kind === 'local') continue;
-    candidates.push({ ...a, via: parsed.dev ?? '?', rank: parsed.kind === 'direct' ? 0 : 1 });
+    // On a direct link first, IPv4 before IPv6 (a user-mode NIC's fec0:: prefix looks on-link on both VMs).
+    candidates.push({ ...a, via: parsed.dev ?? '?', rank: (parsed.kind === 'direct' ? 0 : 2) + (a.address.includes(':') ? 1 : 0) });
   }
   candidates.sort((x, y) => x.rank - y.rank);
   const best = candidates.find((c) => c.address !== plan.targetAddress);
