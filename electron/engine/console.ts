@@ -104,6 +104,6 @@ function toLabStatus(l: LabState): LabStatus {
   return {
     image: { path: l.image.dir, builtAt: l.image.createdAt, sizeBytes: l.image.diskBytes, ready: l.image.state === 'ready' },
     accel: l.accel ?? 'tcg',
-    vms: l.vms.map((v) => ({ name: v.host, alias: v.alias, running: v.running, pid: v.pid, sshPort: v.sshPort, reachable: v.reachable })),
+    vms: l.vms.map((v) => ({ name: v.host, alias: v.alias, running: v.running, pid: v.pid, sshPort: v.sshPort, reachable: v.reachable, ...(v.problem ? { problem: v.problem } : {}) })),
   };
 }
