@@ -194,6 +194,45 @@ describe('history and lab', () => {
     await h.screenshot('history-runbook');
   });
 
+  it('history with pictures: a past migration drawn like the dashboard (convergence, dirty rate, freeze window by phase) above its tables', async () => {
+    const { page } = h;
+    await nav(page, 'History');
+    await page.locator('[data-testid="journal"][data-finished="true"] button').click();
+    const pictures = page.getByTestId('history-pictures');
+    await pictures.waitFor();
+    const events = convergingEvents();
+    const outcome = events.find((e) => e.type === 'outcome');
+    const iterations = events.filter((e) => e.type === 'iteration');
+    // The freeze window: measured and predicted, each split into dump, copy and restore.
+    const bar = pictures.getByTestId('freeze-bar');
+    expect(outcome?.type === 'outcome' && outcome.freezeWindowMs).toBeGreaterThan(0);
+    expect(Number(await bar.getAttribute('data-measured-ms'))).toBe(outcome?.type === 'outcome' ? outcome.freezeWindowMs : NaN);
+    expect(Number(await bar.getAttribute('data-predicted-ms'))).toBe(outcome?.type === 'outcome' ? outcome.predictedMs : NaN);
+    const measured = (await bar.getAttribute('data-measured-phases'))!.split(',').map(Number);
+    const predicted = (await bar.getAttribute('data-predicted-phases'))!.split(',').map(Number);
+    expect(measured).toHaveLength(3);
+    expect(predicted).toHaveLength(3);
+    for (const x of [...measured, ...predicted]) expect(x).toBeGreaterThan(0);
+    // The phases add up to (at most) the window measured around them.
+    expect(measured.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Number(await bar.getAttribute('data-measured-ms')));
+    // Two stacked bars of three segments, drawn by recharts.
+    expect(await bar.locator('.recharts-bar-rectangle').count()).toBe(6);
+    expect(await bar.locator('[data-testid="freeze-phase"]').count()).toBe(3);
+    // The dashboard's own charts, from the journal's events: one point per iteration.
+    const convergence = pictures.getByTestId('convergence-chart');
+    expect(Number(await convergence.getAttribute('data-points'))).toBe(iterations.length);
+    expect(await convergence.locator('.recharts-bar-rectangle').count()).toBe(iterations.length);
+    const rates = pictures.getByTestId('rates-chart');
+    expect(Number(await rates.getAttribute('data-points'))).toBeGreaterThan(1);
+    expect(await rates.locator('.recharts-line-curve').count()).toBeGreaterThan(0);
+    // The tables stay, below the pictures.
+    await page.getByRole('tab', { name: 'Report' }).click();
+    const report = page.locator('[data-testid="journal-report"] .markdown');
+    await report.waitFor();
+    expect((await report.boundingBox())!.y).toBeGreaterThan((await bar.boundingBox())!.y);
+    await h.screenshot('history-pictures', { fullPage: true });
+  });
+
   it("lab: shows the real engine's lab status (no image in this test's home, no VMs running)", async () => {
     const { page } = h;
     await nav(page, 'Lab');

@@ -150,6 +150,8 @@ export const requestSchemas = {
   'journals.list': z.object({}),
   'journals.report': z.object({ id }),
   'journals.runbook': z.object({ id }),
+  // History with pictures: a past migration's events (for the dashboard's charts) and its freeze window by phase.
+  'journals.pictures': z.object({ id }),
   'lab.status': z.object({}),
   'lab.up': z.object({}),
   'lab.down': z.object({}),
@@ -162,6 +164,27 @@ export const requestSchemas = {
 export type Method = keyof typeof requestSchemas;
 export type Params<M extends Method> = z.input<(typeof requestSchemas)[M]>;
 export type ParsedParams<M extends Method> = z.output<(typeof requestSchemas)[M]>;
+
+/** History with pictures: the freeze window's phases (ms), measured and as predicted at cutover. */
+export interface FreezePhases {
+  dump?: number;
+  copy?: number;
+  restore?: number;
+}
+
+/** History with pictures: what the History view draws for a past migration. */
+export interface JournalPictures {
+  /** The journal's events in order: the renderer reduces them as it does live ones. */
+  events: EngineEvent[];
+  freeze?: {
+    measured: FreezePhases;
+    measuredMs?: number;
+    /** From the terms of the estimate the cutover was decided on. */
+    predicted?: FreezePhases;
+    predictedMs?: number;
+    budgetMs?: number;
+  };
+}
 
 /** What each request resolves to. Results flow engine -> face and are trusted. */
 export interface Results {
@@ -180,6 +203,7 @@ export interface Results {
   'journals.list': JournalSummary[];
   'journals.report': { markdown: string };
   'journals.runbook': { script: string };
+  'journals.pictures': JournalPictures;
   'lab.status': LabStatus;
   'lab.up': LabStatus;
   'lab.down': LabStatus;

@@ -16,6 +16,8 @@ export interface HostInfo {
   keyKnown: boolean;
   /** True for the rehearsal lab's two VMs. */
   lab: boolean;
+  /** Migration addresses: where other hosts reach it for migration traffic (FerryMigrationAddress in Ferry's ssh_config). */
+  migrationAddress?: string;
 }
 
 export interface TrustPrompt {
@@ -270,7 +272,8 @@ export interface JournalSummary {
 export interface LabStatus {
   image: { path: string; builtAt?: string; sizeBytes?: number; ready: boolean };
   accel: 'kvm' | 'tcg';
-  vms: Array<{ name: 'source' | 'target'; alias: string; running: boolean; pid?: number; sshPort?: number; reachable: boolean }>;
+  /** problem: lab status, what a connection said when not reachable (e.g. a changed host key). */
+  vms: Array<{ name: 'source' | 'target'; alias: string; running: boolean; pid?: number; sshPort?: number; reachable: boolean; problem?: FerryErrorInfo }>;
 }
 
 export interface LabProgress {

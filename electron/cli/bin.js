@@ -4,5 +4,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// A reader that goes away (`| head`) mutes the output instead of a stack trace.
+const { muteWhenReaderGoes } = await import('./pipes.ts');
+muteWhenReaderGoes();
 const { main } = await import('./main.ts');
 process.exitCode = await main(process.argv);

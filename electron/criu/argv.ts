@@ -107,6 +107,8 @@ export interface RestoreOptions extends CriuBinaryOptions, CriuLogOptions, CriuI
   lazyPages?: boolean;
   /** `--pidfile FILE`: the restored root's pid. */
   pidfile?: string;
+  /** `--manage-cgroups=ignore`: leave cgroups alone, so the tree stays in criu's own cgroup (a scope of its own). */
+  ignoreCgroups?: boolean;
 }
 
 export interface LazyPagesOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions {
@@ -394,6 +396,7 @@ export function restore(opts: RestoreOptions): string[] {
   tree(c, out, opts);
   images(c, out, opts);
   if (opts.detach) out.push('-d');
+  if (opts.ignoreCgroups) out.push('--manage-cgroups=ignore');
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
   return out;

@@ -46,6 +46,7 @@ export type CriuFailureCode =
   | 'no-such-process'
   | 'address-unavailable'
   | 'criu-killed'
+  | 'page-server-died'
   | 'criu-failed';
 
 export interface CriuDiagnosis extends FerryErrorInfo {
@@ -220,5 +221,55 @@ export function diagnose(input: DiagnoseInput): CriuDiagnosis | undefined {
     message: `criu ${input.command} failed${first ? `: ${first.text}` : ` with exit code ${input.exitCode}`}`,
     hint: 'Read the criu log around this line; run the command again with -v4 -o LOG if there is no log.',
     ...(evidence ? { evidence: evidence.raw } : {}),
+  };
+}
+
+// ---- The page server died on the target ---------------------------------------------------
+// The source only sees its end of the socket close ("page-xfer: Can't write pages to socket:
+// Broken pipe"); what happened is in the page server's own log, on the target.
+
+/** The source's dump or pre-dump lost its page server (the target's end of the socket closed). */
+export function pageServerLost(text: string): boolean {
+  return /Can't write pages to socket|Broken pipe|Connection reset by peer/i.test(text);
+}
+
+/**
+ * Why a page server died, from its own log on the target: no space left, another error it
+ * logged, or nothing logged at all (killed: by a signal, the OOM killer or a user).
+ */
+export function diagnosePageServerDeath(input: { log: string; target: string; command: 'pre-dump' | 'dump'; logPath: string; workDir: string; freeKiB?: number }): CriuDiagnosis {
+  const { target, logPath, workDir } = input;
+  const lines = parseLog(input.log);
+  // A full disk may also have swallowed the log's last lines: what df says counts too.
+  const full = input.freeKiB !== undefined && input.freeKiB < 1024;
+  const nospace = lines.find((l) => /No space left on device|ENOSPC|Disk quota exceeded/.test(l.raw)) ?? (full ? { raw: `df: ${input.freeKiB} KiB free in ${workDir} on ${target}` } : undefined);
+  const error = lines.find((l) => l.level === 'error' && !isHarmlessError(l) && !/FAILED\.?\s*$/.test(l.text));
+  const over = lines.some((l) => /Session over/.test(l.raw));
+  const base = { host: target, code: 'page-server-died' as const, command: 'page-server' as const };
+  const during = `during the ${input.command}`;
+  if (nospace) {
+    return {
+      ...base,
+      message: `The page server on ${target} died ${during}: no space left on ${target} in ${workDir} (the source saw only a broken pipe)`,
+      evidence: nospace.raw,
+      hint: `Free space on ${target} in ${workDir} (the images need about the process's resident memory), or choose a work directory with more room. The page server's log: ${logPath} on ${target}.`,
+    };
+  }
+  if (error) {
+    return {
+      ...base,
+      message: `The page server on ${target} died ${during}: ${error.text} (the source saw only a broken pipe)`,
+      evidence: error.raw,
+      hint: `Read the page server's log ${logPath} on ${target}.`,
+    };
+  }
+  const last = lines.at(-1);
+  return {
+    ...base,
+    message: `The page server on ${target} ${over ? 'ended its session' : 'was killed'} ${during}, with no error in its log (the source saw only a broken pipe)`,
+    ...(last ? { evidence: last.raw } : {}),
+    hint: over
+      ? `Check the link between the hosts. The page server's log: ${logPath} on ${target}.`
+      : `Something killed it on ${target}: a user, a time limit or the OOM killer (journalctl -k on ${target}). The page server's log: ${logPath} on ${target}.`,
   };
 }

@@ -52,6 +52,7 @@ export class Engine implements ConsoleApi {
       'journals.list': async () => m.list(),
       'journals.report': async ({ id }) => ({ markdown: m.report(id) }),
       'journals.runbook': async ({ id }) => ({ script: m.runbook(id) }),
+      'journals.pictures': async ({ id }) => m.pictures(id),
       'lab.status': async () => toLabStatus(await labStatus({ env: opts.env })),
       'lab.up': async () => {
         await labUp({ env: opts.env }, (p) =>
@@ -103,6 +104,6 @@ function toLabStatus(l: LabState): LabStatus {
   return {
     image: { path: l.image.dir, builtAt: l.image.createdAt, sizeBytes: l.image.diskBytes, ready: l.image.state === 'ready' },
     accel: l.accel ?? 'tcg',
-    vms: l.vms.map((v) => ({ name: v.host, alias: v.alias, running: v.running, pid: v.pid, sshPort: v.sshPort, reachable: v.reachable })),
+    vms: l.vms.map((v) => ({ name: v.host, alias: v.alias, running: v.running, pid: v.pid, sshPort: v.sshPort, reachable: v.reachable, ...(v.problem ? { problem: v.problem } : {}) })),
   };
 }

@@ -7,6 +7,11 @@ import { createJournal, listJournals, openJournal, readJournal, replay, journalP
 import { renderReport, renderRunbook } from './journal/report.ts';
 import { Migration, newMigrationId, type MigrationResult } from './migration/migration.ts';
 import { learnCosts } from './journal/learn.ts';
+import { journaledCutover } from './journal/recovered.ts';
+import { journalPictures } from './journal/pictures.ts';
+import type { JournalPictures } from '../../shared/api.ts';
+import { withMigrationAddress } from './hosts/addresses.ts';
+import { resolveHost } from '../ssh/config.ts';
 import type { CutoverCosts } from '../../shared/estimate.ts';
 import { runPreflight } from './hosts/preflight.ts';
 import { measureDirtyRate } from './dirty/dirty-sampler.ts';
@@ -31,14 +36,19 @@ export class MigrationService {
 
   /** Preflight alone, outside a migration: its commands go to the UI but not to a journal. */
   async preflight(plan: MigrationPlan): Promise<PreflightReport> {
+    plan = await withMigrationAddress(plan, this.addressOf);
     const privilege: Record<string, Privilege> = {};
     const run = new CommandRunner(this.emit, this.session, (h) => privilege[h] ?? 'root');
     const facts = await runPreflight(plan, run, {
       scratchDir: `${plan.workDir}/preflight-${newMigrationId()}`,
       setPrivilege: (h, p) => (privilege[h] = p),
+      costs: this.learnedCosts(plan),
     });
     return facts.report;
   }
+
+  /** Migration addresses: a host's FerryMigrationAddress from the ssh config files. */
+  private readonly addressOf = (alias: string) => resolveHost(alias, this.env).then((h) => h.migrationAddress);
 
   /** Start a migration; resolves once it is journaled and running, not when it ends. */
   start(plan: MigrationPlan, opts: { overrideBlockers?: boolean } = {}): { migrationId: string; done: Promise<MigrationResult> } {
@@ -74,6 +84,7 @@ export class MigrationService {
         },
         env: this.env,
         emit: this.emit,
+        addressOf: this.addressOf,
       },
       { id, overrideBlockers: opts.overrideBlockers, learned },
     );
@@ -185,7 +196,7 @@ export class MigrationService {
     }, { id });
     try {
       const finalDumpStarted = r.commands.some((c) => c.argv.includes('dump') && c.argv.some((a) => a === 'criu' || a.endsWith('/criu')));
-      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0 }, choice);
+      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0, cutover: journaledCutover(r) }, choice);
     } finally {
       journal.close();
     }
@@ -219,5 +230,11 @@ export class MigrationService {
 
   runbook(id: string): string {
     return renderRunbook(this.replayOf(id));
+  }
+
+  /** History with pictures: what the History view draws for a past migration. */
+  pictures(id: string): JournalPictures {
+    const r = this.replayOf(id);
+    return journalPictures(readJournal(journalPath(id, { env: this.env })).records, r);
   }
 }

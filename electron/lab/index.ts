@@ -24,6 +24,7 @@ import {
   DEFAULT_PORTS,
   LAB_HOSTS,
   labAlias,
+  LINK_ADDR,
   type LabEnvOptions,
   type LabHost,
   type LabPorts,
@@ -36,6 +37,7 @@ import {
   type WorkloadStarted,
   type WorkloadStatusLine,
 } from './types.ts';
+import { vmReachability } from './reach.ts';
 import { bootVm, findLabQemus, readBanner, readRunState, runStateFile, stopVm, vmFiles, vmPid, waitForSsh, type LabRunState } from './vm.ts';
 
 export * from './types.ts';
@@ -70,7 +72,7 @@ function portUses(ports: LabPorts): PortUse[] {
 async function writeTrust(paths: LabPaths, ports: LabPorts): Promise<void> {
   const m = readManifest(paths.imageDir);
   if (!m) throw new FerryError({ code: 'lab-image-incomplete', message: 'The lab image has no manifest', hint: 'Run `ferry lab up` to rebuild it' });
-  const hosts: LabHostEntry[] = LAB_HOSTS.map((h) => ({ alias: labAlias(h), port: ports.ssh[h], hostKey: m.hostKeys[h] }));
+  const hosts: LabHostEntry[] = LAB_HOSTS.map((h) => ({ alias: labAlias(h), port: ports.ssh[h], hostKey: m.hostKeys[h], migrationAddress: LINK_ADDR[h] }));
   await writeLabSshFiles(paths, hosts, paths.clientKey);
 }
 
@@ -196,8 +198,9 @@ export async function labStatus(opts: LabEnvOptions = {}): Promise<LabStatus> {
     LAB_HOSTS.map(async (h) => {
       const pid = vmPid(paths.runDir, h);
       const sshPort = state?.ports.ssh[h];
-      const reachable = pid !== undefined && sshPort !== undefined && (await readBanner(sshPort, 3000)).startsWith('SSH-');
-      return { host: h, alias: labAlias(h), pid, running: pid !== undefined, sshPort, linkPort: state?.ports.link[h], reachable, serialLog: vmFiles(paths.runDir, h).serialLog };
+      // Reachable means a connection would work (host key checked), not just a banner.
+      const reach = pid !== undefined && sshPort !== undefined ? await vmReachability(labAlias(h), sshPort, envOf(opts)) : { reachable: false };
+      return { host: h, alias: labAlias(h), pid, running: pid !== undefined, sshPort, linkPort: state?.ports.link[h], reachable: reach.reachable, problem: reach.problem, serialLog: vmFiles(paths.runDir, h).serialLog };
     }),
   );
   const up = vms.every((v) => v.running);

@@ -41,10 +41,15 @@ export interface LabHostEntry {
   port: number;
   /** "ssh-ed25519 AAAA..." */
   hostKey: string;
+  /** Where the other VM reaches this one (the private link), for the page server. */
+  migrationAddress?: string;
 }
 
 export function sshConfigBlock(hosts: LabHostEntry[], identityFile: string): string {
-  return hosts
+  // OpenSSH checks keywords in every block it reads, matching or not: one `Host *` line
+  // first makes it skip Ferry's own keyword (ssh -F on this file keeps working).
+  const ignore = hosts.some((h) => h.migrationAddress) ? 'Host *\n  IgnoreUnknown FerryMigrationAddress\n' : '';
+  return ignore + hosts
     .map(
       (h) => `Host ${h.alias}
   HostName 127.0.0.1
@@ -52,7 +57,7 @@ export function sshConfigBlock(hosts: LabHostEntry[], identityFile: string): str
   User root
   IdentityFile ${/\s/.test(identityFile) ? `"${identityFile}"` : identityFile}
   IdentitiesOnly yes
-`,
+${h.migrationAddress ? `  FerryMigrationAddress ${h.migrationAddress}\n` : ''}`,
     )
     .join('');
 }

@@ -84,8 +84,10 @@ export interface VmStatus {
   running: boolean;
   sshPort?: number;
   linkPort?: number;
-  /** The SSH banner was read on the forwarded port just now. */
+  /** Ferry's SSH layer logged in just now (host key verified), as a migration would. */
   reachable: boolean;
+  /** When not reachable: what the connection said (e.g. host-key-changed, with its fix). */
+  problem?: { code: string; message: string; hint?: string };
   serialLog: string;
 }
 

@@ -27,6 +27,8 @@ export interface ResolvedHost {
   configFiles: string[];
   /** True when a host key for hostname:port is in one of the known_hosts files (filled in by SshHub.resolve). */
   keyKnown: boolean;
+  /** Where other hosts reach this one for migration traffic (`FerryMigrationAddress`; the lab writes it). */
+  migrationAddress?: string;
 }
 
 type Cond = string[] | 'all' | 'never';
@@ -240,6 +242,7 @@ export function resolveFromConfig(alias: string, config: ParsedConfig, cenv: Con
     connectTimeoutMs,
     configFiles: config.files,
     keyKnown: false,
+    ...(get('ferrymigrationaddress') ? { migrationAddress: get('ferrymigrationaddress') } : {}),
   };
 }
 

@@ -98,9 +98,10 @@ export function createActions(api: ConsoleApi, store: Store = useConsole) {
       set({ journals: await load('journals.list', {}) });
     },
     async openJournal(id: string) {
-      set((s) => ({ selectedJournal: id, reports: { ...s.reports, [id]: loading }, runbooks: { ...s.runbooks, [id]: loading } }));
-      const [report, runbook] = await Promise.all([load('journals.report', { id }), load('journals.runbook', { id })]);
+      set((s) => ({ selectedJournal: id, reports: { ...s.reports, [id]: loading }, runbooks: { ...s.runbooks, [id]: loading }, pictures: { ...s.pictures, [id]: loading } }));
+      const [report, runbook, pictures] = await Promise.all([load('journals.report', { id }), load('journals.runbook', { id }), load('journals.pictures', { id })]);
       set((s) => ({
+        pictures: { ...s.pictures, [id]: pictures },
         reports: { ...s.reports, [id]: report.status === 'ok' ? { status: 'ok', value: report.value.markdown } : report },
         runbooks: { ...s.runbooks, [id]: runbook.status === 'ok' ? { status: 'ok', value: runbook.value.script } : runbook },
       }));

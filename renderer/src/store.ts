@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { EngineEvent } from '../../shared/api.ts';
+import type { EngineEvent, JournalPictures } from '../../shared/api.ts';
 import type {
   DirtyRateProbe,
   HostFacts,
@@ -48,6 +48,8 @@ export interface RequestState {
   selectedJournal?: string;
   reports: Record<string, Loadable<string>>;
   runbooks: Record<string, Loadable<string>>;
+  /** History with pictures: a past migration's events and freeze phases, by journal id. */
+  pictures: Record<string, Loadable<JournalPictures>>;
   lab: Loadable<LabStatus>;
   labBusy?: 'up' | 'down';
   /** The last 'measure dirty rate' probe and what it was asked for. */
@@ -89,6 +91,7 @@ export const initialRequestState = (): RequestState => ({
   journals: idle,
   reports: {},
   runbooks: {},
+  pictures: {},
   lab: idle,
   dirtyProbe: idle,
 });

@@ -112,8 +112,10 @@ export function formatStatus(s: LabStatus): string {
   lines.push(`lab: ${s.up ? 'up' : running ? 'partly up' : 'down'}${s.accel ? ` (accel ${s.accel}${s.startedAt ? `, since ${s.startedAt}` : ''})` : ''}`);
   for (const v of s.vms) {
     lines.push(
-      `  ${v.host.padEnd(7)} ${v.running ? `pid ${v.pid}` : 'stopped'}${v.sshPort ? `  ssh 127.0.0.1:${v.sshPort}` : ''}${v.running ? (v.reachable ? '  reachable' : '  NOT answering SSH') : ''}  (${v.alias})`,
+      `  ${v.host.padEnd(7)} ${v.running ? `pid ${v.pid}` : 'stopped'}${v.sshPort ? `  ssh 127.0.0.1:${v.sshPort}` : ''}${v.running ? (v.reachable ? '  reachable' : v.problem && v.problem.code !== 'host-unreachable' ? '  NOT reachable' : '  NOT answering SSH') : ''}  (${v.alias})`,
     );
+    // What a connection would say (a changed host key, a refused login), with its fix.
+    if (v.running && v.problem) lines.push(`          ${v.problem.message}${v.problem.hint ? `\n          next: ${v.problem.hint}` : ''}`);
   }
   const img = s.image;
   lines.push(

@@ -103,7 +103,7 @@ function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('--mode <mode>', 'precopy (iterative pre-dumps), cold (one dump) or postcopy (run on the target at once, pages follow)').choices(['precopy', 'cold', 'postcopy']).default('precopy'))
     .option('--max-downtime <duration>', 'the freeze window you accept at cutover', `${defaultPolicy.downtimeBudgetMs}ms`)
     .option('--max-iterations <n>', 'stop pre-copying after this many pre-dumps', int('max-iterations', 1, 50), defaultPolicy.maxIterations)
-    .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target alias")
+    .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target's FerryMigrationAddress in Ferry's ssh_config (the lab's private link), else its alias")
     .option('--port <port>', 'page server TCP port on the target', int('port', 1, 65535), 27000)
     .option('--work-dir <dir>', 'image directory on both hosts', '/var/lib/ferry')
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])

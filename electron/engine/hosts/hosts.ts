@@ -57,6 +57,7 @@ export class HostService {
           proxyJump: r.proxyJump,
           keyKnown: r.keyKnown,
           lab: LAB_ALIASES.has(alias),
+          ...(r.migrationAddress ? { migrationAddress: r.migrationAddress } : {}),
         };
       }),
     );

@@ -6,6 +6,9 @@ import { inventoryArgv, parseInventory, parseTargetStat, targetStatArgv, type In
 import { judgeInventory, pathsToCheck, type NetworkLock } from './inventory-policy.ts';
 import { pythonMissing } from '../dirty/dirty-sampler.ts';
 import type { OpenFile } from '../../../shared/domain.ts';
+import { addressFix, suggestTargetAddress } from './addresses.ts';
+import { budgetCheck } from './budget.ts';
+import type { CutoverCosts } from '../../../shared/estimate.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -81,7 +84,7 @@ export function parseDfAvailable(df: string): number | undefined {
 export async function runPreflight(
   plan: MigrationPlan,
   run: CommandRunner,
-  opts: { scratchDir: string; setPrivilege(host: string, p: Privilege): void },
+  opts: { scratchDir: string; setPrivilege(host: string, p: Privilege): void; costs?: CutoverCosts },
 ): Promise<PreflightFacts> {
   const checks: CheckResult[] = [];
   const privilege: Record<string, Privilege> = {};
@@ -233,6 +236,10 @@ export async function runPreflight(
     );
   }
 
+  // Budgets under emulation: a budget below the cutover's fixed costs can never fit.
+  const budget = budgetCheck(plan, opts.costs);
+  if (budget) checks.push(budget);
+
   // 10. The page server port: free on the target and reachable from the source.
   // Pre-copy: the target's page server takes pages from the source. Post-copy: the source's
   // lazy dump serves pages and the target's lazy-pages daemon connects to it.
@@ -276,7 +283,9 @@ async function checkPageServerPort(
   ]);
   const l = await listener;
   if (connect.code === 0 && l.code === 0) return pass(id, target, title, `${source} reaches ${targetAddress}:${port}`);
-  return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`);
+  // Migration addresses: name the address to use (the source's route, the target's addresses).
+  const fix = id === 'page-server-port' ? addressFix(plan, await suggestTargetAddress(plan, run), port) : `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`;
+  return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, fix);
 }
 
 function done(checks: CheckResult[], privilege: Record<string, Privilege>, process?: ProcessDetail, filesToSync: string[] = []): PreflightFacts {

@@ -105,8 +105,10 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       expect(target.get(WORKLOAD_PID)).toMatch(/^S/);
       const cmd = await sh('lab-target', 'cat /proc/$1/cmdline | tr "\\0" " "', String(WORKLOAD_PID));
       expect(cmd.stdout).toContain('sleep 6000');
+      // Only CRIU's logs stay, where the error says (leftovers.lab.test.ts checks their content).
       const leftovers = await sh('lab-target', 'ls /var/lib/ferry 2>/dev/null; ss -Htln "sport = :27000"');
-      expect(leftovers.stdout.trim()).toBe('');
+      expect(leftovers.stdout.trim()).toBe(`${m.id}.logs`);
+      expect(r.error?.hint).toContain(`/var/lib/ferry/${m.id}.logs/`);
     }, 15 * 60_000);
 
     it('abort during pre-copy leaves the source untouched and nothing on the target', async () => {

@@ -13,7 +13,7 @@ import type {
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
-import { decodeStats, diagnose, dump, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
+import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
@@ -25,6 +25,9 @@ import { LiveDirty } from '../dirty/live-dirty.ts';
 import { ServiceProbeRun } from './service-probe.ts';
 import { describeGap } from '../../../shared/probe.ts';
 import type { ServiceProbeResult } from '../../../shared/domain.ts';
+import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
+import { withMigrationAddress } from '../hosts/addresses.ts';
+import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -53,6 +56,8 @@ export interface MigrationDeps {
   env?: NodeJS.ProcessEnv;
   /** The UI only, not the journal: for frequent samples the journal keeps only some of. */
   emit?(event: EngineEvent): void;
+  /** Migration addresses: where other hosts reach a host (its FerryMigrationAddress), if it says. */
+  addressOf?(alias: string): Promise<string | undefined>;
 }
 
 export interface MigrationResult {
@@ -118,6 +123,15 @@ export class Migration {
   private networkLock?: NetworkLock;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
+  // Leftovers (keep logs, remove copied files, restore scope): see leftovers.ts.
+  /** Set when a CRIU step failed: the rollback keeps CRIU's logs (the error points at them). */
+  private keepLogs = false;
+  /** Files to sync (and their directories) that did not exist on the target before the copy. */
+  private createdOnTarget?: { files: string[]; dirs: string[] };
+  /** The systemd scope the restore runs in, when the target runs systemd. */
+  private scope?: string;
+  /** Recovered commit: what the journal of the interrupted run says about its cutover. */
+  private recoveredCutover?: JournaledCutover;
   /** What the last rollback could not undo (for the summary). */
   private rollbackProblems: string[] = [];
   /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
@@ -128,7 +142,7 @@ export class Migration {
   private serviceProbe?: ServiceProbeRun;
 
   constructor(
-    readonly plan: MigrationPlan,
+    public plan: MigrationPlan,
     private readonly deps: MigrationDeps,
     opts: { id?: string; overrideBlockers?: boolean; learned?: CutoverCosts } = {},
   ) {
@@ -214,6 +228,8 @@ export class Migration {
     if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
     else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
+    if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
+    if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
     steps.push(`delete this migration's images on ${target} (${this.dir})`);
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
@@ -249,6 +265,9 @@ export class Migration {
 
   /** Run the whole migration; resolves with its outcome, never leaves the process in two places. */
   async execute(): Promise<MigrationResult> {
+    // Migration addresses: the default page-server address (the target's alias) becomes the
+    // address the target carries in Ferry's ssh_config, before anything is journaled.
+    if (this.deps.addressOf) this.plan = await withMigrationAddress(this.plan, this.deps.addressOf);
     this.deps.record({ type: 'migration-started', migrationId: this.id, plan: this.plan, at: this.now() });
     let outcome: Outcome;
     let error: FerryErrorInfo | undefined;
@@ -333,7 +352,8 @@ export class Migration {
     }
     if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
     if (outcome === 'committed') {
-      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (predicted ${this.predictedAtCutover ?? 'n/a'} ms) after ${this.iterations.filter((i) => i.kind === 'pre-dump').length} pre-dump(s).${this.presenceOnly()}`;
+      // Recovered commit: what the journal knows of the cutover, never "undefined".
+      return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover, unit: this.scope && `${this.scope}.scope` }) + this.presenceOnly();
     }
 
     const why = error ? ` (${error.message})` : '';
@@ -350,6 +370,7 @@ export class Migration {
       // Beside the migration's directory, not inside it: a failed preflight leaves nothing.
       scratchDir: `${this.dir}.preflight`,
       setPrivilege: (h, p) => (this.privilege[h] = p),
+      costs: this.learned, // budgets under emulation: the fixed costs the estimate will use
     });
     this.process = facts.process;
     this.sourceAddress = facts.sourceAddress;
@@ -516,6 +537,21 @@ export class Migration {
     // Tree PIDs already taken on the target now are someone else's: rollback must spare them.
     const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
     this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    // Leftovers (outside the freeze): which files to sync the copy will create on the target
+    // (a rollback removes those, and only those), and whether the restore gets a scope of its own.
+    if (this.filesToSync.length) {
+      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
+    }
+    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
+    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
+      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
+      at: this.now(),
+    });
     if (this.iterations.length) {
       // The prediction that counts is the one made now, when the cutover starts: in manual
       // mode it may come long after the last pre-dump, with more pages dirtied since.
@@ -566,9 +602,11 @@ export class Migration {
 
     this.setPhase('restore');
     this.restoreStarted = true;
+    const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope })];
     const rr = await this.run.run(
       target,
-      ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4 })],
+      // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
+      this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv,
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
     this.freezeWindowMs = Date.now() - freezeStart;
@@ -695,13 +733,29 @@ export class Migration {
 
   /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
   private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
-    const log = await this.run
-      .run(host, ['tail', '-c', '262144', '--', logPath], { quiet: true })
-      .then((r) => r.stdout)
-      .catch(() => '');
+    const tail = (h: string, file: string) =>
+      this.run
+        .run(h, ['tail', '-c', '262144', '--', file], { quiet: true })
+        .then((r) => r.stdout)
+        .catch(() => '');
+    const log = await tail(host, logPath);
+    // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.
+    this.keepLogs = true;
+    const kept = (p: string) => p.replace(`${this.dir}/`, `${keptLogsDir(this.plan.workDir, this.id)}/`);
+    const { target } = this.plan;
+    if ((command === 'pre-dump' || command === 'dump') && host === this.plan.source && pageServerLost(`${log}\n${stderr}`)) {
+      // The source saw a broken pipe; what happened is in the page server's log on the target.
+      const psLog = `${logPath.slice(0, logPath.lastIndexOf('/'))}/page-server.log`;
+      const df = await this.run.run(target, ['df', '-Pk', '--', this.plan.workDir], { quiet: true }).catch(() => undefined);
+      const freeKiB = df?.code === 0 ? Number(df.stdout.trim().split('\n').pop()?.split(/\s+/)[3]) : undefined;
+      const d = diagnosePageServerDeath({ log: await tail(target, psLog), target, command, logPath: kept(psLog), workDir: this.plan.workDir, freeKiB: Number.isFinite(freeKiB) ? freeKiB : undefined });
+      throw new FerryError({ ...d, hint: `${d.hint} The ${command}'s log: ${kept(logPath)} on ${host}.` });
+    }
     const d = diagnose({ command, exitCode: code, signal: signal ?? undefined, stdout, stderr, log, host, pid: this.plan.pid });
     throw new FerryError(
-      d ?? { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${logPath} on ${host}.` },
+      d
+        ? { ...d, hint: `${d.hint} CRIU's log: ${kept(logPath)} on ${host}.` }
+        : { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${kept(logPath)} on ${host}.` },
     );
   }
 
@@ -711,8 +765,13 @@ export class Migration {
    * restore had started and the process runs on the target, only the user can say whether
    * to keep it (commit) or go back (rollback).
    */
-  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
     const { source, target } = this.plan;
+    // Recovered commit: the journal's numbers for the summary.
+    this.recoveredCutover = state.cutover ?? { preDumps: 0 };
+    this.freezeWindowMs = state.cutover?.freezeWindowMs;
+    this.predictedAtCutover = state.cutover?.predictedMs;
+    this.scope = state.cutover?.unit;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
@@ -738,8 +797,9 @@ export class Migration {
       outcome = await this.rollback('recovered from the journal of an interrupted migration');
     }
     const summary = this.summary(outcome);
-    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary });
-    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0 };
+    const committed = outcome === 'committed';
+    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });
+    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) };
   }
 
   /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
@@ -753,6 +813,11 @@ export class Migration {
     };
     const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
     return { source, target };
+  }
+
+  /** Leftovers: delete the images; after a failure keep CRIU's logs first (only the logs). */
+  private deleteImagesArgv(): string[] {
+    return this.keepLogs ? keepLogsThenDeleteArgv(this.dir, keptLogsDir(this.plan.workDir, this.id)) : ['rm', '-rf', '--', this.dir];
   }
 
   /** Undo whatever this migration did, in the order announced; ends with the source running. */
@@ -803,13 +868,18 @@ export class Migration {
     await attempt(`stopping the page server on ${target}`, () =>
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
     );
-    await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    // Leftovers: what the cutover's copy created on the target (nothing that was there before).
+    const created = this.createdOnTarget;
+    if (created && (created.files.length || created.dirs.length)) {
+      await attempt(`removing the files Ferry copied to ${target}`, () => this.run.run(target, removeCreatedArgv(created), { check: true, what: 'removing the copied files' }));
+    }
+    await attempt(`deleting images on ${target}`, () => this.run.run(target, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
     const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));
     }
     const resumed = problems.length === beforeResume;
-    await attempt(`deleting images on ${source}`, () => this.run.run(source, ['rm', '-rf', '--', this.dir]));
+    await attempt(`deleting images on ${source}`, () => this.run.run(source, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
     // With the process running on the source again, undo the traffic changes (all of them,
     // whatever fails: each hook undoes its own part).
     const hookProblems: string[] = [];

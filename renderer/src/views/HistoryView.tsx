@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { JournalSummary } from '../../../shared/domain.ts';
 import { useActions } from '../actions.ts';
 import { downloadText } from '../components/download.ts';
@@ -8,6 +8,9 @@ import { Inlines, Markdown } from '../components/Markdown.tsx';
 import { formatDateTime } from '../state/format.ts';
 import { PHASE_LABEL } from '../state/timeline.ts';
 import { useConsole, type Loadable } from '../store.ts';
+import { applyEvents, emptyEngineState } from '../state/engine.ts';
+import { ConvergenceChart, RatesChart } from './dashboard/Charts.tsx';
+import { FreezeBar } from './dashboard/FreezeBar.tsx';
 
 function JournalRow({ j, selected, onOpen }: { j: JournalSummary; selected: boolean; onOpen: () => void }) {
   return (
@@ -43,12 +46,33 @@ function Doc({ what, doc, file, render }: { what: string; doc: Loadable<string> 
   );
 }
 
+/** History with pictures: the dashboard's charts, drawn from the journal's events, and the freeze window by phase. */
+function HistoryPictures({ id }: { id: string }) {
+  const pictures = useConsole((s) => s.pictures[id]);
+  const m = useMemo(() => (pictures?.status === 'ok' ? applyEvents(emptyEngineState(), pictures.value.events).migrations[id] : undefined), [pictures, id]);
+  if (!pictures || pictures.status === 'loading' || pictures.status === 'idle') return <Loading what="Reading the journal's numbers" />;
+  if (pictures.status === 'error') return <ErrorBox error={pictures.error} title="The pictures could not be drawn" />;
+  const freeze = pictures.value.freeze;
+  return (
+    <div className="history-pictures" data-testid="history-pictures">
+      {freeze && <FreezeBar {...freeze} />}
+      {m && m.iterations.length > 0 && (
+        <div className="chart-row">
+          <ConvergenceChart m={m} />
+          <RatesChart m={m} />
+        </div>
+      )}
+    </div>
+  );
+}
+
 function JournalDetail({ id }: { id: string }) {
   const report = useConsole((s) => s.reports[id]);
   const runbook = useConsole((s) => s.runbooks[id]);
   const [tab, setTab] = useState<'report' | 'runbook'>('report');
   return (
     <section className="panel journal-detail" aria-label={`Journal ${id}`}>
+      <HistoryPictures id={id} />
       <div className="tabs" role="tablist">
         <button type="button" role="tab" aria-selected={tab === 'report'} onClick={() => setTab('report')}>
           Report

@@ -96,7 +96,9 @@ export function LabView() {
                   <td>{v.alias}</td>
                   <td>{v.running ? `yes (pid ${v.pid ?? '?'})` : 'no'}</td>
                   <td>{v.sshPort ?? '–'}</td>
-                  <td className={v.reachable ? 'good' : 'bad'}>{v.reachable ? 'yes' : 'no'}</td>
+                  <td className={v.reachable ? 'good' : 'bad'} title={v.problem ? `${v.problem.message}${v.problem.hint ? ` ${v.problem.hint}` : ''}` : undefined}>
+                    {v.reachable ? 'yes' : v.problem && v.problem.code !== 'host-unreachable' ? `no: ${v.problem.message}` : 'no'}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -62,8 +62,10 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
         const alias = e.target.value;
         const patch: Partial<PlanDraft> = { [key]: alias };
         if (key === 'target') {
-          const old = hosts.find((h) => h.alias === draft.target)?.hostname ?? '';
-          if (draft.targetAddress === '' || draft.targetAddress === old) patch.targetAddress = hosts.find((h) => h.alias === alias)?.hostname ?? '';
+          // Migration addresses: where the source reaches the target (the lab's private link), else its hostname.
+          const reachAt = (h?: (typeof hosts)[number]) => h?.migrationAddress ?? h?.hostname ?? '';
+          const old = reachAt(hosts.find((h) => h.alias === draft.target));
+          if (draft.targetAddress === '' || draft.targetAddress === old) patch.targetAddress = reachAt(hosts.find((h) => h.alias === alias));
         }
         if (key === 'source' && alias !== draft.source) patch.pid = '';
         edit(patch);
