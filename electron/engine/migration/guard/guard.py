@@ -461,11 +461,17 @@ def request(address, secret, req, timeout):
     with socket.create_connection(address, timeout=3.0) as s:
         s.settimeout(timeout)
         f = s.makefile('rwb')
-        hello = json.loads(f.readline(1 << 16) or b'{}')
+        line = f.readline(1 << 16)
+        if not line:
+            raise ConnectionError('the guard closed the connection')
+        hello = json.loads(line)
         body = {'req': req, 'nonce': hello.get('hello'), 'cnonce': os.urandom(16).hex()}
         f.write(canon(dict(body, mac=mac(secret, body))) + b'\n')
         f.flush()
-        msg = json.loads(f.readline(1 << 22) or b'{}')
+        line = f.readline(1 << 22)
+        if not line:
+            raise ConnectionError('the guard closed the connection before it answered')
+        msg = json.loads(line)
     if 'error' in msg:
         return {'error': msg['error']}
     check = {'rep': msg.get('rep'), 'cnonce': msg.get('cnonce')}
@@ -602,10 +608,18 @@ def client(d, req, timeout=30.0):
         print(json.dumps({'refused': 'the guard has ended; the %s is %s' % (st.get('role'), st.get('state')), 'state': st.get('state')}))
         sys.exit(EXIT_REFUSED)
     host, port = addr(st['listen'])
-    try:
-        rep = request((host if host not in ('0.0.0.0', '::') else '127.0.0.1', port), secret, req, timeout)
-    except (OSError, ValueError) as e:
-        rep = {'error': str(e)}
+    target = (host if host not in ('0.0.0.0', '::') else '127.0.0.1', port)
+    # A guard that is settling may close its port a moment before it exits: retry briefly, and
+    # if it ended meanwhile, its last word stands (a restore asked of it is refused, not lost).
+    for attempt in range(20):
+        try:
+            return request(target, secret, req, timeout)
+        except (OSError, ValueError) as e:
+            rep = {'error': str(e)}
+        st = load_state(d) or st
+        if not alive(st.get('pid')):
+            return {'refused': 'the guard has ended; the %s is %s' % (st.get('role'), st.get('state')), 'state': st.get('state')}
+        time.sleep(0.1)
     return rep
 
 
