@@ -30,6 +30,7 @@
  * process, fixtures/criu/non-converging).
  */
 import type { DowntimeEstimate, IterationStats } from './domain.ts';
+import { msPerPage, restoreMemory, type RestoreMemory, type RestoreProbe } from './restore-cost.ts';
 
 export const PAGE_SIZE = 4096;
 
@@ -63,6 +64,28 @@ export const DEFAULT_COPY_MS = 4400;
  */
 export const DEFAULT_RESTORE_FIXED_MS = 310;
 export const DEFAULT_RESTORE_MS_PER_PAGE = 0.0255;
+/**
+ * Restore over the cliff (images and the restored process do not fit in the target's memory
+ * together, shared/restore-cost.ts): 21 s for 132755 pages of a 512 MiB process in the 1 GiB
+ * lab VMs (docs/CRIU.md): (21000 − 310) / 132755 = 0.156 ms per page, six times the rate below it.
+ */
+export const DEFAULT_CLIFF_RESTORE_MS_PER_PAGE = 0.156;
+/**
+ * The part of the restore's per-page cost that is not reading the image (mapping, copying into
+ * the restored process): the lab's 0.0255 ms per page minus its read through the page cache,
+ * LAB_WARM_READ_MS_PER_PAGE, measured by the restore probe in the lab.
+ */
+export const LAB_WARM_READ_MS_PER_PAGE = 0.005;
+export const RESTORE_CPU_MS_PER_PAGE = DEFAULT_RESTORE_MS_PER_PAGE - LAB_WARM_READ_MS_PER_PAGE;
+/**
+ * Over the cliff the restore reads from disk, but not in one sequential stream as the probe's
+ * O_DIRECT read does: the cache is thrashed as the process grows. Factor from the lab:
+ * (cliff per page − CPU part) / the probe's cold read per page on the same VMs.
+ */
+export const CLIFF_READ_FACTOR = 3;
+/** The cliff's band: its rate rests on one lab run, so 0.5x–2x. */
+export const CLIFF_LOW_FACTOR = 0.5;
+export const CLIFF_HIGH_FACTOR = 2;
 /** A default term may be off by this fraction either way (other hardware, other process). */
 export const DEFAULT_UNCERTAINTY = 0.5;
 /**
@@ -201,6 +224,8 @@ export interface EstimateInput {
    */
   liveDirty?: { pages: number; atMs?: number };
   costs?: CutoverCosts;
+  /** Measured restore: page images read on the target during pre-copy, and its MemAvailable. */
+  restoreProbe?: RestoreProbe;
 }
 
 export type TermName = 'dump-fixed' | 'drain' | 'memwrite' | 'dump-overhead' | 'copy' | 'restore';
@@ -230,6 +255,8 @@ export interface DowntimeEstimateDetail extends DowntimeEstimate {
   terms: EstimateTerm[];
   /** How many past migrations the learned costs rest on (absent: nothing learned). */
   learnedFromRuns?: number;
+  /** Images + restored process against the target's memory, when its MemAvailable was measured. */
+  restoreMemory?: RestoreMemory;
 }
 
 interface Band {
@@ -417,19 +444,48 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   // --- the rest of the window
   costTerm('dump-overhead', costs.dumpOverheadMs, DEFAULT_DUMP_OVERHEAD_MS, 'dump start-up and ssh');
   costTerm('copy', costs.copyMs, DEFAULT_COPY_MS, 'copy of images and files');
+  // --- restore: measured on the target when the probe ran, over the cliff when memory is short
+  const probe = input.restoreProbe;
+  const memory =
+    probe?.memAvailableBytes !== undefined && totalPages > 0 ? restoreMemory({ memAvailableBytes: probe.memAvailableBytes, imagesBytes: totalPages * PAGE_SIZE }) : undefined;
   {
     const perPageGiven = costs.restoreMsPerPage !== undefined;
     const fixedGiven = costs.restoreFixedMs !== undefined;
-    const perPage = costs.restoreMsPerPage ?? DEFAULT_RESTORE_MS_PER_PAGE;
     const fixed = costs.restoreFixedMs ?? DEFAULT_RESTORE_FIXED_MS;
-    const ms = fixed + perPage * totalPages;
-    const measured = perPageGiven && fixedGiven;
-    const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
-    const what = `restore ${formatMs(fixed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
-    push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})`);
-    if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
-    else if (perPageGiven || fixedGiven) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
-    else defaultNotes.push(`restore ${formatMs(ms)}`);
+    const warm = msPerPage(probe?.readBytes, probe?.readMs);
+    const cold = msPerPage(probe?.coldReadBytes, probe?.coldReadMs);
+    const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
+    if (memory && !memory.fits) {
+      const perPage = cold !== undefined ? RESTORE_CPU_MS_PER_PAGE + cold * CLIFF_READ_FACTOR : DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
+      const ms = fixed + perPage * totalPages;
+      const rate =
+        cold !== undefined
+          ? `${RESTORE_CPU_MS_PER_PAGE} ms/page + ${CLIFF_READ_FACTOR} × the measured read from disk ${cold.toFixed(4)} ms/page`
+          : `the lab's cliff rate ${DEFAULT_CLIFF_RESTORE_MS_PER_PAGE} ms/page`;
+      const what = `restore OVER THE MEMORY CLIFF: ${memory.detail}; ${fixedWords} + ${perPage.toFixed(4)} ms/page (${rate}) × ${totalPages} pages = ${formatMs(ms)}`;
+      push('restore', { point: ms, rel: 0 }, cold !== undefined ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
+      (cold !== undefined ? measuredNotes : defaultNotes).push(what);
+    } else if (warm !== undefined) {
+      const perPage = RESTORE_CPU_MS_PER_PAGE + warm;
+      const ms = fixed + perPage * totalPages;
+      const rel = MEASURED_COST_UNCERTAINTY.few;
+      const what =
+        `restore measured on the target: read ${Math.round(probe!.readBytes / 1048576)} MiB of page images in ${formatMs(probe!.readMs)} ` +
+        `(${warm.toFixed(4)} ms/page) + ${RESTORE_CPU_MS_PER_PAGE} ms/page to map them, ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
+        (memory ? `; ${memory.detail}` : '');
+      push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
+      measuredNotes.push(what);
+    } else {
+      const perPage = costs.restoreMsPerPage ?? DEFAULT_RESTORE_MS_PER_PAGE;
+      const ms = fixed + perPage * totalPages;
+      const measured = perPageGiven && fixedGiven;
+      const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
+      const what = `restore ${formatMs(fixed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
+      push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})`);
+      if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
+      else if (perPageGiven || fixedGiven) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
+      else defaultNotes.push(`restore ${formatMs(ms)}`);
+    }
   }
 
   const predictedMs = terms.reduce((a, t) => a + t.ms, 0);
@@ -455,6 +511,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     bandwidthBytesPerSec: bw,
     terms,
     learnedFromRuns: costs.from ? costs.samples : undefined,
+    ...(memory ? { restoreMemory: memory } : {}),
   };
 }
 
