@@ -87,6 +87,8 @@ export const policySchema = z.object({
   growthThreshold: z.number().min(0).max(10),
   minPages: z.number().int().min(0),
   onNotConverging: z.enum(['cutover', 'rollback']),
+  // Cutover rule (issue 11): optional, 'band' when absent (old plans stay valid).
+  cutoverWhen: z.enum(['band', 'prediction']).optional(),
 });
 
 // 'local' names this machine in hooks and the command log: not a migration host.
