@@ -199,10 +199,88 @@ export interface CutoverCosts {
   copyMs?: number;
   restoreMsPerPage?: number;
   restoreFixedMs?: number;
+  /**
+   * Each past restore on its own (issue 11), oldest first: when present the estimate picks
+   * from them by size (restoreFromHistory) instead of restoreMsPerPage/restoreFixedMs, so one
+   * run of another size, or over the memory cliff, cannot set the rate for this one.
+   */
+  restoreSamples?: RestoreSample[];
   /** How many runs these costs were measured over (narrows their band). */
   samples?: number;
   /** Where the costs come from, in words (e.g. "3 past migrations lab-source → lab-target"). */
   from?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore cost from past runs, robust to size and outliers (issue 11)
+
+export interface RestoreSample {
+  pages: number;
+  ms: number;
+  /** When the run started (ISO), for the basis. */
+  at?: string;
+}
+
+/** Past restores count for this one only within this factor of its size either way. */
+export const RESTORE_SIZE_FACTOR = 1.5;
+/** Only the newest this many size-matched runs count (the host may have changed since). */
+export const RESTORE_RECENT_RUNS = 5;
+/** With 3 or more runs, a run whose ms/page is off the median by more than this factor is an outlier. */
+export const RESTORE_OUTLIER_FACTOR = 2;
+
+export interface RestoreFromHistory {
+  msPerPage: number;
+  ms: number;
+  /** Relative spread of the runs used (at least the measured-cost floor). */
+  rel: number;
+  used: RestoreSample[];
+  otherSize: number;
+  outliers: number;
+  older: number;
+  note: string;
+}
+
+/**
+ * The restore of `pages` pages from past restores between the same hosts: only runs of a
+ * similar size (within RESTORE_SIZE_FACTOR), the newest RESTORE_RECENT_RUNS of them, outliers
+ * (ms per page off the median by more than RESTORE_OUTLIER_FACTOR) rejected; the median ms per
+ * page of the rest. Undefined when no past run is of a similar size: a 512 MiB restore over the
+ * memory cliff says nothing about a 128 MiB one, and the other way round.
+ */
+export function restoreFromHistory(samples: readonly RestoreSample[], pages: number): RestoreFromHistory | undefined {
+  if (!(pages > 0)) return undefined;
+  const valid = samples.filter((x) => x.pages > 0 && x.ms > 0);
+  const near = valid.filter((x) => x.pages <= pages * RESTORE_SIZE_FACTOR && x.pages * RESTORE_SIZE_FACTOR >= pages);
+  const recent = near.slice(-RESTORE_RECENT_RUNS);
+  const rate = (x: RestoreSample) => x.ms / x.pages;
+  const med = (xs: number[]) => {
+    const t = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(t.length / 2);
+    return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
+  };
+  let used = recent;
+  if (recent.length >= 3) {
+    const m = med(recent.map(rate));
+    used = recent.filter((x) => rate(x) <= m * RESTORE_OUTLIER_FACTOR && rate(x) * RESTORE_OUTLIER_FACTOR >= m);
+  }
+  const otherSize = valid.length - near.length;
+  const older = near.length - recent.length;
+  const outliers = recent.length - used.length;
+  if (!used.length) return undefined;
+  const rates = used.map(rate);
+  const msPerPage = med(rates);
+  const floor = used.length >= 3 ? MEASURED_COST_UNCERTAINTY.many : MEASURED_COST_UNCERTAINTY.few;
+  const rel = spread(rates, floor);
+  const sizes = used.map((x) => x.pages);
+  const left = [
+    otherSize ? `${otherSize} of another size left out` : '',
+    older ? `${older} older left out` : '',
+    outliers ? `${outliers} outlier${outliers === 1 ? '' : 's'} rejected` : '',
+  ].filter(Boolean);
+  const note =
+    `restore learned from ${used.length} past run${used.length === 1 ? '' : 's'} of a similar size ` +
+    `(${Math.min(...sizes)}–${Math.max(...sizes)} pages, median ${msPerPage.toFixed(4)} ms/page${left.length ? `; ${left.join(', ')}` : ''})`;
+  return { msPerPage, ms: msPerPage * pages, rel, used, otherSize, outliers, older, note };
 }
 
 export interface EstimateInput {
@@ -455,6 +533,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     const warm = msPerPage(probe?.readBytes, probe?.readMs);
     const cold = msPerPage(probe?.coldReadBytes, probe?.coldReadMs);
     const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
+    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages) : undefined;
     if (memory && !memory.fits) {
       const perPage = cold !== undefined ? RESTORE_CPU_MS_PER_PAGE + cold * CLIFF_READ_FACTOR : DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
       const ms = fixed + perPage * totalPages;
@@ -465,6 +544,9 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       const what = `restore OVER THE MEMORY CLIFF: ${memory.detail}; ${fixedWords} + ${perPage.toFixed(4)} ms/page (${rate}) × ${totalPages} pages = ${formatMs(ms)}`;
       push('restore', { point: ms, rel: 0 }, cold !== undefined ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
       (cold !== undefined ? measuredNotes : defaultNotes).push(what);
+    } else if (history) {
+      push('restore', { point: history.ms, rel: history.rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(history.rel)})`);
+      measuredNotes.push(`${history.note} = ${formatMs(history.ms)}`);
     } else if (warm !== undefined) {
       const perPage = RESTORE_CPU_MS_PER_PAGE + warm;
       const ms = fixed + perPage * totalPages;
@@ -476,15 +558,19 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
       measuredNotes.push(what);
     } else {
-      const perPage = costs.restoreMsPerPage ?? DEFAULT_RESTORE_MS_PER_PAGE;
-      const ms = fixed + perPage * totalPages;
-      const measured = perPageGiven && fixedGiven;
+      // With per-run samples, none of a similar size: the pooled line would be another size's.
+      const pooled = costs.restoreSamples ? undefined : costs.restoreMsPerPage;
+      const perPage = pooled ?? DEFAULT_RESTORE_MS_PER_PAGE;
+      const fixedUsed = costs.restoreSamples ? DEFAULT_RESTORE_FIXED_MS : fixed;
+      const ms = fixedUsed + perPage * totalPages;
+      const measured = pooled !== undefined && fixedGiven;
       const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
-      const what = `restore ${formatMs(fixed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
-      push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})`);
+      const what = `restore ${formatMs(fixedUsed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
+      const otherSizes = costs.restoreSamples?.length ? ` (no past restore of a similar size: ${costs.restoreSamples.length} of other sizes left out)` : '';
+      push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})${otherSizes}`);
       if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
-      else if (perPageGiven || fixedGiven) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
-      else defaultNotes.push(`restore ${formatMs(ms)}`);
+      else if (!costs.restoreSamples && (perPageGiven || fixedGiven)) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
+      else defaultNotes.push(`restore ${formatMs(ms)}${otherSizes}`);
     }
   }
 
