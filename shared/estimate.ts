@@ -553,7 +553,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       const rel = MEASURED_COST_UNCERTAINTY.few;
       const what =
         `restore measured on the target: read ${Math.round(probe!.readBytes / 1048576)} MiB of page images in ${formatMs(probe!.readMs)} ` +
-        `(${warm.toFixed(4)} ms/page) + ${RESTORE_CPU_MS_PER_PAGE} ms/page to map them, ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
+        `(${warm.toFixed(4)} ms/page${cold !== undefined ? `; ${cold.toFixed(4)} ms/page past the page cache` : ''}) + ${RESTORE_CPU_MS_PER_PAGE} ms/page to map them, ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
         (memory ? `; ${memory.detail}` : '');
       push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
       measuredNotes.push(what);

@@ -29,6 +29,10 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
     expect(after.verify).toBe('OK');
     await expectRunsOnlyOn('lab-target');
 
+    // Preflight judged the memory cliff before anything was dumped: 128 MiB twice fits in 1 GiB.
+    const cliff = m.events.find((e) => e.type === 'decision' && e.action.startsWith('preflight') && e.reason.includes('Restore fits in memory'));
+    expect(cliff && cliff.type === 'decision' ? cliff.action : undefined).toBe('preflight pass');
+
     const journal = replay(readJournal(journalPath(m.id, { env })).records);
     // The probe ran on the target, between the first pre-dump and the final dump, as recorded commands.
     const argvs = journal.commands.map((c) => ({ host: c.host, line: c.argv.join(' '), code: c.code }));
@@ -62,8 +66,10 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
     const e = estimates[estimates.length - 1]!;
     const restoreCmd = journal.commands.find((c) => c.argv.includes('restore') && c.argv.some((a) => a.endsWith('criu')));
     const t = e.terms.find((x) => x.name === 'restore')!;
+    const probeCmds = journal.commands.filter((c) => c.argv.includes('ferry-restore-probe'));
     console.log(
-      `restore probe: ${t.detail}\n` +
+      `restore probe commands: ${probeCmds.map((c) => `${c.argv.includes('iflag=direct') ? 'direct' : 'cached'} ${c.durationMs} ms`).join(', ')}\n` +
+        `restore probe: ${t.detail}\n` +
         `restore: predicted ${Math.round(t.ms)} ms (${Math.round(t.lowMs)}–${Math.round(t.highMs)}), measured ${restoreCmd?.durationMs} ms for ${journal.restoreStats?.pagesRestored} pages\n` +
         `freeze window: predicted ${r.predictedMs} ms (${Math.round(e.lowMs)}–${Math.round(e.highMs)}), measured ${r.freezeWindowMs} ms`,
     );
