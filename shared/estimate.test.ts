@@ -6,8 +6,7 @@ import {
   DEFAULT_DUMP_FIXED_MS,
   DEFAULT_RESTORE_FIXED_MS,
   DEFAULT_CLIFF_RESTORE_MS_PER_PAGE,
-  RESTORE_CPU_MS_PER_PAGE,
-  CLIFF_READ_FACTOR,
+  RESTORE_PER_READ,
   estimateDowntime,
   formatMs,
   buildIteration,
@@ -335,17 +334,19 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
     const t = restoreTerm(e);
     expect(e.restoreMemory?.fits).toBe(true);
     expect(t.source).toBe('measured');
-    expect(t.ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + (RESTORE_CPU_MS_PER_PAGE + 160 / 32768) * 132755, 6);
+    expect(t.ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + RESTORE_PER_READ * (160 / 32768) * 132755, 6);
     expect(e.basis).toMatch(/restore measured on the target: read 128 MiB of page images in 160 ms/);
   });
 
-  it('over the cliff with a measured read from disk, the cliff rate rests on it', () => {
-    const slow = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850, { coldReadBytes: 128 * MiB, coldReadMs: 4000 }) });
+  it('over the cliff on a target slower than the lab: the measured rate (restore gauge + read from disk) wins over the lab floor', () => {
+    const slow = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850, { readMs: 1400, coldReadBytes: 128 * MiB, coldReadMs: 4000 }) });
     const fast = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850, { coldReadBytes: 128 * MiB, coldReadMs: 400 }) });
     expect(restoreTerm(slow).source).toBe('measured');
-    expect(restoreTerm(slow).ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + (RESTORE_CPU_MS_PER_PAGE + (4000 / 32768) * CLIFF_READ_FACTOR) * 132755, 6);
-    expect(restoreTerm(slow).ms).toBeGreaterThan(restoreTerm(fast).ms * 5);
-    expect(slow.basis).toMatch(/measured read from disk 0\.1221 ms\/page/);
+    expect(restoreTerm(slow).ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + (RESTORE_PER_READ * (1400 / 32768) + 4000 / 32768) * 132755, 6);
+    expect(slow.basis).toMatch(/the read from disk 0\.1221 ms\/page/);
+    // A fast target still gets at least the lab's cliff rate: the cliff is not measured, only its floor.
+    expect(restoreTerm(fast).source).toBe('default');
+    expect(restoreTerm(fast).ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + DEFAULT_CLIFF_RESTORE_MS_PER_PAGE * 132755, 6);
   });
 
   it('the 128 MiB converging run: no cliff; the measured term replaces the default and is named in the basis', () => {

@@ -71,18 +71,14 @@ export const DEFAULT_RESTORE_MS_PER_PAGE = 0.0255;
  */
 export const DEFAULT_CLIFF_RESTORE_MS_PER_PAGE = 0.156;
 /**
- * The part of the restore's per-page cost that is not reading the image (mapping, copying into
- * the restored process): the lab's 0.0255 ms per page minus its read through the page cache,
- * LAB_WARM_READ_MS_PER_PAGE, measured by the restore probe in the lab.
+ * Restore per page = RESTORE_PER_READ × the probe's read through the page cache per page.
+ * Under TCG both are guest CPU work (a kernel copy out of the page cache; the restore adds the
+ * page fault and allocation of each restored page), so the probe gauges how fast this target
+ * runs right now, load included. Calibrated on one lab run on a busy machine (slot 12,
+ * restore-probe.lab.test.ts): probe 0.0427 ms/page, `criu restore` 11185 ms for 34522 pages,
+ * (11185 − 310) / 34522 / 0.0427 = 7.4. One run: the term keeps the default ±50% band.
  */
-export const LAB_WARM_READ_MS_PER_PAGE = 0.005;
-export const RESTORE_CPU_MS_PER_PAGE = DEFAULT_RESTORE_MS_PER_PAGE - LAB_WARM_READ_MS_PER_PAGE;
-/**
- * Over the cliff the restore reads from disk, but not in one sequential stream as the probe's
- * O_DIRECT read does: the cache is thrashed as the process grows. Factor from the lab:
- * (cliff per page − CPU part) / the probe's cold read per page on the same VMs.
- */
-export const CLIFF_READ_FACTOR = 3;
+export const RESTORE_PER_READ = 7.4;
 /** The cliff's band: its rate rests on one lab run, so 0.5x–2x. */
 export const CLIFF_LOW_FACTOR = 0.5;
 export const CLIFF_HIGH_FACTOR = 2;
@@ -535,25 +531,28 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
     const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages) : undefined;
     if (memory && !memory.fits) {
-      const perPage = cold !== undefined ? RESTORE_CPU_MS_PER_PAGE + cold * CLIFF_READ_FACTOR : DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
+      // At least the lab's cliff rate; more when this target, as measured, restores and reads
+      // from disk slower than that (every page then also comes from disk: the O_DIRECT read).
+      const measuredPerPage = warm !== undefined ? RESTORE_PER_READ * warm + (cold ?? 0) : undefined;
+      const byMeasure = measuredPerPage !== undefined && measuredPerPage > DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
+      const perPage = byMeasure ? measuredPerPage : DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
       const ms = fixed + perPage * totalPages;
-      const rate =
-        cold !== undefined
-          ? `${RESTORE_CPU_MS_PER_PAGE} ms/page + ${CLIFF_READ_FACTOR} × the measured read from disk ${cold.toFixed(4)} ms/page`
-          : `the lab's cliff rate ${DEFAULT_CLIFF_RESTORE_MS_PER_PAGE} ms/page`;
+      const rate = byMeasure
+        ? `${RESTORE_PER_READ} × the measured cached read ${warm!.toFixed(4)} ms/page${cold !== undefined ? ` + the read from disk ${cold.toFixed(4)} ms/page` : ''}`
+        : `the lab's cliff rate ${DEFAULT_CLIFF_RESTORE_MS_PER_PAGE} ms/page`;
       const what = `restore OVER THE MEMORY CLIFF: ${memory.detail}; ${fixedWords} + ${perPage.toFixed(4)} ms/page (${rate}) × ${totalPages} pages = ${formatMs(ms)}`;
-      push('restore', { point: ms, rel: 0 }, cold !== undefined ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
-      (cold !== undefined ? measuredNotes : defaultNotes).push(what);
+      push('restore', { point: ms, rel: 0 }, byMeasure ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
+      (byMeasure ? measuredNotes : defaultNotes).push(what);
     } else if (history) {
       push('restore', { point: history.ms, rel: history.rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(history.rel)})`);
       measuredNotes.push(`${history.note} = ${formatMs(history.ms)}`);
     } else if (warm !== undefined) {
-      const perPage = RESTORE_CPU_MS_PER_PAGE + warm;
+      const perPage = RESTORE_PER_READ * warm;
       const ms = fixed + perPage * totalPages;
-      const rel = MEASURED_COST_UNCERTAINTY.few;
+      const rel = DEFAULT_UNCERTAINTY;
       const what =
         `restore measured on the target: read ${Math.round(probe!.readBytes / 1048576)} MiB of page images in ${formatMs(probe!.readMs)} ` +
-        `(${warm.toFixed(4)} ms/page${cold !== undefined ? `; ${cold.toFixed(4)} ms/page past the page cache` : ''}) + ${RESTORE_CPU_MS_PER_PAGE} ms/page to map them, ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
+        `(${warm.toFixed(4)} ms/page${cold !== undefined ? `; ${cold.toFixed(4)} ms/page past the page cache` : ''}) × ${RESTORE_PER_READ} (restore per page against that read, lab), ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
         (memory ? `; ${memory.detail}` : '');
       push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
       measuredNotes.push(what);
