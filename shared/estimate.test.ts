@@ -363,6 +363,20 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
     expect(restoreTerm(withProbe).highMs).toBeGreaterThanOrEqual(measured);
   });
 
+  it("the prediction 'with lab defaults' keeps this migration's own restore measurement; only history is swapped out", () => {
+    const learnedBig = { restoreSamples: [{ pages: 132755, ms: 30_000 }], samples: 1, from: '1 past migration' };
+    const probed = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(4096), costs: learnedBig });
+    expect(restoreTerm(probed).restoreFrom).toBe('history');
+    expect(predictionWithDefaultCosts(probed)).toBeLessThan(probed.predictedMs);
+    const cliff = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850), costs: learnedBig });
+    expect(restoreTerm(cliff).restoreFrom).toBe('cliff');
+    // Nothing else was learned here, so the prediction 'with defaults' is the prediction itself.
+    expect(predictionWithDefaultCosts(cliff)).toBeCloseTo(cliff.predictedMs, 6);
+    const own = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(4096) });
+    expect(restoreTerm(own).restoreFrom).toBe('probe');
+    expect(predictionWithDefaultCosts(own)).toBeCloseTo(own.predictedMs, 6);
+  });
+
   it('without MemAvailable the cliff cannot be judged: no restoreMemory, the read rate still counts', () => {
     const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs: 160 } });
     expect(e.restoreMemory).toBeUndefined();

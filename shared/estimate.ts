@@ -312,6 +312,8 @@ export interface EstimateTerm {
   /** 'measured': from this migration's pre-dumps or caller-measured costs; 'default': lab constant. */
   source: 'measured' | 'default';
   detail: string;
+  /** Restore only (issue 11): this migration's probe, the memory cliff, or past runs of a similar size. */
+  restoreFrom?: 'probe' | 'cliff' | 'history';
 }
 
 /**
@@ -542,9 +544,11 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
         : `the lab's cliff rate ${DEFAULT_CLIFF_RESTORE_MS_PER_PAGE} ms/page`;
       const what = `restore OVER THE MEMORY CLIFF: ${memory.detail}; ${fixedWords} + ${perPage.toFixed(4)} ms/page (${rate}) × ${totalPages} pages = ${formatMs(ms)}`;
       push('restore', { point: ms, rel: 0 }, byMeasure ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
+      terms[terms.length - 1]!.restoreFrom = 'cliff';
       (byMeasure ? measuredNotes : defaultNotes).push(what);
     } else if (history) {
       push('restore', { point: history.ms, rel: history.rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(history.rel)})`);
+      terms[terms.length - 1]!.restoreFrom = 'history';
       measuredNotes.push(`${history.note} = ${formatMs(history.ms)}`);
     } else if (warm !== undefined) {
       const perPage = RESTORE_PER_READ * warm;
@@ -555,6 +559,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
         `(${warm.toFixed(4)} ms/page${cold !== undefined ? `; ${cold.toFixed(4)} ms/page past the page cache` : ''}) × ${RESTORE_PER_READ} (restore per page against that read, lab), ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
         (memory ? `; ${memory.detail}` : '');
       push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
+      terms[terms.length - 1]!.restoreFrom = 'probe';
       measuredNotes.push(what);
     } else {
       // With per-run samples, none of a similar size: the pooled line would be another size's.
@@ -612,5 +617,7 @@ export function predictionWithDefaultCosts(e: Pick<DowntimeEstimateDetail, 'term
     'dump-overhead': DEFAULT_DUMP_OVERHEAD_MS,
     restore: DEFAULT_RESTORE_FIXED_MS + DEFAULT_RESTORE_MS_PER_PAGE * e.totalPages,
   };
-  return e.terms.reduce((sum, t) => sum + (fallback[t.name] ?? t.ms), 0);
+  // The restore this migration measured itself (its probe, its memory) is not learned: it stays.
+  const own = (t: EstimateTerm) => t.name === 'restore' && (t.restoreFrom === 'probe' || t.restoreFrom === 'cliff');
+  return e.terms.reduce((sum, t) => sum + (own(t) ? t.ms : (fallback[t.name] ?? t.ms)), 0);
 }
