@@ -479,7 +479,7 @@ export class Migration {
    * moment the freeze window passes the band's upper edge a policy note says so. The follower
    * is stopped as soon as the restore exits; it never changes the restore's outcome.
    */
-  private async watchRestore(restoring: Promise<ExecResult>, dir: string, freezeStart: number): Promise<ExecResult> {
+  private async watchRestore(restoring: Promise<ExecResult>, dir: string, freezeStart: number): Promise<{ result: ExecResult; endedAtMs: number }> {
     const { target } = this.plan;
     const e = this.lastEstimate as DowntimeEstimateDetail | undefined;
     const totalPages = e?.totalPages ?? 0;
@@ -493,16 +493,20 @@ export class Migration {
       })
       .catch(() => undefined);
     let done: ExecResult | undefined;
+    let endedAtMs = 0;
     let failed: { error: unknown } | undefined;
     const settled = restoring.then(
-      (r) => void (done = r),
+      (r) => {
+        endedAtMs = Date.now();
+        done = r;
+      },
       (error: unknown) => void (failed = { error }),
     );
     let warned = false;
     let shown = -1;
     let shownAt = -Infinity;
     const report = () => {
-      const elapsed = Date.now() - freezeStart;
+      const elapsed = (done ? endedAtMs : Date.now()) - freezeStart;
       const pages = reader.pagesLoaded;
       const label =
         `restore on ${target}: pages loaded, freeze ${formatMs(elapsed)}` + (e ? ` of ${formatMs(e.predictedMs)} predicted (band up to ${formatMs(e.highMs)})` : '');
@@ -536,7 +540,7 @@ export class Migration {
       following.abort();
       await follower;
     }
-    return done!;
+    return { result: done!, endedAtMs };
   }
   // --- end restore progress ------------------------------------------------------------------
 
@@ -642,8 +646,9 @@ export class Migration {
       ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
-    const rr = await this.watchRestore(restoring, dir, freezeStart);
-    this.freezeWindowMs = Date.now() - freezeStart;
+    const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
+    // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped.
+    this.freezeWindowMs = endedAtMs - freezeStart;
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs
     // again (not inside the window). A missing stats file is reported, not fatal.

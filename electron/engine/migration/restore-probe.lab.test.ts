@@ -63,7 +63,11 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
     const lastPages = progress[progress.length - 1]!.doneBytes / 4096;
     expect(lastPages).toBe(journal.restoreStats?.pagesRestored);
 
+    // Past the band's upper edge the engine said so while the restore ran; within it, it did not.
     const e = estimates[estimates.length - 1]!;
+    const pastBand = m.events.filter((x) => x.type === 'decision' && x.action === 'restore past its band');
+    // (The last progress report is taken at the moment the restore returned, the window's end.)
+    expect(pastBand.length).toBe(r.freezeWindowMs! > e.highMs ? 1 : 0);
     const restoreCmd = journal.commands.find((c) => c.argv.includes('restore') && c.argv.some((a) => a.endsWith('criu')));
     const t = e.terms.find((x) => x.name === 'restore')!;
     const probeCmds = journal.commands.filter((c) => c.argv.includes('ferry-restore-probe'));
