@@ -377,6 +377,21 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
     expect(predictionWithDefaultCosts(own)).toBeCloseTo(own.predictedMs, 6);
   });
 
+  it('the two lab runs the factor rests on (restore-probe.lab.test.ts): each measured restore inside the band, within ±35%', () => {
+    // [probe cached-read ms over 128 MiB, pages, measured `criu restore` ms, MemAvailable MiB]
+    for (const [readMs, pages, measured, avail] of [
+      [0.0427 * 32768, 34522, 11185, 757],
+      [717, 34354, 3565, 759],
+    ] as const) {
+      const pre = preDumps([pages, 2700], 1000);
+      const t = restoreTerm(estimateDowntime({ iterations: pre, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs, memAvailableBytes: avail * MiB } }));
+      expect(t.restoreFrom).toBe('probe');
+      expect(t.lowMs).toBeLessThanOrEqual(measured);
+      expect(t.highMs).toBeGreaterThanOrEqual(measured);
+      expect(Math.abs(t.ms - measured) / measured).toBeLessThan(0.35);
+    }
+  });
+
   it('without MemAvailable the cliff cannot be judged: no restoreMemory, the read rate still counts', () => {
     const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs: 160 } });
     expect(e.restoreMemory).toBeUndefined();
