@@ -89,6 +89,8 @@ export const policySchema = z.object({
   growthThreshold: z.number().min(0).max(10),
   minPages: z.number().int().min(0),
   onNotConverging: z.enum(['cutover', 'rollback']),
+  // Cutover rule (issue 11): optional, 'band' when absent (old plans stay valid).
+  cutoverWhen: z.enum(['band', 'prediction']).optional(),
 });
 
 // Service probe (client-visible downtime): off unless given; its rate and life are bounded.

@@ -116,6 +116,12 @@ export interface ConvergencePolicy {
    * will exceed the budget) or roll back. Manual mode always waits for the user.
    */
   onNotConverging: 'cutover' | 'rollback';
+  /**
+   * Cutover rule (issue 11): what must fit the budget before auto mode cuts over. 'band'
+   * (default): the band's upper edge, so a cutover never blows the budget silently;
+   * 'prediction': the point prediction, as QEMU compares its expected downtime.
+   */
+  cutoverWhen?: 'band' | 'prediction';
 }
 
 /** Where a traffic hook runs: on a migration host (with Ferry's privilege there) or on this machine. */

@@ -4,6 +4,9 @@ import {
   predictionWithDefaultCosts,
   DEFAULT_COPY_MS,
   DEFAULT_DUMP_FIXED_MS,
+  DEFAULT_RESTORE_FIXED_MS,
+  DEFAULT_CLIFF_RESTORE_MS_PER_PAGE,
+  RESTORE_PER_READ,
   estimateDowntime,
   formatMs,
   buildIteration,
@@ -283,5 +286,115 @@ describe('buildIteration (the engine keeps IterationStats, not samples)', () => 
     const built: TimedIterationStats[] = [];
     for (const s of conv.samples) built.push(buildIteration(s, built[built.length - 1]));
     expect(built).toEqual(conv.iterations);
+  });
+});
+
+/**
+ * The restore term (issue 11): measured on the target during pre-copy, and over the memory
+ * cliff when images and the restored process do not fit together. The 512 MiB case is the
+ * lab run of docs/CRIU.md: pre-dumps 132755 → 8042 pages, `criu restore` 21 s in 1 GiB VMs.
+ */
+describe('the restore term: measured on the target, and its memory cliff', () => {
+  const MiB = 1024 * 1024;
+  const preDumps = (pages: number[], rate: number): TimedIterationStats[] =>
+    pages.map((p, i) => ({
+      index: i + 1,
+      kind: 'pre-dump',
+      pagesWritten: p,
+      pagesSkippedParent: i === 0 ? 0 : pages[0]! - p,
+      frozenTimeUs: 400_000,
+      freezingTimeUs: 5_000,
+      memdumpTimeUs: p * 20,
+      memwriteTimeUs: p * 100,
+      wallMs: 2000 + p * 0.1,
+      startedAtMs: 1_000_000 + i * 10_000,
+      ...(i > 0 ? { dirtyPagesPerSec: rate } : {}),
+      bandwidthBytesPerSec: (p * 4096) / (p * 1e-4),
+    }));
+  const big = preDumps([132755, 8042], 2000);
+  const probe = (memAvailableMiB: number, extra: object = {}) => ({ readBytes: 128 * MiB, readMs: 160, memAvailableBytes: memAvailableMiB * MiB, ...extra });
+  const restoreTerm = (e: ReturnType<typeof estimateDowntime>) => e.terms.find((t) => t.name === 'restore')!;
+
+  it('512 MiB in a 1 GiB target: over the cliff, the restore term is the slower rate and its band holds the 21 s measured', () => {
+    const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850) });
+    const t = restoreTerm(e);
+    expect(e.restoreMemory?.fits).toBe(false);
+    expect(t.ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + DEFAULT_CLIFF_RESTORE_MS_PER_PAGE * 132755, 6);
+    expect(Math.abs(t.ms - 21_000) / 21_000).toBeLessThan(0.05);
+    expect(t.lowMs).toBeLessThanOrEqual(21_000);
+    expect(t.highMs).toBeGreaterThanOrEqual(21_000);
+    expect(t.source).toBe('default'); // no cold read measured: the lab's cliff rate
+    expect(e.basis).toMatch(/OVER THE MEMORY CLIFF: images 519 MiB \+ restored process 519 MiB = 1037 MiB do not fit in the target's 850 MiB/);
+    expect(e.fits).toBe(false);
+    expect(e.lowMs).toBeGreaterThan(6000); // even the band's lower edge says: not with a 6 s budget
+  });
+
+  it('the same process on a target with room: no cliff, the measured read rate', () => {
+    const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(4096) });
+    const t = restoreTerm(e);
+    expect(e.restoreMemory?.fits).toBe(true);
+    expect(t.source).toBe('measured');
+    expect(t.ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + RESTORE_PER_READ * (160 / 32768) * 132755, 6);
+    expect(e.basis).toMatch(/restore measured on the target: read 128 MiB of page images in 160 ms/);
+  });
+
+  it('over the cliff on a target slower than the lab: the measured rate (restore gauge + read from disk) wins over the lab floor', () => {
+    const slow = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850, { readMs: 1400, coldReadBytes: 128 * MiB, coldReadMs: 4000 }) });
+    const fast = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850, { coldReadBytes: 128 * MiB, coldReadMs: 400 }) });
+    expect(restoreTerm(slow).source).toBe('measured');
+    expect(restoreTerm(slow).ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + (RESTORE_PER_READ * (1400 / 32768) + 4000 / 32768) * 132755, 6);
+    expect(slow.basis).toMatch(/the read from disk 0\.1221 ms\/page/);
+    // A fast target still gets at least the lab's cliff rate: the cliff is not measured, only its floor.
+    expect(restoreTerm(fast).source).toBe('default');
+    expect(restoreTerm(fast).ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + DEFAULT_CLIFF_RESTORE_MS_PER_PAGE * 132755, 6);
+  });
+
+  it('the 128 MiB converging run: no cliff; the measured term replaces the default and is named in the basis', () => {
+    const pre = conv.iterations.filter((i) => i.kind === 'pre-dump');
+    const without = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: finalSample(conv).startedAtMs });
+    const withProbe = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: finalSample(conv).startedAtMs, restoreProbe: probe(850) });
+    expect(withProbe.restoreMemory?.fits).toBe(true);
+    expect(restoreTerm(without).source).toBe('default');
+    expect(restoreTerm(withProbe).source).toBe('measured');
+    expect(withProbe.basis).not.toMatch(/Defaults[^.]*restore/);
+    // The recorded restore (host clock) sits inside the measured term's band.
+    const measured = conv.restore.endMs - conv.restore.startMs;
+    expect(restoreTerm(withProbe).lowMs).toBeLessThanOrEqual(measured);
+    expect(restoreTerm(withProbe).highMs).toBeGreaterThanOrEqual(measured);
+  });
+
+  it("the prediction 'with lab defaults' keeps this migration's own restore measurement; only history is swapped out", () => {
+    const learnedBig = { restoreSamples: [{ pages: 132755, ms: 30_000 }], samples: 1, from: '1 past migration' };
+    const probed = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(4096), costs: learnedBig });
+    expect(restoreTerm(probed).restoreFrom).toBe('history');
+    expect(predictionWithDefaultCosts(probed)).toBeLessThan(probed.predictedMs);
+    const cliff = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850), costs: learnedBig });
+    expect(restoreTerm(cliff).restoreFrom).toBe('cliff');
+    // Nothing else was learned here, so the prediction 'with defaults' is the prediction itself.
+    expect(predictionWithDefaultCosts(cliff)).toBeCloseTo(cliff.predictedMs, 6);
+    const own = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(4096) });
+    expect(restoreTerm(own).restoreFrom).toBe('probe');
+    expect(predictionWithDefaultCosts(own)).toBeCloseTo(own.predictedMs, 6);
+  });
+
+  it('the two lab runs the factor rests on (restore-probe.lab.test.ts): each measured restore inside the band, within ±35%', () => {
+    // [probe cached-read ms over 128 MiB, pages, measured `criu restore` ms, MemAvailable MiB]
+    for (const [readMs, pages, measured, avail] of [
+      [0.0427 * 32768, 34522, 11185, 757],
+      [717, 34354, 3565, 759],
+    ] as const) {
+      const pre = preDumps([pages, 2700], 1000);
+      const t = restoreTerm(estimateDowntime({ iterations: pre, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs, memAvailableBytes: avail * MiB } }));
+      expect(t.restoreFrom).toBe('probe');
+      expect(t.lowMs).toBeLessThanOrEqual(measured);
+      expect(t.highMs).toBeGreaterThanOrEqual(measured);
+      expect(Math.abs(t.ms - measured) / measured).toBeLessThan(0.35);
+    }
+  });
+
+  it('without MemAvailable the cliff cannot be judged: no restoreMemory, the read rate still counts', () => {
+    const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs: 160 } });
+    expect(e.restoreMemory).toBeUndefined();
+    expect(restoreTerm(e).source).toBe('measured');
   });
 });

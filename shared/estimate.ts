@@ -30,6 +30,7 @@
  * process, fixtures/criu/non-converging).
  */
 import type { DowntimeEstimate, IterationStats } from './domain.ts';
+import { msPerPage, restoreMemory, type RestoreMemory, type RestoreProbe } from './restore-cost.ts';
 
 export const PAGE_SIZE = 4096;
 
@@ -63,6 +64,27 @@ export const DEFAULT_COPY_MS = 4400;
  */
 export const DEFAULT_RESTORE_FIXED_MS = 310;
 export const DEFAULT_RESTORE_MS_PER_PAGE = 0.0255;
+/**
+ * Restore over the cliff (images and the restored process do not fit in the target's memory
+ * together, shared/restore-cost.ts): 21 s for 132755 pages of a 512 MiB process in the 1 GiB
+ * lab VMs (docs/CRIU.md): (21000 − 310) / 132755 = 0.156 ms per page, six times the rate below it.
+ */
+export const DEFAULT_CLIFF_RESTORE_MS_PER_PAGE = 0.156;
+/**
+ * Restore per page = RESTORE_PER_READ × the probe's read through the page cache per page.
+ * Under TCG both are guest CPU work (a kernel copy out of the page cache; the restore adds the
+ * page fault and allocation of each restored page), so the probe gauges how fast this target
+ * runs right now, load included. (Its O_DIRECT read is faster than the cached one in the lab:
+ * the qcow2 disk is served from the host's page cache.) Two lab runs of a 128 MiB workload,
+ * slot 12, restore-probe.lab.test.ts, on a busy machine:
+ *   probe 0.0427 ms/page, `criu restore` 11185 ms for 34522 pages: (11185 − 310) / 34522 / 0.0427 = 7.4
+ *   probe 0.0219 ms/page, `criu restore`  3565 ms for 34354 pages: (3565 − 310) / 34354 / 0.0219 = 4.3
+ * The mean, 5.8, puts both within ±35%; the term keeps the default ±50% band.
+ */
+export const RESTORE_PER_READ = 5.8;
+/** The cliff's band: its rate rests on one lab run, so 0.5x–2x. */
+export const CLIFF_LOW_FACTOR = 0.5;
+export const CLIFF_HIGH_FACTOR = 2;
 /** A default term may be off by this fraction either way (other hardware, other process). */
 export const DEFAULT_UNCERTAINTY = 0.5;
 /**
@@ -176,10 +198,88 @@ export interface CutoverCosts {
   copyMs?: number;
   restoreMsPerPage?: number;
   restoreFixedMs?: number;
+  /**
+   * Each past restore on its own (issue 11), oldest first: when present the estimate picks
+   * from them by size (restoreFromHistory) instead of restoreMsPerPage/restoreFixedMs, so one
+   * run of another size, or over the memory cliff, cannot set the rate for this one.
+   */
+  restoreSamples?: RestoreSample[];
   /** How many runs these costs were measured over (narrows their band). */
   samples?: number;
   /** Where the costs come from, in words (e.g. "3 past migrations lab-source → lab-target"). */
   from?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore cost from past runs, robust to size and outliers (issue 11)
+
+export interface RestoreSample {
+  pages: number;
+  ms: number;
+  /** When the run started (ISO), for the basis. */
+  at?: string;
+}
+
+/** Past restores count for this one only within this factor of its size either way. */
+export const RESTORE_SIZE_FACTOR = 1.5;
+/** Only the newest this many size-matched runs count (the host may have changed since). */
+export const RESTORE_RECENT_RUNS = 5;
+/** With 3 or more runs, a run whose ms/page is off the median by more than this factor is an outlier. */
+export const RESTORE_OUTLIER_FACTOR = 2;
+
+export interface RestoreFromHistory {
+  msPerPage: number;
+  ms: number;
+  /** Relative spread of the runs used (at least the measured-cost floor). */
+  rel: number;
+  used: RestoreSample[];
+  otherSize: number;
+  outliers: number;
+  older: number;
+  note: string;
+}
+
+/**
+ * The restore of `pages` pages from past restores between the same hosts: only runs of a
+ * similar size (within RESTORE_SIZE_FACTOR), the newest RESTORE_RECENT_RUNS of them, outliers
+ * (ms per page off the median by more than RESTORE_OUTLIER_FACTOR) rejected; the median ms per
+ * page of the rest. Undefined when no past run is of a similar size: a 512 MiB restore over the
+ * memory cliff says nothing about a 128 MiB one, and the other way round.
+ */
+export function restoreFromHistory(samples: readonly RestoreSample[], pages: number): RestoreFromHistory | undefined {
+  if (!(pages > 0)) return undefined;
+  const valid = samples.filter((x) => x.pages > 0 && x.ms > 0);
+  const near = valid.filter((x) => x.pages <= pages * RESTORE_SIZE_FACTOR && x.pages * RESTORE_SIZE_FACTOR >= pages);
+  const recent = near.slice(-RESTORE_RECENT_RUNS);
+  const rate = (x: RestoreSample) => x.ms / x.pages;
+  const med = (xs: number[]) => {
+    const t = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(t.length / 2);
+    return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
+  };
+  let used = recent;
+  if (recent.length >= 3) {
+    const m = med(recent.map(rate));
+    used = recent.filter((x) => rate(x) <= m * RESTORE_OUTLIER_FACTOR && rate(x) * RESTORE_OUTLIER_FACTOR >= m);
+  }
+  const otherSize = valid.length - near.length;
+  const older = near.length - recent.length;
+  const outliers = recent.length - used.length;
+  if (!used.length) return undefined;
+  const rates = used.map(rate);
+  const msPerPage = med(rates);
+  const floor = used.length >= 3 ? MEASURED_COST_UNCERTAINTY.many : MEASURED_COST_UNCERTAINTY.few;
+  const rel = spread(rates, floor);
+  const sizes = used.map((x) => x.pages);
+  const left = [
+    otherSize ? `${otherSize} of another size left out` : '',
+    older ? `${older} older left out` : '',
+    outliers ? `${outliers} outlier${outliers === 1 ? '' : 's'} rejected` : '',
+  ].filter(Boolean);
+  const note =
+    `restore learned from ${used.length} past run${used.length === 1 ? '' : 's'} of a similar size ` +
+    `(${Math.min(...sizes)}–${Math.max(...sizes)} pages, median ${msPerPage.toFixed(4)} ms/page${left.length ? `; ${left.join(', ')}` : ''})`;
+  return { msPerPage, ms: msPerPage * pages, rel, used, otherSize, outliers, older, note };
 }
 
 export interface EstimateInput {
@@ -201,6 +301,8 @@ export interface EstimateInput {
    */
   liveDirty?: { pages: number; atMs?: number };
   costs?: CutoverCosts;
+  /** Measured restore: page images read on the target during pre-copy, and its MemAvailable. */
+  restoreProbe?: RestoreProbe;
 }
 
 export type TermName = 'dump-fixed' | 'drain' | 'memwrite' | 'dump-overhead' | 'copy' | 'restore';
@@ -213,6 +315,8 @@ export interface EstimateTerm {
   /** 'measured': from this migration's pre-dumps or caller-measured costs; 'default': lab constant. */
   source: 'measured' | 'default';
   detail: string;
+  /** Restore only (issue 11): this migration's probe, the memory cliff, or past runs of a similar size. */
+  restoreFrom?: 'probe' | 'cliff' | 'history';
 }
 
 /**
@@ -230,6 +334,8 @@ export interface DowntimeEstimateDetail extends DowntimeEstimate {
   terms: EstimateTerm[];
   /** How many past migrations the learned costs rest on (absent: nothing learned). */
   learnedFromRuns?: number;
+  /** Images + restored process against the target's memory, when its MemAvailable was measured. */
+  restoreMemory?: RestoreMemory;
 }
 
 interface Band {
@@ -417,19 +523,62 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   // --- the rest of the window
   costTerm('dump-overhead', costs.dumpOverheadMs, DEFAULT_DUMP_OVERHEAD_MS, 'dump start-up and ssh');
   costTerm('copy', costs.copyMs, DEFAULT_COPY_MS, 'copy of images and files');
+  // --- restore: measured on the target when the probe ran, over the cliff when memory is short
+  const probe = input.restoreProbe;
+  const memory =
+    probe?.memAvailableBytes !== undefined && totalPages > 0 ? restoreMemory({ memAvailableBytes: probe.memAvailableBytes, imagesBytes: totalPages * PAGE_SIZE }) : undefined;
   {
     const perPageGiven = costs.restoreMsPerPage !== undefined;
     const fixedGiven = costs.restoreFixedMs !== undefined;
-    const perPage = costs.restoreMsPerPage ?? DEFAULT_RESTORE_MS_PER_PAGE;
     const fixed = costs.restoreFixedMs ?? DEFAULT_RESTORE_FIXED_MS;
-    const ms = fixed + perPage * totalPages;
-    const measured = perPageGiven && fixedGiven;
-    const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
-    const what = `restore ${formatMs(fixed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
-    push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})`);
-    if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
-    else if (perPageGiven || fixedGiven) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
-    else defaultNotes.push(`restore ${formatMs(ms)}`);
+    const warm = msPerPage(probe?.readBytes, probe?.readMs);
+    const cold = msPerPage(probe?.coldReadBytes, probe?.coldReadMs);
+    const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
+    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages) : undefined;
+    if (memory && !memory.fits) {
+      // At least the lab's cliff rate; more when this target, as measured, restores and reads
+      // from disk slower than that (every page then also comes from disk: the O_DIRECT read).
+      const measuredPerPage = warm !== undefined ? RESTORE_PER_READ * warm + (cold ?? 0) : undefined;
+      const byMeasure = measuredPerPage !== undefined && measuredPerPage > DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
+      const perPage = byMeasure ? measuredPerPage : DEFAULT_CLIFF_RESTORE_MS_PER_PAGE;
+      const ms = fixed + perPage * totalPages;
+      const rate = byMeasure
+        ? `${RESTORE_PER_READ} × the measured cached read ${warm!.toFixed(4)} ms/page${cold !== undefined ? ` + the read from disk ${cold.toFixed(4)} ms/page` : ''}`
+        : `the lab's cliff rate ${DEFAULT_CLIFF_RESTORE_MS_PER_PAGE} ms/page`;
+      const what = `restore OVER THE MEMORY CLIFF: ${memory.detail}; ${fixedWords} + ${perPage.toFixed(4)} ms/page (${rate}) × ${totalPages} pages = ${formatMs(ms)}`;
+      push('restore', { point: ms, rel: 0 }, byMeasure ? 'measured' : 'default', `${what} (${CLIFF_LOW_FACTOR}x–${CLIFF_HIGH_FACTOR}x)`, CLIFF_LOW_FACTOR, CLIFF_HIGH_FACTOR);
+      terms[terms.length - 1]!.restoreFrom = 'cliff';
+      (byMeasure ? measuredNotes : defaultNotes).push(what);
+    } else if (history) {
+      push('restore', { point: history.ms, rel: history.rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(history.rel)})`);
+      terms[terms.length - 1]!.restoreFrom = 'history';
+      measuredNotes.push(`${history.note} = ${formatMs(history.ms)}`);
+    } else if (warm !== undefined) {
+      const perPage = RESTORE_PER_READ * warm;
+      const ms = fixed + perPage * totalPages;
+      const rel = DEFAULT_UNCERTAINTY;
+      const what =
+        `restore measured on the target: read ${Math.round(probe!.readBytes / 1048576)} MiB of page images in ${formatMs(probe!.readMs)} ` +
+        `(${warm.toFixed(4)} ms/page${cold !== undefined ? `; ${cold.toFixed(4)} ms/page past the page cache` : ''}) × ${RESTORE_PER_READ} (restore per page against that read, lab), ${fixedWords} fixed, × ${totalPages} pages = ${formatMs(ms)}` +
+        (memory ? `; ${memory.detail}` : '');
+      push('restore', { point: ms, rel }, 'measured', `${what} (${pct(rel)})`);
+      terms[terms.length - 1]!.restoreFrom = 'probe';
+      measuredNotes.push(what);
+    } else {
+      // With per-run samples, none of a similar size: the pooled line would be another size's.
+      const pooled = costs.restoreSamples ? undefined : costs.restoreMsPerPage;
+      const perPage = pooled ?? DEFAULT_RESTORE_MS_PER_PAGE;
+      const fixedUsed = costs.restoreSamples ? DEFAULT_RESTORE_FIXED_MS : fixed;
+      const ms = fixedUsed + perPage * totalPages;
+      const measured = pooled !== undefined && fixedGiven;
+      const rel = measured ? costRel : DEFAULT_UNCERTAINTY;
+      const what = `restore ${formatMs(fixedUsed)} + ${perPage} ms/page × ${totalPages} pages = ${formatMs(ms)}`;
+      const otherSizes = costs.restoreSamples?.length ? ` (no past restore of a similar size: ${costs.restoreSamples.length} of other sizes left out)` : '';
+      push('restore', { point: ms, rel }, measured ? 'measured' : 'default', `${what} (${measured ? 'measured' : 'lab default'}, ${pct(rel)})${otherSizes}`);
+      if (measured) measuredNotes.push(`restore ${formatMs(ms)}`);
+      else if (!costs.restoreSamples && (perPageGiven || fixedGiven)) defaultNotes.push(`restore ${formatMs(ms)} (partly default)`);
+      else defaultNotes.push(`restore ${formatMs(ms)}${otherSizes}`);
+    }
   }
 
   const predictedMs = terms.reduce((a, t) => a + t.ms, 0);
@@ -455,6 +604,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     bandwidthBytesPerSec: bw,
     terms,
     learnedFromRuns: costs.from ? costs.samples : undefined,
+    ...(memory ? { restoreMemory: memory } : {}),
   };
 }
 
@@ -470,5 +620,7 @@ export function predictionWithDefaultCosts(e: Pick<DowntimeEstimateDetail, 'term
     'dump-overhead': DEFAULT_DUMP_OVERHEAD_MS,
     restore: DEFAULT_RESTORE_FIXED_MS + DEFAULT_RESTORE_MS_PER_PAGE * e.totalPages,
   };
-  return e.terms.reduce((sum, t) => sum + (fallback[t.name] ?? t.ms), 0);
+  // The restore this migration measured itself (its probe, its memory) is not learned: it stays.
+  const own = (t: EstimateTerm) => t.name === 'restore' && (t.restoreFrom === 'probe' || t.restoreFrom === 'cliff');
+  return e.terms.reduce((sum, t) => sum + (own(t) ? t.ms : (fallback[t.name] ?? t.ms)), 0);
 }

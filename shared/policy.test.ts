@@ -55,8 +55,8 @@ describe('defaults', () => {
 });
 
 describe('recommend on the recorded runs', () => {
-  it('converging, with a budget the lab can meet (8 s; the run measured 7.5 s dump+copy+restore): continue, then cutover', () => {
-    const rs = walk(conv, policy({ downtimeBudgetMs: 8000 }));
+  it('converging, with a budget the lab can meet (8 s; the run measured 7.5 s dump+copy+restore), cutting over on the prediction: continue, then cutover', () => {
+    const rs = walk(conv, policy({ downtimeBudgetMs: 8000, cutoverWhen: 'prediction' }));
     expect(rs.map((r) => r.kind)).toEqual(['continue', 'cutover']);
     expect(rs[0]?.reason).toMatch(/^Pre-dump 1 wrote 33861 pages and the predicted \d+\.\d s .* exceeds the 8\.0 s budget/);
     expect(rs[1]?.reason).toMatch(/fits the 8\.0 s budget \(pages written 33861 → 5799 \(−82\.9%\)\)/);
@@ -94,11 +94,33 @@ describe('recommend on the recorded runs', () => {
     expect(r.reason).toMatch(/^3 pre-dumps, the maximum of 3, and the predicted .* exceeds the 300 ms budget/);
   });
 
-  it('minPages: cut over when an iteration wrote that few pages, even over budget', () => {
+  it('the default cutover rule: the band\'s upper edge must fit, not only the prediction (issue 11)', () => {
+    // The same 8 s budget: the prediction fits after pre-dump 2, but the band (lab defaults ±50%) does not.
+    const rs = walk(conv, policy({ downtimeBudgetMs: 8000 }));
+    expect(rs.map((r) => r.kind)).not.toContain('cutover');
+    expect(rs[1]?.reason).toMatch(/fits the 8\.0 s budget, but the band's upper edge \d+\.\d s does not \(cutting over on the prediction is the policy's cutover_when: prediction\)/);
+    // A budget above the upper edge: cutover, and the reason says the whole band fits.
+    const pre = conv.filter((i) => i.kind === 'pre-dump').slice(0, 2);
+    const e = estimateDowntime({ iterations: pre, budgetMs: 300 });
+    const r = recommend({ iterations: pre, estimate: e, policy: policy({ downtimeBudgetMs: Math.ceil(e.highMs) }) });
+    expect(r.kind).toBe('cutover');
+    expect(r.reason).toMatch(/even the band's upper edge fits the/);
+    expect(recommend({ iterations: pre, estimate: e, policy: policy({ downtimeBudgetMs: Math.floor(e.highMs) - 1 }) }).kind).toBe('continue');
+  });
+
+  it('minPages with the band rule: a stop (on_not_converging decides), never a silent cutover over budget', () => {
+    const tiny = [...conv, { ...conv[2]!, index: 4, pagesWritten: 60 }];
+    const estimate = estimateDowntime({ iterations: tiny, budgetMs: 300 });
+    const r = recommend({ iterations: tiny, estimate, policy: policy() });
+    expect(r.kind).toBe('not-converging');
+    expect(r.reason).toMatch(/^The last pre-dump wrote only 60 pages \(at most 64\): another pass cannot shrink what is left, and the predicted .* exceeds the 300 ms budget/);
+  });
+
+  it('minPages with cutoverWhen prediction: cut over when an iteration wrote that few pages, even over budget', () => {
     const tiny = [...conv, { ...conv[2]!, index: 4, pagesWritten: 60 }];
     const estimate = estimateDowntime({ iterations: tiny, budgetMs: 300 });
     expect(estimate.fits).toBe(false);
-    const r = recommend({ iterations: tiny, estimate, policy: policy() });
+    const r = recommend({ iterations: tiny, estimate, policy: policy({ cutoverWhen: 'prediction' }) });
     expect(r.kind).toBe('cutover');
     expect(r.reason).toMatch(/^The last pre-dump wrote only 60 pages \(at most 64\)/);
     expect(r.reason).toMatch(/exceeds the 300 ms budget/);

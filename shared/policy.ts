@@ -16,7 +16,11 @@
  * never >10% growth, so P.Haul's growth rule alone would have kept going until its limit).
  *
  * Order: cutover (fits, or minPages) wins over every stop rule; then growth, flat, the limit.
- * Fits = the point prediction <= the policy's budget, as in shared/estimate.ts.
+ * Fits (issue 11) = the band's upper edge <= the policy's budget, unless the policy's
+ * cutoverWhen is 'prediction' (then the point prediction, as shared/estimate.ts's `fits`):
+ * auto mode must not stake a window on the optimistic half of the band without being told to.
+ * With the band rule, "minPages" no longer cuts over over budget: it stops, and
+ * onNotConverging says what happens then (journaled with this reason).
  */
 import type { ConvergencePolicy, DowntimeEstimate, IterationStats, Recommendation } from './domain.ts';
 import { formatMs } from './estimate.ts';
@@ -49,16 +53,32 @@ export function recommend({ iterations, estimate, policy }: RecommendInput): Rec
     : `pre-dump 1 wrote ${last.pagesWritten} pages`;
 
   // The policy's budget is the one that counts (the estimate may have been made against another).
-  if (estimate.predictedMs <= policy.downtimeBudgetMs) {
-    const risk = estimate.highMs > policy.downtimeBudgetMs ? `; it could reach ${formatMs(estimate.highMs)}` : '';
-    return { kind: 'cutover', reason: `${cap(predicted)} fits ${budget} (${trend})${risk}.` };
+  // Cutover rule (issue 11): by default the band's upper edge must fit, not just the prediction.
+  const rule = policy.cutoverWhen ?? 'band';
+  const edgeMs = rule === 'band' ? estimate.highMs : estimate.predictedMs;
+  const fits = edgeMs <= policy.downtimeBudgetMs;
+  if (fits) {
+    const risk = rule === 'prediction' && estimate.highMs > policy.downtimeBudgetMs ? `; it could reach ${formatMs(estimate.highMs)}` : '';
+    const what = rule === 'band' ? `${cap(predicted)}: even the band's upper edge fits ${budget}` : `${cap(predicted)} fits ${budget}`;
+    return { kind: 'cutover', reason: `${what} (${trend})${risk}.` };
   }
+  const unfit =
+    rule === 'band' && estimate.predictedMs <= policy.downtimeBudgetMs
+      ? `${predicted} fits ${budget}, but the band's upper edge ${formatMs(estimate.highMs)} does not (cutting over on the prediction is the policy's cutover_when: prediction)`
+      : exceeds;
   if (last.pagesWritten <= policy.minPages) {
+    // Another pass cannot help; with the band rule that is a stop, and on_not_converging decides.
+    if (rule === 'band') {
+      return {
+        kind: 'not-converging',
+        reason: `The last pre-dump wrote only ${last.pagesWritten} pages (at most ${policy.minPages}): another pass cannot shrink what is left, and ${unfit}.`,
+      };
+    }
     return {
       kind: 'cutover',
       reason:
         `The last pre-dump wrote only ${last.pagesWritten} pages (at most ${policy.minPages}): another pass cannot shrink what is left. ` +
-        `${cap(predicted)} ${estimate.predictedMs <= policy.downtimeBudgetMs ? 'fits' : 'exceeds'} ${budget}.`,
+        `${cap(predicted)} exceeds ${budget}.`,
     };
   }
   if (prev && prev.pagesWritten > 0 && last.pagesWritten > prev.pagesWritten * (1 + policy.growthThreshold)) {
@@ -67,7 +87,7 @@ export function recommend({ iterations, estimate, policy }: RecommendInput): Rec
       kind: 'not-converging',
       reason:
         `Pages written grew ${prev.pagesWritten} → ${last.pagesWritten} (${signedPct(g)}, more than the ${Math.round(policy.growthThreshold * 100)}% allowed): ` +
-        `the process dirties memory faster than pre-copy sends it, and ${exceeds}.`,
+        `the process dirties memory faster than pre-copy sends it, and ${unfit}.`,
     };
   }
   if (pre.length >= FLAT_WINDOW) {
@@ -76,17 +96,17 @@ export function recommend({ iterations, estimate, policy }: RecommendInput): Rec
     if (m > 0 && window.every((x) => Math.abs(x - m) <= FLAT_BAND * m)) {
       return {
         kind: 'not-converging',
-        reason: `Pages written ${window.join(' → ')} (flat, within ±${Math.round(FLAT_BAND * 100)}%) and ${exceeds}: more pre-dumps will not shrink it.`,
+        reason: `Pages written ${window.join(' → ')} (flat, within ±${Math.round(FLAT_BAND * 100)}%) and ${unfit}: more pre-dumps will not shrink it.`,
       };
     }
   }
   if (pre.length >= policy.maxIterations) {
     return {
       kind: 'not-converging',
-      reason: `${pre.length} pre-dumps, the maximum of ${policy.maxIterations}, and ${exceeds} (${trend}).`,
+      reason: `${pre.length} pre-dumps, the maximum of ${policy.maxIterations}, and ${unfit} (${trend}).`,
     };
   }
-  return { kind: 'continue', reason: `${cap(trend)} and ${exceeds}: another pre-dump should shrink it.` };
+  return { kind: 'continue', reason: `${cap(trend)} and ${unfit}: another pre-dump should shrink it.` };
 }
 
 function cap(s: string): string {

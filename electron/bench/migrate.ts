@@ -111,6 +111,19 @@ async function main() {
     process.stdout.write(`${table(['run', 'past runs learned from', 'measured', 'defaults only', 'error', 'learned', 'error'], learning.map((l) => l.cells))}\n`);
     process.stdout.write(`median |error|: ${(median(learning.map((l) => l.before)) * 100).toFixed(1)}% with defaults, ${(median(learning.map((l) => l.after)) * 100).toFixed(1)}% with learned costs\n`);
   }
+
+  // Restore probe and band (issue 11): the band at cutover, whether the measured window fell in
+  // it, and what the restore term rested on.
+  for (const [i, r] of results.precopy.entries()) {
+    const e = r.estimateAtCutover as DowntimeEstimateDetail | undefined;
+    if (!e?.terms || !r.freezeWindowMs) continue;
+    const inBand = r.freezeWindowMs >= e.lowMs && r.freezeWindowMs <= e.highMs;
+    const t = e.terms.find((x) => x.name === 'restore');
+    process.stdout.write(
+      `\npre-copy run ${i + 1}: measured ${Math.round(r.freezeWindowMs)} ms, predicted ${Math.round(e.predictedMs)} ms, band ${Math.round(e.lowMs)}–${Math.round(e.highMs)} ms: ${inBand ? 'inside' : 'OUTSIDE'} the band\n` +
+        `  restore term ${Math.round(t?.ms ?? NaN)} ms (${t?.source}): ${t?.detail}\n`,
+    );
+  }
 }
 
 main().catch((e) => {

@@ -26,6 +26,8 @@ export interface MigrateCliOptions {
   maxIterations: number;
   auto?: boolean;
   onNotConverging: 'cutover' | 'rollback';
+  /** Cutover rule (issue 11): what must fit the budget before auto mode cuts over. */
+  cutoverWhen?: 'band' | 'prediction';
   shellJob?: boolean;
   tcpEstablished?: boolean;
   fileLocks?: boolean;
@@ -57,7 +59,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     mode: o.mode,
     shellJob: !!o.shellJob,
     tcpEstablished: !!o.tcpEstablished,
-    policy: { ...defaultPolicy, downtimeBudgetMs: parseDuration(o.maxDowntime), maxIterations: o.maxIterations, onNotConverging: o.onNotConverging },
+    policy: { ...defaultPolicy, downtimeBudgetMs: parseDuration(o.maxDowntime), maxIterations: o.maxIterations, onNotConverging: o.onNotConverging, ...(o.cutoverWhen ? { cutoverWhen: o.cutoverWhen } : {}) },
     auto: !!o.auto,
     pageServerPort: o.port,
     targetAddress: o.targetAddress ?? o.target,
@@ -149,6 +151,7 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     downtimeBudgetMs: maxDowntime !== undefined ? parseDuration(maxDowntime) : undefined,
     maxIterations: typed('maxIterations') as number | undefined,
     onNotConverging: typed('onNotConverging') as MigrateCliOptions['onNotConverging'] | undefined,
+    cutoverWhen: typed('cutoverWhen') as MigrateCliOptions['cutoverWhen'] | undefined,
     auto: typed('auto') as boolean | undefined,
     shellJob: typed('shellJob') as boolean | undefined,
     tcpEstablished: typed('tcpEstablished') as boolean | undefined,
@@ -345,6 +348,7 @@ export function registerMigrateCommands(program: Command): void {
       .description('Live-migrate a process tree from --source to --target with CRIU')
       .option('--auto', 'let the policy decide when to cut over (no keys needed)')
       .addOption(new Option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging').choices(['rollback', 'cutover']).default('rollback'))
+      .addOption(new Option('--cutover-when <edge>', "auto mode cuts over when this fits the budget: band (the estimate's upper edge; the default) or prediction").choices(['band', 'prediction']))
       .option('--keep-images', 'keep the image directories after a successful migration')
       .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back')
       .option('--force', 'start even when preflight finds blockers')
@@ -366,6 +370,7 @@ export function registerMigrateCommands(program: Command): void {
       .description('Print a plan file built from flags: ferry plan new --source A --target B --pid N > plan.yaml')
       .option('--auto', 'let the policy decide when to cut over (no keys needed)')
       .addOption(new Option('--on-not-converging <what>', 'auto mode, when pre-copy stops converging').choices(['rollback', 'cutover']).default('rollback'))
+      .addOption(new Option('--cutover-when <edge>', "auto mode cuts over when this fits the budget: band (the estimate's upper edge; the default) or prediction").choices(['band', 'prediction']))
       .option('--keep-images', 'keep the image directories after a successful migration')
       .option('--health-command <argv...>', 'a command run on the target after restore; non-zero rolls back'),
   ).action((o: MigrateCliOptions) => {

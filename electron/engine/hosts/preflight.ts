@@ -1,3 +1,5 @@
+// Restore memory cliff (issue 11)
+import { restoreMemoryCheck } from '../../../shared/restore-cost.ts';
 import type { CheckResult, MigrationPlan, PreflightReport, ProcessDetail, ProcessInfo } from '../../../shared/domain.ts';
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
@@ -224,6 +226,16 @@ export async function runPreflight(
         ? pass('target-memory', target, 'Free memory on target', `${Math.round(mem / 1024)} MiB available for ${Math.round(rssKiB / 1024)} MiB`)
         : fail('target-memory', target, 'Free memory on target', `${Math.round(mem / 1024)} MiB available, the tree needs ${Math.round(rssKiB / 1024)} MiB`, 'Free memory on the target or pick a bigger host.'),
     );
+  }
+  // Restore memory cliff (issue 11): images and the restored tree together against MemAvailable.
+  if (mem !== undefined) {
+    const c = restoreMemoryCheck(mem * 1024, rssKiB * 1024);
+    if (c.status === 'pass') checks.push(pass('restore-memory', target, 'Restore fits in memory', c.detail));
+    else if (c.status === 'warn')
+      checks.push(
+        warn('restore-memory', target, 'Restore fits in memory', c.detail, 'Expect a restore several times slower (the estimate counts it); free memory on the target or pick a bigger host to keep the freeze short.'),
+      );
+    // 'fail' (the tree alone does not fit) is the target-memory check's blocker above.
   }
   await run.run(target, ['mkdir', '-p', '--', plan.workDir]);
   const disk = parseDfAvailable((await run.run(target, ['df', '-Pk', '--', plan.workDir])).stdout);

@@ -68,3 +68,73 @@ describe('learning cutover costs from past journals (the recorded converging run
     expect(learned.basis).not.toMatch(/Defaults .*restore/);
   });
 });
+
+/**
+ * Issue 11: one run must not poison the next. The 512 MiB lab run of docs/CRIU.md restored
+ * 132755 pages in 21 s (over the memory cliff); the recorded converging run restored 33861
+ * pages of a 128 MiB process in about 1.3 s. Both journals between the same hosts.
+ */
+describe('learned restore costs at two sizes: fit by size, reject outliers, prefer recent runs', () => {
+  const small = replay(toRecords(convergingEvents()));
+  const restoreOf = (r: typeof small) => r.commands.find((c) => c.argv.includes('restore'))!;
+  const smallMs = restoreOf(small).durationMs!;
+  const smallPages = small.restoreStats!.pagesRestored!;
+  /** A copy of the recorded run with another restore (pages, ms) and start time. */
+  const variant = (pages: number, ms: number, at: string) => {
+    const r = structuredClone(small);
+    r.restoreStats = { ...r.restoreStats, pagesRestored: pages };
+    restoreOf(r).durationMs = ms;
+    r.startedAt = at;
+    return r;
+  };
+  const big = variant(132755, 21_000, '2026-11-24T10:00:00.000Z');
+  const smallPre = small.iterations.filter((i) => i.kind === 'pre-dump');
+  const bigPre = smallPre.map((i, k) => ({ ...i, pagesWritten: k === 0 ? 132755 : i.pagesWritten, pagesSkippedParent: k === 0 ? 0 : 132755 - i.pagesWritten }));
+  const restoreTerm = (e: ReturnType<typeof estimateDowntime>) => e.terms.find((t) => t.name === 'restore')!;
+
+  it('a 512 MiB run does not make a 128 MiB prediction wrong (the pooled line did)', () => {
+    const costs = learnCosts([small, big], convergingPlan.source, convergingPlan.target)!;
+    expect(costs.restoreSamples?.map((x) => x.pages)).toEqual([smallPages, 132755]);
+    const e = estimateDowntime({ iterations: smallPre, budgetMs: 300, costs });
+    const t = restoreTerm(e);
+    expect(Math.abs(t.ms - smallMs) / smallMs).toBeLessThan(0.05);
+    expect(t.detail).toMatch(/restore learned from 1 past run of a similar size \(33861–33861 pages.*1 of another size left out/);
+    // The pooled fixed + per-page line through both sizes, as before: far off for 128 MiB.
+    const { restoreSamples: _, ...pooled } = costs;
+    const old = restoreTerm(estimateDowntime({ iterations: smallPre, budgetMs: 300, costs: pooled }));
+    expect(Math.abs(old.ms - smallMs) / smallMs).toBeGreaterThan(0.5);
+  });
+
+  it('and a 128 MiB run does not make a 512 MiB prediction wrong', () => {
+    const costs = learnCosts([big, small], convergingPlan.source, convergingPlan.target)!;
+    const t = restoreTerm(estimateDowntime({ iterations: bigPre, budgetMs: 6000, costs }));
+    expect(Math.abs(t.ms - 21_000) / 21_000).toBeLessThan(0.05);
+    expect(t.detail).toMatch(/132755–132755 pages/);
+  });
+
+  it('only past runs of other sizes: the lab default, and the basis says why', () => {
+    const costs = learnCosts([big], convergingPlan.source, convergingPlan.target)!;
+    const e = estimateDowntime({ iterations: smallPre, budgetMs: 300, costs });
+    expect(restoreTerm(e).source).toBe('default');
+    expect(e.basis).toMatch(/no past restore of a similar size: 1 of other sizes left out/);
+  });
+
+  it('rejects an outlier among runs of the same size', () => {
+    const runs = [1200, 1300, 12_000, 1250].map((ms, i) => variant(smallPages + i * 100, ms, `2026-11-2${i}T00:00:00.000Z`));
+    const costs = learnCosts(runs, convergingPlan.source, convergingPlan.target)!;
+    const t = restoreTerm(estimateDowntime({ iterations: smallPre, budgetMs: 300, costs }));
+    expect(t.detail).toMatch(/3 past runs .*1 outlier rejected/);
+    expect(t.ms).toBeLessThan(1400);
+    expect(t.ms).toBeGreaterThan(1100);
+  });
+
+  it('prefers the newest runs: the host got faster, the five newest count', () => {
+    // Journals listed newest first (as the service lists them); learnCosts orders by start time.
+    const slowOld = [1, 2, 3].map((d) => variant(smallPages, 3000, `2026-11-0${d}T00:00:00.000Z`));
+    const fastNew = [1, 2, 3, 4, 5].map((d) => variant(smallPages, 1000, `2026-11-1${d}T00:00:00.000Z`));
+    const costs = learnCosts([...fastNew, ...slowOld].reverse(), convergingPlan.source, convergingPlan.target)!;
+    const t = restoreTerm(estimateDowntime({ iterations: smallPre, budgetMs: 300, costs }));
+    expect(t.ms).toBeCloseTo(1000, 6);
+    expect(t.detail).toMatch(/5 past runs .*3 older left out/);
+  });
+});

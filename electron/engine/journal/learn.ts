@@ -1,4 +1,4 @@
-import type { CutoverCosts } from '../../../shared/estimate.ts';
+import type { CutoverCosts, RestoreSample } from '../../../shared/estimate.ts';
 import type { Replay } from './journal.ts';
 
 const median = (xs: number[]): number | undefined => {
@@ -60,6 +60,7 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
   const dumpOverhead: number[] = [];
   const copy: number[] = [];
   const restore: { ms: number; pages: number }[] = [];
+  const samples: RestoreSample[] = [];
   for (const r of runs) {
     const m = measuredCutover(r);
     if (m.dumpFixedMs !== undefined && m.dumpOverheadMs !== undefined) {
@@ -67,8 +68,13 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
       dumpOverhead.push(m.dumpOverheadMs);
     }
     if (m.copyMs !== undefined) copy.push(m.copyMs);
-    if (m.restoreMs !== undefined && m.restoredPages !== undefined) restore.push({ ms: m.restoreMs, pages: m.restoredPages });
+    if (m.restoreMs !== undefined && m.restoredPages !== undefined) {
+      restore.push({ ms: m.restoreMs, pages: m.restoredPages });
+      samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(r.startedAt ? { at: r.startedAt } : {}) });
+    }
   }
+  // Oldest first: the estimate prefers the newest runs of a similar size (restoreFromHistory).
+  samples.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
   if (!dumpFixed.length && !copy.length && !restore.length) return undefined;
   const costs: CutoverCosts = {
     dumpFixedMs: median(dumpFixed),
@@ -78,11 +84,14 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
     from: `${runs.length} past migration${runs.length === 1 ? '' : 's'} ${source} → ${target}`,
   };
   Object.assign(costs, restoreLine(restore));
+  // Each run's restore on its own (issue 11): the estimate fits by size and rejects outliers.
+  if (samples.length) costs.restoreSamples = samples;
   return costs;
 }
 
 /**
- * Restore cost as fixed + per page. With runs whose sizes really differ (by a fifth or more),
+ * Restore cost as fixed + per page, pooled over every run (kept for callers without a size;
+ * the estimate uses `restoreSamples` by size when it has them). With runs whose sizes really differ (by a fifth or more),
  * a least-squares line; otherwise (one run, or the same process again and again, where a line
  * through near-equal sizes would amplify noise into nonsense) the time per page of those runs:
  * restore work grows with the pages restored.

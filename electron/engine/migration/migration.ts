@@ -17,8 +17,13 @@ import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, p
 import { PostcopyCutover } from './postcopy.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
-import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
+import { parseMemAvailable, runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
+// Restore probe (issue 11): the restore's cost measured on the target during pre-copy.
+import { parseDdTotals, type RestoreProbe } from '../../../shared/restore-cost.ts';
+import { RestoreLogReader, windowState } from '../../../shared/restore-progress.ts';
+import { formatMs, PAGE_SIZE, type DowntimeEstimateDetail } from '../../../shared/estimate.ts';
+import type { ExecResult } from '../../ssh/index.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
@@ -44,6 +49,11 @@ export const STEP_TIMEOUTS = {
  * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
  */
 export const LOG_LIMIT_BLOCKS = 512 * 1024;
+/** Restore probe (issue 11): at most this much of each page image is read, within this bound. */
+export const RESTORE_PROBE_MIB = 128;
+export const RESTORE_PROBE_TIMEOUT_S = 60;
+/** Restore progress (issue 11): how often the pages loaded and the elapsed window are shown. */
+const RESTORE_WATCH_INTERVAL_MS = 500;
 /** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
 const TRANSFER_EVENT_INTERVAL_MS = 250;
 
@@ -113,6 +123,8 @@ export class Migration {
   /** Cutover costs past migrations between these hosts measured (restore, dump overhead). */
   private readonly learned?: CutoverCosts;
   private lastRecommendation?: Recommendation;
+  /** Restore probe: page images read on the target after the first pre-dump, and its MemAvailable. */
+  private restoreProbe?: RestoreProbe;
   private bytesThroughConsole = 0;
   private freezeWindowMs?: number;
   private predictedAtCutover?: number;
@@ -454,6 +466,7 @@ export class Migration {
     this.iterations.push(it);
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
     if (i === 1) await this.measureCopy(dir);
+    if (i === 1) await this.measureRestore(dir);
     this.estimate(Date.now());
   }
 
@@ -463,7 +476,7 @@ export class Migration {
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
@@ -488,6 +501,110 @@ export class Migration {
     this.copyMs = r.durationMs;
     await this.run.run(target, ['rm', '-rf', '--', probe]);
   }
+
+  // --- Restore probe (issue 11) -------------------------------------------------------------
+  /**
+   * Measure on the target, outside any freeze, what the restore will pay there: read the page
+   * images the first pre-dump wrote, once past the page cache (O_DIRECT: what a restore over
+   * the memory cliff pays) and once through it (the way restore reads them), at most
+   * RESTORE_PROBE_MIB per file, and read MemAvailable. The estimate then uses it as a measured
+   * term and tells whether images and the restored process fit in memory together.
+   * A probe that fails leaves the estimate on its defaults: it never stops the migration.
+   */
+  private async measureRestore(imagesDir: string): Promise<void> {
+    const { target } = this.plan;
+    const read = async (direct: boolean) => {
+      const r = await this.run.run(
+        target,
+        ['timeout', String(RESTORE_PROBE_TIMEOUT_S), 'sh', '-c', 'cd "$1" && n=$2 && shift 2 && for f in pages-*.img; do dd if="$f" of=/dev/null bs=1M count="$n" "$@" || exit; done', 'ferry-restore-probe', imagesDir, String(RESTORE_PROBE_MIB), ...(direct ? ['iflag=direct'] : [])],
+        { what: direct ? 'reading the page images past the page cache (restore probe)' : 'reading the page images as restore will (restore probe)' },
+      );
+      return r.code === 0 ? parseDdTotals(r.stderr) : undefined;
+    };
+    const cold = await read(true);
+    const warm = await read(false);
+    const mem = parseMemAvailable((await this.run.run(target, ['cat', '/proc/meminfo'], { quiet: true })).stdout);
+    if (!warm || warm.bytes === 0) return;
+    this.restoreProbe = {
+      readBytes: warm.bytes,
+      readMs: warm.seconds * 1000,
+      ...(cold && cold.bytes > 0 ? { coldReadBytes: cold.bytes, coldReadMs: cold.seconds * 1000 } : {}),
+      ...(mem !== undefined ? { memAvailableBytes: mem * 1024 } : {}),
+    };
+  }
+  // --- end restore probe ---------------------------------------------------------------------
+
+  // --- Restore progress (issue 11) ----------------------------------------------------------
+  /**
+   * While `criu restore` runs: one recorded follower of its log on the target counts the
+   * pages loaded ('transfer' events, elapsed against the prediction in the label), and the
+   * moment the freeze window passes the band's upper edge a policy note says so. The follower
+   * is stopped as soon as the restore exits; it never changes the restore's outcome.
+   */
+  private async watchRestore(restoring: Promise<ExecResult>, dir: string, freezeStart: number): Promise<{ result: ExecResult; endedAtMs: number }> {
+    const { target } = this.plan;
+    const e = this.lastEstimate as DowntimeEstimateDetail | undefined;
+    const totalPages = e?.totalPages ?? 0;
+    const reader = new RestoreLogReader();
+    const following = new AbortController();
+    const follower = this.run
+      .run(target, ['sh', '-c', 'tail -c +1 -F -- "$1" 2>/dev/null | grep --line-buffered -e "Read piov" -e "Restore finished"', 'ferry-follow-restore', `${dir}/restore.log`], {
+        quiet: true,
+        signal: following.signal,
+        onStdout: (chunk) => reader.feed(chunk.toString('utf8')),
+      })
+      .catch(() => undefined);
+    let done: ExecResult | undefined;
+    let endedAtMs = 0;
+    let failed: { error: unknown } | undefined;
+    const settled = restoring.then(
+      (r) => {
+        endedAtMs = Date.now();
+        done = r;
+      },
+      (error: unknown) => void (failed = { error }),
+    );
+    let warned = false;
+    let shown = -1;
+    let shownAt = -Infinity;
+    const report = () => {
+      const elapsed = (done ? endedAtMs : Date.now()) - freezeStart;
+      const pages = reader.pagesLoaded;
+      const label =
+        `restore on ${target}: pages loaded, freeze ${formatMs(elapsed)}` + (e ? ` of ${formatMs(e.predictedMs)} predicted (band up to ${formatMs(e.highMs)})` : '');
+      if (pages !== shown || elapsed - shownAt >= 1000) {
+        shown = pages;
+        shownAt = elapsed;
+        this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: pages * PAGE_SIZE, ...(totalPages > 0 ? { totalBytes: totalPages * PAGE_SIZE } : {}) });
+      }
+      if (e && !warned && windowState(elapsed, e) === 'past-band') {
+        warned = true;
+        this.deps.record({
+          type: 'decision',
+          migrationId: this.id,
+          by: 'policy',
+          action: 'restore past its band',
+          reason: `The freeze window has lasted ${formatMs(elapsed)}, past the band's upper edge ${formatMs(e.highMs)} (predicted ${formatMs(e.predictedMs)}, budget ${formatMs(e.budgetMs)}): ${pages} of ${totalPages || '?'} pages loaded on ${target}. Ferry lets the restore finish (stopping it now would not shorten the freeze).`,
+          at: this.now(),
+        });
+      }
+    };
+    try {
+      while (!done && !failed) {
+        report();
+        await Promise.race([settled, new Promise((r) => setTimeout(r, RESTORE_WATCH_INTERVAL_MS))]);
+      }
+      if (failed) throw failed.error;
+      // The last lines of the log: give the follower a moment, then the final count.
+      for (let i = 0; i < 10 && !reader.complete && done!.code === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      report();
+    } finally {
+      following.abort();
+      await follower;
+    }
+    return { result: done!, endedAtMs };
+  }
+  // --- end restore progress ------------------------------------------------------------------
 
   private async readDumpStats(host: string, dir: string): Promise<DumpStats> {
     const buf = await this.run.readFile(host, `${dir}/stats-dump`);
@@ -603,13 +720,15 @@ export class Migration {
     this.setPhase('restore');
     this.restoreStarted = true;
     const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope })];
-    const rr = await this.run.run(
+    const restoring = this.run.run(
       target,
       // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
       this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv,
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
-    this.freezeWindowMs = Date.now() - freezeStart;
+    const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
+    // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped.
+    this.freezeWindowMs = endedAtMs - freezeStart;
     this.serviceProbe?.markFreeze(freezeStart, freezeStart + this.freezeWindowMs);
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs

@@ -108,6 +108,18 @@ describe('parsePlanYaml', () => {
     expect(parsePlanYaml(`${MINIMAL}file_sync:\n  - /etc/a\n  - /etc/b c\n`, 'p').fileSync).toEqual(['/etc/a', '/etc/b c']);
   });
 
+  test('policy.cutover_when (issue 11): band or prediction; absent is band; anything else names the choices', () => {
+    expect(parsePlanYaml(`${MINIMAL}policy: { cutover_when: prediction }\n`, 'p').policy.cutoverWhen).toBe('prediction');
+    expect(parsePlanYaml(`${MINIMAL}policy: { cutover_when: band }\n`, 'p').policy.cutoverWhen).toBe('band');
+    expect(parsePlanYaml(MINIMAL, 'p').policy.cutoverWhen).toBeUndefined();
+    const e = errorOf(`${MINIMAL}policy: { cutover_when: upper }\n`);
+    expect(e.message).toMatch(/policy\.cutover_when: must be band or prediction/);
+    expect(e.hint).toMatch(/upper edge fits the budget/);
+    // Round trip: what renderPlanYaml writes reads back the same.
+    const p = parsePlanYaml(`${MINIMAL}policy: { cutover_when: prediction }\n`, 'p');
+    expect(parsePlanYaml(renderPlanYaml(p), 'p').policy.cutoverWhen).toBe('prediction');
+  });
+
   test('a plain scalar YAML would read as a number is taken as written where text is expected', () => {
     const p = parsePlanYaml('source: 1234\ntarget: b\nprocess: { pid: 1 }\npage_server: { address: 10.0 }\n', 'p');
     expect([p.source, p.targetAddress]).toEqual(['1234', '10.0']);

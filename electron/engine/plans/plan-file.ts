@@ -171,7 +171,7 @@ const PROBE_KEYS = [...PROBE_KINDS, 'from', 'interval', 'timeout'] as const;
 /** Hook phases as the file names them -> the plan's keys. */
 const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
 const HOOK_KEYS = ['name', 'on', 'command', 'timeout', 'env'] as const;
-const POLICY_KEYS = ['max_iterations', 'growth_threshold', 'min_pages', 'on_not_converging'] as const;
+const POLICY_KEYS = ['max_iterations', 'growth_threshold', 'min_pages', 'on_not_converging', 'cutover_when'] as const;
 const HEALTH_KINDS = ['command', 'tcp', 'http'] as const;
 
 const HINTS: Record<string, string> = {
@@ -186,6 +186,8 @@ const HINTS: Record<string, string> = {
   'policy.growth_threshold': 'Write a percentage like 10%: pre-copy is not converging when the pages written grow by more than this.',
   'policy.min_pages': 'Write an integer, 0 or more.',
   'policy.on_not_converging': 'Write rollback or cutover.',
+  // Cutover rule (issue 11)
+  'policy.cutover_when': "Write band (auto mode cuts over only when the estimate's upper edge fits the budget) or prediction (when the point prediction fits).",
   page_server: 'Write page_server: { address: 10.0.0.2, port: 27000 }; both keys are optional.',
   'page_server.address': "Write the target's address as the source reaches it: a host name or an IP address.",
   'page_server.port': 'Write a TCP port, an integer from 1 to 65535.',
@@ -452,6 +454,7 @@ class PlanReader {
       field('growth_threshold', 'growthThreshold', (v, p) => this.percent(v, p), showPercent);
       field('min_pages', 'minPages', (v, p) => this.int(v, p));
       field('on_not_converging', 'onNotConverging', (v, p) => this.oneOf(v, p, ['rollback', 'cutover'] as const));
+      field('cutover_when', 'cutoverWhen', (v, p) => this.oneOf(v, p, ['band', 'prediction'] as const)); // issue 11
     }
 
     let targetAddress: string | undefined;
@@ -756,7 +759,8 @@ const HEADER = [
   '   mode               precopy (iterative pre-dumps) | cold (one dump) | postcopy (pages follow; lost if the source dies)  (precopy)',
   `   downtime_budget    the freeze window you accept at cutover: 300ms, 1.5s  (${showMs(defaultPolicy.downtimeBudgetMs)})`,
   `   policy             max_iterations (${defaultPolicy.maxIterations}), growth_threshold (${showPercent(defaultPolicy.growthThreshold)}), min_pages (${defaultPolicy.minPages}),`,
-  `                      on_not_converging: rollback | cutover (${defaultPolicy.onNotConverging})`,
+  `                      on_not_converging: rollback | cutover (${defaultPolicy.onNotConverging}),`,
+  "                      cutover_when: band (the estimate's upper edge fits the budget) | prediction  (band)",
   `   page_server        address: the target as the source reaches it (the target alias); port (${PLAN_FILE_DEFAULTS.pageServerPort})`,
   `   work_dir           image directory on both hosts, an absolute path  (${PLAN_FILE_DEFAULTS.workDir})`,
   '   file_sync          files copied to the target at cutover  ([])',
@@ -833,6 +837,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
       growth_threshold: showPercent(p.growthThreshold),
       min_pages: p.minPages,
       on_not_converging: p.onNotConverging,
+      ...(p.cutoverWhen ? { cutover_when: p.cutoverWhen } : {}), // issue 11: absent means band
     },
     page_server: { address: plan.targetAddress, port: plan.pageServerPort },
     work_dir: plan.workDir,
@@ -885,6 +890,7 @@ export interface PlanOverrides {
   downtimeBudgetMs?: number;
   maxIterations?: number;
   onNotConverging?: MigrationPlan['policy']['onNotConverging'];
+  cutoverWhen?: MigrationPlan['policy']['cutoverWhen']; // issue 11
   auto?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
@@ -918,6 +924,7 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.downtimeBudgetMs !== undefined) out.policy.downtimeBudgetMs = o.downtimeBudgetMs;
   if (o.maxIterations !== undefined) out.policy.maxIterations = o.maxIterations;
   if (o.onNotConverging !== undefined) out.policy.onNotConverging = o.onNotConverging;
+  if (o.cutoverWhen !== undefined) out.policy.cutoverWhen = o.cutoverWhen; // issue 11
   if (o.auto !== undefined) out.auto = o.auto;
   if (o.shellJob !== undefined) out.shellJob = o.shellJob;
   if (o.tcpEstablished !== undefined) out.tcpEstablished = o.tcpEstablished;
@@ -952,6 +959,7 @@ const FILE_NAMES: Record<string, string> = {
   'policy.growthThreshold': 'policy.growth_threshold',
   'policy.minPages': 'policy.min_pages',
   'policy.onNotConverging': 'policy.on_not_converging',
+  'policy.cutoverWhen': 'policy.cutover_when',
   pageServerPort: 'page_server.port',
   targetAddress: 'page_server.address',
   workDir: 'work_dir',

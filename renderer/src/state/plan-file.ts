@@ -48,6 +48,7 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     growthThreshold: String(plan.policy.growthThreshold),
     minPages: String(plan.policy.minPages),
     onNotConverging: plan.policy.onNotConverging,
+    cutoverWhen: plan.policy.cutoverWhen ?? 'band',
     auto: plan.auto,
     targetAddress: plan.targetAddress,
     pageServerPort: String(plan.pageServerPort),

@@ -19,6 +19,8 @@ export interface PlanDraft extends ProbeDraft {
   growthThreshold: string;
   minPages: string;
   onNotConverging: 'cutover' | 'rollback';
+  /** Cutover rule (issue 11): what must fit the budget before auto mode cuts over. */
+  cutoverWhen: 'band' | 'prediction';
   auto: boolean;
   targetAddress: string;
   pageServerPort: string;
@@ -58,6 +60,7 @@ export function defaultDraft(): PlanDraft {
     growthThreshold: String(defaultPolicy.growthThreshold),
     minPages: String(defaultPolicy.minPages),
     onNotConverging: defaultPolicy.onNotConverging,
+    cutoverWhen: 'band',
     auto: false,
     targetAddress: '',
     pageServerPort: String(DEFAULT_PAGE_SERVER_PORT),
@@ -107,6 +110,7 @@ const FIELD_OF: Record<string, DraftField> = {
   'policy.growthThreshold': 'growthThreshold',
   'policy.minPages': 'minPages',
   'policy.onNotConverging': 'onNotConverging',
+  'policy.cutoverWhen': 'cutoverWhen',
   targetAddress: 'targetAddress',
   pageServerPort: 'pageServerPort',
   workDir: 'workDir',
@@ -157,6 +161,8 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
       growthThreshold: num(d.growthThreshold),
       minPages: num(d.minPages),
       onNotConverging: d.onNotConverging,
+      // Absent means 'band' (issue 11): only the user's other choice is written into the plan.
+      ...(d.cutoverWhen === 'prediction' ? { cutoverWhen: 'prediction' as const } : {}),
     },
     auto: d.auto,
     pageServerPort: num(d.pageServerPort),

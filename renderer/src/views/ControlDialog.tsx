@@ -51,7 +51,7 @@ function StartBody({ plan }: { plan: MigrationPlan }) {
           <li>
             It runs pre-dumps while the process keeps running, streaming pages to a page server on {plan.target} ({plan.targetAddress}:{plan.pageServerPort}).
             {plan.auto
-              ? ` In auto mode it cuts over when the estimate fits the ${formatMs(plan.policy.downtimeBudgetMs)} budget; if pre-copy stops converging it will ${plan.policy.onNotConverging === 'cutover' ? 'cut over anyway' : 'roll back'}.`
+              ? ` In auto mode it cuts over when the estimate's ${plan.policy.cutoverWhen === 'prediction' ? 'prediction' : 'upper edge'} fits the ${formatMs(plan.policy.downtimeBudgetMs)} budget; if pre-copy stops converging it will ${plan.policy.onNotConverging === 'cutover' ? 'cut over anyway' : 'roll back'}.`
               : ' In manual mode it waits for you after each pre-dump: one more, cut over, or roll back.'}
           </li>
         ) : plan.mode === 'postcopy' ? (

@@ -131,6 +131,14 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
             </select>
           )}
         </Field>
+        <Field label="Cut over when" field="cutoverWhen" errors={errors} hint="Auto mode only: what must fit the downtime budget">
+          {(id) => (
+            <select id={id} value={draft.cutoverWhen} onChange={(e) => edit({ cutoverWhen: e.target.value as PlanDraft['cutoverWhen'] })}>
+              <option value="band">The estimate's upper edge fits</option>
+              <option value="prediction">The prediction fits</option>
+            </select>
+          )}
+        </Field>
         <div className="field checkbox">
           <label>
             <input type="checkbox" checked={draft.auto} onChange={(e) => edit({ auto: e.target.checked })} /> Auto mode: cut over when the policy says so

@@ -12,8 +12,8 @@ export function TransferBar({ m }: { m: MigrationState }) {
       <div className="transfer-label">
         {t.label}: {formatBytes(t.doneBytes)}
         {known && ` of ${formatBytes(t.totalBytes)}`}
-        {/* Post-copy counts CRIU's 4 KiB pages; say them as CRIU does. */}
-        {known && t.label.startsWith('post-copy') && ` (${Math.round(t.doneBytes / 4096)} of ${Math.round(t.totalBytes! / 4096)} pages)`}
+        {/* Post-copy and the restore count CRIU's 4 KiB pages; say them as CRIU does. */}
+        {known && (t.label.startsWith('post-copy') || t.label.startsWith('restore')) && ` (${Math.round(t.doneBytes / 4096)} of ${Math.round(t.totalBytes! / 4096)} pages)`}
       </div>
       <div
         className={`progress${known ? '' : ' indeterminate'}`}

@@ -1,0 +1,81 @@
+/**
+ * Issue 11 in the lab, one bounded migration: the restore is measured on the target during
+ * pre-copy (outside the freeze) and the estimate rests on it, and while `criu restore` runs
+ * its progress (pages loaded, from its own log) is shown. One lab boot, one 128 MiB migration.
+ */
+import { describe, expect, it } from 'vitest';
+import { startWorkload } from '../../lab/index.ts';
+import { readJournal, replay, journalPath } from '../journal/journal.ts';
+import { engineLab, WORKLOAD_PID } from '../testing/lab.ts';
+import type { DowntimeEstimateDetail } from '../../../shared/estimate.ts';
+
+const lab = engineLab('ferry-rp-', 12);
+const { env, plan, waitForCounterAbove, expectRunsOnlyOn, migrate } = lab;
+
+describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore measured before the cutover, and followed during it', () => {
+  lab.useInSuite();
+
+  it('probes the page images on the target after the first pre-dump, uses it in the estimate, and shows the restore loading pages', async () => {
+    const name = 'probe';
+    await startWorkload({ env, host: 'source', mib: 128, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
+    const before = await waitForCounterAbove('source', name, 0);
+    const m = migrate(plan(), (e, control) => {
+      if (e.type === 'estimate' && !e.live) control(m.events.filter((x) => x.type === 'iteration').length < 2 ? 'one-more' : 'cutover-now');
+    });
+    const r = await m.done;
+    expect(r.error).toBeUndefined();
+    expect(r.outcome).toBe('committed');
+    const after = await waitForCounterAbove('target', name, before.counter);
+    expect(after.verify).toBe('OK');
+    await expectRunsOnlyOn('lab-target');
+
+    // Preflight judged the memory cliff before anything was dumped: 128 MiB twice fits in 1 GiB.
+    const cliff = m.events.find((e) => e.type === 'decision' && e.action.startsWith('preflight') && e.reason.includes('Restore fits in memory'));
+    expect(cliff && cliff.type === 'decision' ? cliff.action : undefined).toBe('preflight pass');
+
+    const journal = replay(readJournal(journalPath(m.id, { env })).records);
+    // The probe ran on the target, between the first pre-dump and the final dump, as recorded commands.
+    const argvs = journal.commands.map((c) => ({ host: c.host, line: c.argv.join(' '), code: c.code }));
+    const at = (re: RegExp) => argvs.findIndex((c) => re.test(c.line));
+    const probeCold = at(/ferry-restore-probe .*iflag=direct/);
+    const probeWarm = argvs.findIndex((c) => /ferry-restore-probe/.test(c.line) && !/iflag=direct/.test(c.line));
+    expect(probeCold).toBeGreaterThan(at(/criu pre-dump/));
+    expect(probeWarm).toBeGreaterThan(probeCold);
+    expect(probeWarm).toBeLessThan(at(/criu dump /));
+    expect(argvs[probeWarm]!.host).toBe('lab-target');
+    expect(argvs[probeWarm]!.code).toBe(0);
+
+    // Every estimate after the first pre-dump rests on the measured restore and says so.
+    const estimates = m.events.flatMap((e) => (e.type === 'estimate' ? [e.estimate as DowntimeEstimateDetail] : []));
+    expect(estimates.length).toBeGreaterThan(0);
+    for (const e of estimates) {
+      expect(e.basis).toMatch(/restore measured on the target: read \d+ MiB of page images/);
+      const t = e.terms.find((x) => x.name === 'restore')!;
+      expect(t.source).toBe('measured');
+      // 128 MiB images + the restored process fit in a 1 GiB target: no cliff.
+      expect(e.restoreMemory?.fits).toBe(true);
+    }
+
+    // The restore's progress came from CRIU's own log on the target, and ended at CRIU's count.
+    const progress = m.events.flatMap((e) => (e.type === 'transfer' && e.label.startsWith('restore on lab-target') ? [e] : []));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[progress.length - 1]!.label).toMatch(/predicted \(band up to/);
+    const lastPages = progress[progress.length - 1]!.doneBytes / 4096;
+    expect(lastPages).toBe(journal.restoreStats?.pagesRestored);
+
+    // Past the band's upper edge the engine said so while the restore ran; within it, it did not.
+    const e = estimates[estimates.length - 1]!;
+    const pastBand = m.events.filter((x) => x.type === 'decision' && x.action === 'restore past its band');
+    // (The last progress report is taken at the moment the restore returned, the window's end.)
+    expect(pastBand.length).toBe(r.freezeWindowMs! > e.highMs ? 1 : 0);
+    const restoreCmd = journal.commands.find((c) => c.argv.includes('restore') && c.argv.some((a) => a.endsWith('criu')));
+    const t = e.terms.find((x) => x.name === 'restore')!;
+    const probeCmds = journal.commands.filter((c) => c.argv.includes('ferry-restore-probe'));
+    console.log(
+      `restore probe commands: ${probeCmds.map((c) => `${c.argv.includes('iflag=direct') ? 'direct' : 'cached'} ${c.durationMs} ms`).join(', ')}\n` +
+        `restore probe: ${t.detail}\n` +
+        `restore: predicted ${Math.round(t.ms)} ms (${Math.round(t.lowMs)}–${Math.round(t.highMs)}), measured ${restoreCmd?.durationMs} ms for ${journal.restoreStats?.pagesRestored} pages\n` +
+        `freeze window: predicted ${r.predictedMs} ms (${Math.round(e.lowMs)}–${Math.round(e.highMs)}), measured ${r.freezeWindowMs} ms`,
+    );
+  }, 10 * 60_000);
+});
