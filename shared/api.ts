@@ -108,6 +108,7 @@ export const planSchema = z.object({
   healthCheck: healthCheckSchema,
   retention: z.enum(['keep', 'delete-on-commit']),
   hooks: hooksSchema.optional(),
+  tls: z.boolean().optional(), // issue 13: absent means on
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

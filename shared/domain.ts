@@ -161,6 +161,16 @@ export interface MigrationPlan {
   retention: 'keep' | 'delete-on-commit';
   /** Traffic hooks at phase boundaries; absent means none. */
   hooks?: PlanHooks;
+  /**
+   * TLS (issue 13): page streams (page server, lazy pages) encrypted and both ends
+   * authenticated by a per-migration CA. Absent means on; false only on a network you trust.
+   */
+  tls?: boolean;
+}
+
+/** Whether a plan's page streams use TLS (on unless the plan says false). */
+export function planUsesTls(plan: Pick<MigrationPlan, 'tls'>): boolean {
+  return plan.tls !== false;
 }
 
 export type Phase =

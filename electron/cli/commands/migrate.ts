@@ -33,6 +33,8 @@ export interface MigrateCliOptions {
   sync: string[];
   keepImages?: boolean;
   healthCommand?: string[];
+  /** false with --no-tls (issue 13). */
+  tls?: boolean;
   force?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -55,6 +57,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileSync: o.sync,
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
+    tls: o.tls !== false, // issue 13
   };
 }
 
@@ -72,6 +75,7 @@ function addPlanOptions(cmd: Command): Command {
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
     .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
     .option('--tcp-established', 'dump established TCP connections (only useful if the IP moves too)')
+    .option('--no-tls', 'send pages in clear, without TLS (only on a network you trust)')
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -113,6 +117,7 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     sync: typed('sync') as string[] | undefined,
     keepImages: typed('keepImages') as boolean | undefined,
     healthCommand: typed('healthCommand') as string[] | undefined,
+    tls: typed('tls') as boolean | undefined,
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }

@@ -158,6 +158,7 @@ const ROOT_KEYS = [
   'shell_job',
   'tcp_established',
   'hooks',
+  'tls',
 ] as const;
 /** Hook phases as the file names them -> the plan's keys. */
 const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
@@ -191,6 +192,7 @@ const HINTS: Record<string, string> = {
   auto: 'Write true (the policy decides when to cut over) or false (you decide).',
   shell_job: 'Write true or false.',
   tcp_established: 'Write true or false.',
+  tls: 'Write true (page streams encrypted and authenticated; the default) or false (plain TCP, only on a network you trust).',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -465,6 +467,7 @@ class PlanReader {
     const shellJob = n('shell_job', 'shellJob', (v) => this.bool(v, 'shell_job')) as boolean | undefined;
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
     const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
+    const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined; // issue 13
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -484,6 +487,7 @@ class PlanReader {
       healthCheck: healthCheck ?? { ...d.healthCheck },
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
+      ...(tls !== undefined ? { tls } : {}),
     };
   }
 
@@ -707,6 +711,8 @@ const HEADER = [
   '   auto               true: the policy decides when to cut over; false: you do  (false)',
   '   shell_job          the process is not a session leader (criu --shell-job)  (false)',
   '   tcp_established    dump established TCP connections  (false)',
+  '   tls                page streams over TLS, both hosts authenticated by a CA made for this migration;',
+  '                      false sends process memory in clear: only on a network you trust  (true)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -774,6 +780,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     auto: plan.auto,
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
+    ...(plan.tls !== undefined ? { tls: plan.tls } : {}),
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
   });
   doc.commentBefore = HEADER;
@@ -821,6 +828,8 @@ export interface PlanOverrides {
   sync?: string[];
   keepImages?: boolean;
   healthCommand?: string[];
+  /** --no-tls (issue 13). */
+  tls?: boolean;
 }
 
 /**
@@ -848,6 +857,7 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.workDir !== undefined) out.workDir = o.workDir;
   if (o.sync !== undefined) out.fileSync = [...o.sync];
   if (o.keepImages !== undefined) out.retention = o.keepImages ? 'keep' : 'delete-on-commit';
+  if (o.tls !== undefined) out.tls = o.tls;
   if (o.healthCommand?.length) {
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };

@@ -20,6 +20,7 @@ const FULL: MigrationPlan = {
   fileSync: ['/etc/app.conf', '/etc/app b.conf'],
   healthCheck: { kind: 'command', argv: ['curl', '-fsS', 'http://127.0.0.1:8080/health'], timeoutMs: 10000 },
   retention: 'keep',
+  tls: false,
   hooks: {
     beforeCutover: [{ name: 'drain', on: 'local', argv: ['lb-ctl', 'drain', 'app 1'], timeoutMs: 20000, env: ['LB_TOKEN'] }],
     afterRestore: [{ name: 'switch', on: 'target', argv: ['sh', '-c', 'echo up > /run/app.state'], timeoutMs: 30000 }],

@@ -53,6 +53,7 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     workDir: plan.workDir,
     shellJob: plan.shellJob,
     tcpEstablished: plan.tcpEstablished,
+    tls: plan.tls !== false,
     fileSync: plan.fileSync.join('\n'),
     healthKind: hc.kind,
     healthArgv: (hc.argv ?? []).join('\n'),
