@@ -1,7 +1,7 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { newPlan } from '../../../shared/api.ts';
 import { LocalHost } from '../commands/local.ts';
 import { CommandRunner } from '../commands/runner.ts';
@@ -33,8 +33,11 @@ describe('preflight for post-copy', () => {
 describe('preflight: CRIU with TLS', () => {
   // Each host is this machine with a fake `criu` first on PATH: its --help with or without the
   // TLS lines (criu prints them only when built with GnuTLS). The probe itself runs for real.
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
   const fakeCriu = (withTls: boolean) => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-fake-criu-'));
+    dirs.push(dir);
     const help = `Usage:\\n  criu dump|pre-dump -t PID [<options>]\\n${withTls ? '  --tls-cacert FILE     trust certificates signed only by this CA\\n  --tls                 use TLS to secure remote connection\\n' : ''}Other options:\\n`;
     writeFileSync(join(dir, 'criu'), `#!/bin/sh\nprintf '${help}'\n`);
     chmodSync(join(dir, 'criu'), 0o755);
