@@ -58,7 +58,8 @@ async function startMarker(marker: Buffer): Promise<void> {
 }
 
 async function markerStatus(alias: string): Promise<string | undefined> {
-  const r = await sh(alias, 'rm -f /tmp/ferry-marker.status; kill -USR1 "$1" || exit 1; for i in $(seq 50); do [ -s /tmp/ferry-marker.status ] && exec cat /tmp/ferry-marker.status; sleep 0.2; done; exit 1', String(WORKLOAD_PID));
+  // Signal only once the handler is in place (SigCgt has SIGUSR1, bit 9): before that, USR1 kills python.
+  const r = await sh(alias, 'c=$(awk \'/^SigCgt/ {print $2}\' /proc/$1/status) || exit 1; [ $((0x$c & 0x200)) -ne 0 ] || exit 2; rm -f /tmp/ferry-marker.status; kill -USR1 "$1" || exit 1; for i in $(seq 50); do [ -s /tmp/ferry-marker.status ] && exec cat /tmp/ferry-marker.status; sleep 0.2; done; exit 1', String(WORKLOAD_PID));
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
