@@ -68,7 +68,7 @@ async function capture(): Promise<{ stop(): Promise<Buffer> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-tls-cap-'));
   const file = path.join(dir, 'link.pcap');
   const filter = `udp port ${lab.ports.link.source} or udp port ${lab.ports.link.target}`;
-  const p: ResultPromise = execa(tcpdump!, ['-i', 'lo', '-U', '-s', '0', '-w', file, filter], { reject: false, stdin: 'ignore' });
+  const p: ResultPromise = execa(tcpdump!, ['-i', 'lo', '--immediate-mode', '-U', '-s', '0', '-w', file, filter], { reject: false, stdin: 'ignore' });
   // tcpdump says "listening on lo" once it captures.
   await new Promise<void>((resolve, reject) => {
     let err = '';
@@ -80,6 +80,8 @@ async function capture(): Promise<{ stop(): Promise<Buffer> }> {
   });
   return {
     async stop() {
+      // tcpdump drops what it has not yet read from the kernel when interrupted: let it catch up.
+      await new Promise((r) => setTimeout(r, 1500));
       p.kill('SIGINT');
       await p;
       const bytes = readFileSync(file);
