@@ -209,10 +209,10 @@ export class Migration {
     if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
     else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
-    steps.push(`delete this migration's images on ${target} (${this.dir})`);
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`); // TLS: issue 13
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
-    steps.push(`delete this migration's images on ${source} (${this.dir})`);
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`); // TLS: issue 13
     if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
     return steps;
   }
