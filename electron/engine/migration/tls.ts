@@ -12,6 +12,11 @@
  *   --address (the lazy dump) would check its *client* against its own listening address, so
  *   the lazy dump runs with --tls-no-cn-verify: it still takes only a certificate signed by
  *   this migration's CA, which signed exactly two (source and target).
+ * Seen in the lab (Debian criu 3.17.1, GnuTLS): ECDSA P-256 keys and an IP subjectAltName
+ * pass ("tls: TLS handshake completed" on both ends); a client without a certificate gets
+ * "Accepted connection from A:P" then "tls: TLS handshake failed: Certificate is required."
+ * in the page server's log, and the one-shot page server exits, so the source's (pre-)dump
+ * then fails to connect: refusedPeer() turns that into an error naming the stranger.
  *
  * Why the system's `openssl` CLI: it is on every Linux and macOS machine (OpenSSL or
  * LibreSSL), makes keys and X.509 certificates with no npm dependency (Node's crypto makes
