@@ -605,7 +605,11 @@ export class Migration {
       setPhase: (p, note) => this.setPhase(p, note),
       copyArgv: (d) => this.copyArgv(d),
       limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
-      fail: (command, host, r, logPath) => this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath),
+      fail: async (command, host, r, logPath) => {
+        // Issue 13: the lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
+        if (this.tls && (command === 'dump' || command === 'lazy-pages')) await this.explainRefusedPeer(dir, 'lazy dump');
+        return this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath);
+      },
       rollbackRequested: () => this.rollbackRequested(),
       onSourceFrozen: () => (this.sourceFrozen = true),
       onRestoreStarted: () => (this.restoreStarted = true),
@@ -712,17 +716,20 @@ export class Migration {
     }
   }
 
-  /** A (pre-)dump failed: if the page server refused a stranger that connected first, say who. */
-  private async explainRefusedPeer(dir: string): Promise<void> {
+  /**
+   * A page stream failed: if its TLS listener refused a stranger that connected first, say who.
+   * Pre-copy's listener is the target's page server; post-copy's, the source's lazy dump.
+   */
+  private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
     if (!this.tls) return;
     const { source, target } = this.plan;
-    const log = `${dir}/page-server.log`;
+    const [listener, expected, log] = what === 'page server' ? [target, source, `${dir}/page-server.log`] : [source, target, `${dir}/dump.log`];
     const text = await this.run
-      .run(target, ['tail', '-c', '65536', '--', log], { quiet: true })
+      .run(listener, ['tail', '-c', '65536', '--', log], { quiet: true })
       .then((r) => r.stdout)
       .catch(() => '');
     const r = refusedPeer(text);
-    if (r) throw refusedPeerError(target, source, this.plan.pageServerPort, r, log);
+    if (r) throw refusedPeerError(listener, expected, this.plan.pageServerPort, r, log, what);
   }
   // --- end TLS ---
 

@@ -96,5 +96,10 @@ describe('per-migration TLS material', () => {
     expect(e.host).toBe('dst');
     expect(e.message).toContain('10.0.0.1:41234');
     expect(refusedPeer('(00.01) Accepted connection from 10.0.0.1:41234\n(00.02) page-server: done\n')).toBeUndefined();
+    // Post-copy: the source's lazy dump is the listener, and the target the peer it expects.
+    const lazy = refusedPeerError('src', 'dst', 27000, { peer: '10.0.0.9:5555', why: 'TLS handshake failed: Certificate is required.' }, '/w/2/dump.log', 'lazy dump');
+    expect(lazy.host).toBe('src');
+    expect(lazy.message).toMatch(/^The lazy dump on src refused 10\.0\.0\.9:5555: it connected to port 27000 before dst/);
+    expect(lazy.hint).toMatch(/find 10\.0\.0\.9 and stop it/);
   });
 });

@@ -217,13 +217,23 @@ export function refusedPeer(log: string): { peer: string; why: string } | undefi
   return { peer: accepted[1]!, why: tlsError[1]!.trim() };
 }
 
-/** The error for a page stream a stranger tried to take over (the first connection was not the source's). */
-export function refusedPeerError(target: string, source: string, port: number, r: { peer: string; why: string }, logPath: string): FerryError {
+/**
+ * The error for a page stream a stranger tried to take over: `listener` (the target's page
+ * server; in post-copy the source's lazy dump) took a first connection that was not `expected`'s.
+ */
+export function refusedPeerError(
+  listener: string,
+  expected: string,
+  port: number,
+  r: { peer: string; why: string },
+  logPath: string,
+  what: 'page server' | 'lazy dump' = 'page server',
+): FerryError {
   return new FerryError({
     code: 'page-server-refused-peer',
-    host: target,
-    message: `The page server on ${target} refused ${r.peer}: it connected to port ${port} before ${source} and had no certificate from this migration's CA, so no page from it was taken; the page server stopped and ${source}'s pages could not follow`,
+    host: listener,
+    message: `The ${what} on ${listener} refused ${r.peer}: it connected to port ${port} before ${expected} and had no certificate from this migration's CA, so no page went to or came from it; the ${what} stopped and the pages could not follow`,
     evidence: `tls: ${r.why} (${logPath})`,
-    hint: `Something else on the migration network connects to port ${port} on ${target}: find ${r.peer.replace(/:\d+$/, '')} and stop it, or use another page server port; then start the migration again.`,
+    hint: `Something else on the migration network connects to port ${port} on ${listener}: find ${r.peer.replace(/:\d+$/, '')} and stop it, or use another page server port; then start the migration again.`,
   });
 }
