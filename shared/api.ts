@@ -132,6 +132,7 @@ export const planSchema = z.object({
   fileLocks: z.boolean().optional(),
   extUnixSk: z.boolean().optional(),
   networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
+  tls: z.boolean().optional(), // issue 13: absent means on
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

@@ -178,6 +178,16 @@ export interface MigrationPlan {
   extUnixSk?: boolean;
   /** How CRIU locks TCP connections during the freeze; auto picks what both hosts can run. */
   networkLock?: 'auto' | 'iptables' | 'nftables';
+  /**
+   * TLS (issue 13): page streams (page server, lazy pages) encrypted and both ends
+   * authenticated by a per-migration CA. Absent means on; false only on a network you trust.
+   */
+  tls?: boolean;
+}
+
+/** Whether a plan's page streams use TLS (on unless the plan says false). */
+export function planUsesTls(plan: Pick<MigrationPlan, 'tls'>): boolean {
+  return plan.tls !== false;
 }
 
 export type Phase =

@@ -6,7 +6,11 @@
  * resident memory, bytes that passed through the console, and the prediction error with lab
  * defaults against the error with costs learned from earlier runs between the same hosts.
  *
- *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1]
+ * Both runs use TLS on their page streams (the default); a third, pre-copy with TLS off, gives
+ * TLS's cost side by side: page-server bandwidth and freeze window, on and off
+ * (--no-tls-compare skips it).
+ *
+ *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1] [--no-tls-compare]
  */
 import { parseArgs } from 'node:util';
 import { defaultPolicy, newPlan } from '../../shared/api.ts';
@@ -17,7 +21,7 @@ import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts
 import { SshHub } from '../ssh/index.ts';
 import { table } from '../cli/progress.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, rate: { type: 'string', default: '1000' }, runs: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, rate: { type: 'string', default: '1000' }, runs: { type: 'string', default: '1' }, 'tls-compare': { type: 'boolean', default: true } }, allowNegative: true });
 const mib = Number(values.mib);
 const rate = Number(values.rate);
 const runs = Number(values.runs);
@@ -31,15 +35,18 @@ async function main() {
   process.stderr.write(`lab up…\n`);
   const up = await labUp({});
   const hub = new SshHub();
-  const results: Record<'cold' | 'precopy', MigrationResult[]> = { cold: [], precopy: [] };
+  type Series = 'cold' | 'precopy' | 'precopy-tls-off';
+  const results: Record<Series, MigrationResult[]> = { cold: [], precopy: [], 'precopy-tls-off': [] };
+  const series: Series[] = values['tls-compare'] ? ['cold', 'precopy', 'precopy-tls-off'] : ['cold', 'precopy'];
   try {
     for (let run = 0; run < runs; run++) {
-      for (const mode of ['cold', 'precopy'] as const) {
+      for (const s of series) {
+        const mode = s === 'cold' ? 'cold' : 'precopy';
         for (const alias of ['lab-source', 'lab-target']) {
           await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
           await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry-workload']);
         }
-        const name = `bench-${mode}-${run}`;
+        const name = `bench-${s}-${run}`;
         const wl = await startWorkload({ host: 'source', mib, rate, name }, hub);
         await new Promise((r) => setTimeout(r, 5000));
         const plan = newPlan({
@@ -50,21 +57,22 @@ async function main() {
           policy: { ...defaultPolicy, onNotConverging: 'cutover' },
           auto: true,
           targetAddress: LINK_ADDR.target,
+          tls: s !== 'precopy-tls-off',
         });
-        process.stderr.write(`run ${run + 1}/${runs}: ${mode}, ${mib} MiB at ${rate} pages/s…\n`);
+        process.stderr.write(`run ${run + 1}/${runs}: ${s}, ${mib} MiB at ${rate} pages/s…\n`);
         const service = new MigrationService((a) => hub.session(a), () => undefined);
         const r = await service.start(plan).done;
         const after = r.outcome === 'committed' ? await workloadStatus('target', { name }, hub).catch(() => undefined) : undefined;
         process.stderr.write(`  ${r.outcome}, freeze ${r.freezeWindowMs} ms, target ${after?.raw ?? 'n/a'}\n`);
         if (r.outcome !== 'committed' || after?.verify !== 'OK') throw new Error(`${mode} run did not migrate intact: ${r.error?.message ?? after?.raw}`);
-        results[mode].push(r);
+        results[s].push(r);
       }
     }
   } finally {
     await hub.closeAll();
   }
 
-  const row = (mode: 'cold' | 'precopy') => {
+  const row = (mode: Series) => {
     const rs = results[mode];
     const freeze = median(rs.map((r) => r.freezeWindowMs ?? NaN));
     const pred = median(rs.map((r) => r.predictedMs ?? NaN));
@@ -123,6 +131,17 @@ async function main() {
       `\npre-copy run ${i + 1}: measured ${Math.round(r.freezeWindowMs)} ms, predicted ${Math.round(e.predictedMs)} ms, band ${Math.round(e.lowMs)}–${Math.round(e.highMs)} ms: ${inBand ? 'inside' : 'OUTSIDE'} the band\n` +
         `  restore term ${Math.round(t?.ms ?? NaN)} ms (${t?.source}): ${t?.detail}\n`,
     );
+  }
+
+  // TLS's cost (issue 13): the same pre-copy with the page streams encrypted and in clear.
+  if (results['precopy-tls-off'].length) {
+    const bw = (rs: MigrationResult[]) => median(rs.flatMap((r) => r.iterations.filter((i) => i.kind === 'pre-dump' && i.bandwidthBytesPerSec).map((i) => i.bandwidthBytesPerSec!)));
+    const tlsRow = (label: string, rs: MigrationResult[]) => [label, `${(bw(rs) / 1048576).toFixed(1)} MiB/s`, `${Math.round(median(rs.map((r) => r.freezeWindowMs ?? NaN)))} ms`];
+    const on = results.precopy;
+    const off = results['precopy-tls-off'];
+    process.stdout.write(`\nTLS on the page streams: pre-copy with TLS on and off\n\n`);
+    process.stdout.write(`${table(['page streams', 'page-server bandwidth (pre-dumps)', 'freeze window'], [tlsRow('TLS', on), tlsRow('plain TCP', off)])}\n`);
+    process.stdout.write(`TLS / plain: bandwidth ${(bw(on) / bw(off)).toFixed(2)}x, freeze window ${(median(on.map((r) => r.freezeWindowMs ?? NaN)) / median(off.map((r) => r.freezeWindowMs ?? NaN))).toFixed(2)}x\n`);
   }
 }
 

@@ -228,3 +228,35 @@ describe('argv builders refuse bad values', () => {
     refused(() => restore({ ...D, external: ['--evil'] }), /external/);
   });
 });
+
+// TLS for page streams (issue 13)
+describe('argv builders with TLS', () => {
+  const tls = { cacert: '/w/m/tls/ca.pem', cert: '/w/m/tls/cert.pem', key: '/w/m/tls/key.pem' };
+  const flags = ['--tls', '--tls-cacert', tls.cacert, '--tls-cert', tls.cert, '--tls-key', tls.key];
+
+  it('page server, pre-dump and dump to it, after the endpoint', () => {
+    expect(pageServer({ imagesDir: '/w/1', port: 27000, daemon: true, tls })).toEqual(['criu', 'page-server', '-D', '/w/1', '--port', '27000', ...flags, '-d']);
+    expect(preDump({ pid: 7, imagesDir: '/w/1', pageServer: { address: '10.0.0.2', port: 27000 }, tls })).toEqual([
+      'criu', 'pre-dump', '-t', '7', '-D', '/w/1', '--page-server', '--address', '10.0.0.2', '--port', '27000', ...flags,
+    ]);
+    expect(dump({ pid: 7, imagesDir: '/w/2', leaveStopped: true, pageServer: { address: '10.0.0.2', port: 27000 }, tls })).toEqual([
+      'criu', 'dump', '-t', '7', '--leave-stopped', '-D', '/w/2', '--page-server', '--address', '10.0.0.2', '--port', '27000', ...flags,
+    ]);
+  });
+
+  it('post-copy: the lazy dump serves over TLS, the lazy-pages daemon connects with it', () => {
+    expect(dump({ pid: 7, imagesDir: '/w/2', lazyPages: { address: '10.0.0.1', port: 27000 }, tls: { ...tls, noCnVerify: true } })).toEqual([
+      'criu', 'dump', '-t', '7', '--lazy-pages', '--address', '10.0.0.1', '--port', '27000', '-D', '/w/2', ...flags, '--tls-no-cn-verify',
+    ]);
+    expect(lazyPages({ imagesDir: '/w/2', pageServer: { address: '10.0.0.1', port: 27000 }, tls })).toEqual([
+      'criu', 'lazy-pages', '--page-server', '--address', '10.0.0.1', '--port', '27000', ...flags, '-D', '/w/2',
+    ]);
+  });
+
+  it('without TLS nothing changes, and TLS without a page stream or with a bad path is refused', () => {
+    expect(preDump({ pid: 7, imagesDir: '/w/1', pageServer: { address: 'h', port: 1 } })).not.toContain('--tls');
+    expect(() => preDump({ pid: 7, imagesDir: '/w/1', tls })).toThrow(/TLS needs a page stream/);
+    expect(() => pageServer({ imagesDir: '/w/1', port: 1, tls: { ...tls, key: '-x' } })).toThrow(/TLS key/);
+    expect(() => pageServer({ imagesDir: '/w/1', port: 1, tls: { ...tls, cert: 'a\nb' } })).toThrow(/TLS certificate/);
+  });
+});

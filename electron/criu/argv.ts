@@ -59,7 +59,27 @@ export interface CriuImagesOptions {
   workDir?: string;
 }
 
-export interface PreDumpOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions, CriuTreeOptions {
+// --- TLS for page streams (issue 13) ---
+/**
+ * `--tls --tls-cacert CA --tls-cert CERT --tls-key KEY [--tls-no-cn-verify]`: the page stream
+ * (page server, lazy pages) runs over TLS. CRIU (criu/tls.c) trusts only --tls-cacert when it
+ * is given, the server requires a client certificate, and both ends check the peer's chain;
+ * unless --tls-no-cn-verify, each end also checks the peer's certificate names its own
+ * --address (so a listener bound to --address checks its *client* against that address).
+ */
+export interface CriuTlsOptions {
+  cacert: string;
+  cert: string;
+  key: string;
+  noCnVerify?: boolean;
+}
+
+export interface CriuTlsOption {
+  tls?: CriuTlsOptions;
+}
+// --- end TLS ---
+
+export interface PreDumpOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions, CriuTreeOptions, CriuTlsOption {
   /** `-t PID`: root of the tree to pre-dump. */
   pid: number;
   /** `--track-mem`: use soft-dirty tracking so the next (pre-)dump writes only changed pages. */
@@ -87,7 +107,7 @@ export type DumpPagesOptions =
 
 export type DumpOptions = Omit<PreDumpOptions, 'pageServer'> & LeaveOption & DumpPagesOptions;
 
-export interface PageServerOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions {
+export interface PageServerOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions, CriuTlsOption {
   /** `--address A`: listen only there (criu listens on all addresses by default). */
   address?: string;
   /** `--port P`. */
@@ -111,7 +131,7 @@ export interface RestoreOptions extends CriuBinaryOptions, CriuLogOptions, CriuI
   ignoreCgroups?: boolean;
 }
 
-export interface LazyPagesOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions {
+export interface LazyPagesOptions extends CriuBinaryOptions, CriuLogOptions, CriuImagesOptions, CriuTlsOption {
   /** `--page-server --address A --port P`: where the source's lazy dump serves pages. */
   pageServer?: CriuEndpoint;
   /** `--pidfile FILE`. */
@@ -277,6 +297,14 @@ function pidfile(command: string, out: string[], p: string | undefined): void {
   if (p !== undefined) out.push('--pidfile', checkPath(command, 'pidfile', p));
 }
 
+// TLS (issue 13): after the endpoint, so a command line reads "where, then how".
+function tlsFlags(command: string, out: string[], t: CriuTlsOptions | undefined): void {
+  if (t === undefined) return;
+  if (typeof t !== 'object' || t === null) invalid(command, 'tls', t, 'must be {cacert, cert, key}', 'Let Ferry make the migration’s certificates.');
+  out.push('--tls', '--tls-cacert', checkPath(command, 'TLS CA certificate', t.cacert), '--tls-cert', checkPath(command, 'TLS certificate', t.cert), '--tls-key', checkPath(command, 'TLS key', t.key));
+  if (t.noCnVerify) out.push('--tls-no-cn-verify');
+}
+
 function endpoint(command: string, what: string, out: string[], e: { address?: string; port: number }): void {
   if (e.address !== undefined) out.push('--address', checkAddress(command, `${what} address`, e.address));
   out.push('--port', String(checkPort(command, `${what} port`, e.port)));
@@ -325,12 +353,17 @@ export function cpuinfoCheck(opts: CpuinfoOptions): string[] {
 }
 
 /** Where a (pre-)dump's pages go: parent images to diff against, and the target's page server. */
-function pagesTo(c: string, out: string[], opts: { prevImagesDir?: string; pageServer?: CriuEndpoint }): void {
+function pagesTo(c: string, out: string[], opts: { prevImagesDir?: string; pageServer?: CriuEndpoint; tls?: CriuTlsOptions; lazyPages?: unknown }): void {
   if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
   if (opts.pageServer) {
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
+  // TLS (issue 13) protects a page stream: one to a page server, or a lazy dump's own server.
+  if (opts.tls !== undefined && !opts.pageServer && !opts.lazyPages) {
+    invalid(c, 'options', { tls: true }, 'TLS needs a page stream (--page-server or --lazy-pages)', 'Without a page server the pages are written locally; drop the TLS options.');
+  }
+  tlsFlags(c, out, opts.tls);
 }
 
 /** `criu pre-dump -t PID [--track-mem] -D DIR [--prev-images-dir ../N-1] [--page-server --address A --port P] ...` */
@@ -382,6 +415,7 @@ export function pageServer(opts: PageServerOptions): string[] {
   images(c, out, opts);
   if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
   endpoint(c, 'page server', out, { address: opts.address, port: opts.port });
+  tlsFlags(c, out, opts.tls); // issue 13
   if (opts.daemon) out.push('-d');
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
@@ -410,6 +444,7 @@ export function lazyPages(opts: LazyPagesOptions): string[] {
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
+  tlsFlags(c, out, opts.tls); // issue 13
   images(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);

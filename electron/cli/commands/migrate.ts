@@ -45,6 +45,8 @@ export interface MigrateCliOptions {
   probeFrom?: string;
   probeInterval?: string;
   probeTimeout?: string;
+  /** false with --no-tls (issue 13). */
+  tls?: boolean;
   force?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -71,6 +73,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileLocks: !!o.fileLocks,
     extUnixSk: !!o.extUnixSk,
     networkLock: o.networkLock ?? 'auto',
+    tls: o.tls !== false, // issue 13
   };
 }
 
@@ -119,6 +122,7 @@ function addPlanOptions(cmd: Command): Command {
     .option('--file-locks', 'dump and restore the file locks the tree holds (criu --file-locks)')
     .option('--ext-unix-sk', 'allow datagram sockets talking to a named unix socket outside the tree (criu --ext-unix-sk)')
     .addOption(new Option('--network-lock <method>', 'how CRIU locks TCP connections during the freeze; auto picks what both hosts can run').choices(['auto', 'iptables', 'nftables']))
+    .option('--no-tls', 'send pages in clear, without TLS (only on a network you trust)')
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -165,6 +169,7 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     keepImages: typed('keepImages') as boolean | undefined,
     healthCommand: typed('healthCommand') as string[] | undefined,
     serviceProbe: probeFlags(o),
+    tls: typed('tls') as boolean | undefined,
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }

@@ -180,6 +180,21 @@ export class CommandRunner {
     return { bytes: r.bytes, durationMs: Date.now() - startedAt.getTime() };
   }
 
+  /**
+   * Write a small file as root from data sent on stdin (TLS keys, issue 13). The record holds
+   * the path and mode only: stdin is never journaled, and the command prints nothing. Created
+   * under umask 077, then given `mode` (octal, e.g. '0600').
+   */
+  async writeFile(host: string, path: string, data: string | Buffer, opts: { mode: string; what?: string }): Promise<void> {
+    if (!/^0?[0-7]{3}$/.test(opts.mode)) throw new FerryError({ code: 'invalid-argument', host, message: `Not a file mode: ${opts.mode}` });
+    await this.run(host, ['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'ferry-write-file', path, opts.mode], {
+      stdin: data,
+      quiet: true,
+      check: true,
+      what: opts.what ?? `writing ${path}`,
+    });
+  }
+
   /** Read a (small, possibly binary) file as root: base64 through the exec channel works with sudo too. */
   async readFile(host: string, path: string, opts: RunOptions = {}): Promise<Buffer> {
     const r = await this.run(host, ['base64', '-w0', '--', path], { ...opts, quiet: true, check: true, what: `reading ${path}` });

@@ -1,7 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { newPlan } from '../../../shared/api.ts';
+import { LocalHost } from '../commands/local.ts';
+import { CommandRunner } from '../commands/runner.ts';
 import { parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { readText } from '../../criu/test-fixtures.ts';
-import { featuresFor, parseRouteSource } from './preflight.ts';
+import { checkTls, featuresFor, parseRouteSource } from './preflight.ts';
 
 describe('preflight for post-copy', () => {
   it('asks the target, and only the target, for uffd-noncoop', () => {
@@ -20,5 +26,36 @@ describe('preflight for post-copy', () => {
     expect(parseRouteSource('10.0.0.2 dev ens4 src 10.0.0.1 uid 0 \n    cache \n')).toBe('10.0.0.1');
     expect(parseRouteSource('fd00::2 from :: dev eth1 proto kernel src fd00::1 metric 256 pref medium')).toBe('fd00::1');
     expect(parseRouteSource('RTNETLINK answers: Network is unreachable')).toBeUndefined();
+  });
+});
+
+// TLS for page streams (issue 13)
+describe('preflight: CRIU with TLS', () => {
+  // Each host is this machine with a fake `criu` first on PATH: its --help with or without the
+  // TLS lines (criu prints them only when built with GnuTLS). The probe itself runs for real.
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const fakeCriu = (withTls: boolean) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fake-criu-'));
+    dirs.push(dir);
+    const help = `Usage:\\n  criu dump|pre-dump -t PID [<options>]\\n${withTls ? '  --tls-cacert FILE     trust certificates signed only by this CA\\n  --tls                 use TLS to secure remote connection\\n' : ''}Other options:\\n`;
+    writeFileSync(join(dir, 'criu'), `#!/bin/sh\nprintf '${help}'\n`);
+    chmodSync(join(dir, 'criu'), 0o755);
+    return new LocalHost({ env: { PATH: `${dir}:${process.env.PATH}` } });
+  };
+  const hosts: Record<string, LocalHost> = { a: fakeCriu(true), b: fakeCriu(false) };
+  const run = new CommandRunner(() => {}, (alias) => hosts[alias] as never, () => 'root');
+
+  it('passes a host whose criu has TLS, fails one without, with what to do', async () => {
+    const checks = await checkTls(newPlan({ source: 'a', target: 'b', pid: 1 }), run);
+    expect(checks.map((c) => [c.host, c.status])).toEqual([['a', 'pass'], ['b', 'fail']]);
+    expect(checks[1]!.fix).toMatch(/tls: false/);
+  });
+
+  it('with tls: false asks nothing and warns that pages travel in clear', async () => {
+    const checks = await checkTls(newPlan({ source: 'a', target: 'b', pid: 1, tls: false }), run);
+    expect(checks).toHaveLength(1);
+    expect(checks[0]!.status).toBe('warn');
+    expect(checks[0]!.detail).toMatch(/in clear/);
   });
 });

@@ -1,6 +1,6 @@
 // Restore memory cliff (issue 11)
 import { restoreMemoryCheck } from '../../../shared/restore-cost.ts';
-import type { CheckResult, MigrationPlan, PreflightReport, ProcessDetail, ProcessInfo } from '../../../shared/domain.ts';
+import { planUsesTls, type CheckResult, type MigrationPlan, type PreflightReport, type ProcessDetail, type ProcessInfo } from '../../../shared/domain.ts';
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
@@ -133,6 +133,7 @@ export async function runPreflight(
     }
   }
   if (!sv || !tv) return done(checks, privilege);
+  checks.push(...(await checkTls(plan, run))); // issue 13
 
   // 3. criu check and the features this mode needs; 4. kernels.
   const kernels: Record<string, string> = {};
@@ -299,6 +300,44 @@ async function checkPageServerPort(
   const fix = id === 'page-server-port' ? addressFix(plan, await suggestTargetAddress(plan, run), port) : `Check the address the source uses for the target (--target-address) and any firewall between them on TCP ${port}.`;
   return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, fix);
 }
+
+// --- TLS for page streams (issue 13) ---
+/**
+ * CRIU lists --tls-cacert in `criu --help` only when built with GnuTLS (crtools.c,
+ * #ifdef CONFIG_GNUTLS); a build without it refuses --tls ("CRIU was built without TLS support").
+ */
+export const CRIU_TLS_PROBE = ['sh', '-c', 'criu --help 2>&1 | grep -q -e "--tls-cacert"', 'ferry-criu-tls'];
+
+export async function checkTls(plan: MigrationPlan, run: CommandRunner): Promise<CheckResult[]> {
+  if (!planUsesTls(plan)) {
+    return [
+      warn(
+        'tls',
+        undefined,
+        'TLS for page streams',
+        `off (tls: false): the process's memory crosses the network from ${plan.source} to ${plan.target} in clear, and whatever reaches port ${plan.pageServerPort} first can feed the target pages`,
+        'Leave TLS on unless every host on the migration network is trusted (remove tls: false, or drop --no-tls).',
+      ),
+    ];
+  }
+  const out: CheckResult[] = [];
+  for (const host of [plan.source, plan.target]) {
+    const r = await run.run(host, CRIU_TLS_PROBE, { quiet: true });
+    out.push(
+      r.code === 0
+        ? pass('tls', host, 'CRIU with TLS', 'criu is built with GnuTLS (--tls): page streams will be encrypted and both hosts authenticated')
+        : fail(
+            'tls',
+            host,
+            'CRIU with TLS',
+            `this criu has no TLS support (criu --help lists no --tls-cacert)`,
+            'Install a CRIU built with GnuTLS (Debian/Ubuntu: apt-get install criu; the distribution package has it), or set tls: false (--no-tls) on a network you trust.',
+          ),
+    );
+  }
+  return out;
+}
+// --- end TLS ---
 
 function done(checks: CheckResult[], privilege: Record<string, Privilege>, process?: ProcessDetail, filesToSync: string[] = []): PreflightFacts {
   return { report: { checks, blockers: checks.filter((c) => c.status === 'fail').length }, privilege, process, filesToSync };

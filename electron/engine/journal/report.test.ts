@@ -288,3 +288,35 @@ describe('renderReport: client-visible downtime', () => {
     expect(renderReport(journaled(convergingEvents()))).not.toContain('Client-visible downtime');
   });
 });
+
+// TLS for page streams (issue 13)
+describe('report and runbook: TLS', () => {
+  const withPlan = (tls: boolean | undefined) =>
+    convergingEvents().map((t) => (t.event.type === 'migration-started' ? { ...t, event: { ...t.event, plan: { ...t.event.plan, ...(tls === undefined ? {} : { tls }) } } } : t));
+
+  it('says the page streams used TLS (absent in an old journal means on)', () => {
+    expect(renderReport(journaled(withPlan(undefined)))).toMatch(/\| page streams \| TLS, both hosts authenticated/);
+  });
+
+  it('says plainly when TLS was off', () => {
+    expect(renderReport(journaled(withPlan(false)))).toMatch(/\| page streams \| \*\*TLS off\*\*: pages crossed the network in clear/);
+  });
+
+  it('comments out a file written from stdin (a TLS key): the runbook has its path, never its content', () => {
+    const events = withPlan(true);
+    const at = events[2]!.at;
+    const iso = new Date(at).toISOString();
+    const id = 'c-tls-key';
+    const argv = ['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'ferry-write-file', '/var/lib/ferry/m/tls/key.pem', '0600'];
+    events.splice(
+      3,
+      0,
+      { at, event: { type: 'command-started', commandId: id, migrationId: MIGRATION_ID, host: 'lab-target', argv, sudo: false, startedAt: iso } },
+      { at, event: { type: 'command-finished', commandId: id, migrationId: MIGRATION_ID, code: 0, signal: null, durationMs: 5, timedOut: false, endedAt: iso } },
+    );
+    const sh = renderRunbook(journaled(events));
+    expect(sh).toMatch(/writes \/var\/lib\/ferry\/m\/tls\/key\.pem from data Ferry sent on stdin/);
+    expect(sh).toMatch(/^# ssh -n lab-target -- .*ferry-write-file/m);
+    expect(sh).not.toMatch(/-----BEGIN/);
+  });
+});

@@ -82,6 +82,13 @@ export function renderReport(r: Replay): string {
           ['process', `PID ${p.pid}${p.shellJob ? ' (--shell-job)' : ''}${p.tcpEstablished ? ' (--tcp-established)' : ''}${p.fileLocks ? ' (--file-locks)' : ''}${p.extUnixSk ? ' (--ext-unix-sk)' : ''}`],
           ['mode', `${p.mode}, ${p.auto ? 'auto (policy decides)' : 'manual'}`],
           ['page server', `${p.targetAddress}:${p.pageServerPort}`],
+          // Issue 13: say plainly whether process memory crossed the network encrypted.
+          [
+            'page streams',
+            p.tls === false
+              ? '**TLS off**: pages crossed the network in clear, and the page server took the first client that connected'
+              : 'TLS, both hosts authenticated by a CA made for this migration (keys deleted at commit or rollback)',
+          ],
           ['work dir', `${r.imagesRoot ?? p.workDir}`],
           [
             'policy',
@@ -389,6 +396,8 @@ export function renderRunbook(r: Replay): string {
     else if (c.timedOut) why = `timed out after ${formatMs(c.durationMs ?? 0)}`;
     else if (c.code !== 0) why = c.code === null || c.code === undefined ? `killed by signal ${c.signal ?? '?'}` : `exit ${c.code}`;
     else if (isRedacted(c.argv) || (c.pipeTo && isRedacted(c.pipeTo.argv))) why = 'a value was redacted in the journal: fill it in before running';
+    // Issue 13: TLS files reach a host on stdin, which the journal never holds.
+    else if (c.argv[3] === 'ferry-write-file') why = `writes ${c.argv[4]} from data Ferry sent on stdin, never journaled (a TLS certificate or key): make it with the openssl commands above (their private temp dir is gone) and feed it on stdin`;
     if (why) {
       out.push(`${when}: ${why}`, ...line.split('\n').map((l) => `# ${l}`));
     } else {

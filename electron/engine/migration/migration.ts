@@ -15,6 +15,9 @@ import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../sh
 import { recommend } from '../../../shared/policy.ts';
 import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
+import { installTls, makeMigrationTls, refusedPeer, refusedPeerError, removeTls, tlsDir } from './tls.ts'; // issue 13
+import { planUsesTls } from '../../../shared/domain.ts';
+import type { CriuTlsOptions } from '../../criu/argv.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
 import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
@@ -152,6 +155,8 @@ export class Migration {
   private readonly live: LiveDirty;
   /** Service probe: runs from just before the final dump until a settle time after the outcome. */
   private serviceProbe?: ServiceProbeRun;
+  /** TLS (issue 13): the criu options for this migration's page streams, once its keys are on both hosts. */
+  private tls?: CriuTlsOptions;
 
   constructor(
     public plan: MigrationPlan,
@@ -242,10 +247,10 @@ export class Migration {
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
     if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
     if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
-    steps.push(`delete this migration's images on ${target} (${this.dir})`);
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`); // TLS: issue 13
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
-    steps.push(`delete this migration's images on ${source} (${this.dir})`);
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`); // TLS: issue 13
     if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
     return steps;
   }
@@ -405,6 +410,7 @@ export class Migration {
 
     await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
     await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
+    await this.setUpTls(); // issue 13
 
     let i = 0;
     if (this.plan.mode === 'precopy') {
@@ -430,7 +436,7 @@ export class Migration {
     await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     const r = await this.run.run(
       target,
-      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4 }),
+      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4, tls: this.tls }),
       { timeoutMs: STEP_TIMEOUTS.pageServer },
     );
     if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
@@ -453,6 +459,7 @@ export class Migration {
         prevImagesDir: i > 1 ? `../${i - 1}` : undefined,
         pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
         ...criuTreeFlags(this.plan, this.networkLock),
+        tls: this.tls,
         log: 'pre-dump.log',
         verbosity: 4,
       }),
@@ -460,6 +467,7 @@ export class Migration {
     );
     const ended = Date.now();
     this.pageServerPidFile = undefined; // one-shot: it exits when the pre-dump disconnects
+    if (r.code !== 0) await this.explainRefusedPeer(dir); // issue 13
     if (r.code !== 0) await this.fail('pre-dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/pre-dump.log`);
     const stats = await this.readDumpStats(source, dir);
     const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
@@ -684,6 +692,7 @@ export class Migration {
         imagesDir: dir,
         leaveStopped: true,
         pageServer: { address: this.plan.targetAddress, port: this.plan.pageServerPort },
+        tls: this.tls,
         ...(incremental ? { trackMem: true, prevImagesDir: `../${last - 1}` } : {}),
         ...criuTreeFlags(this.plan, this.networkLock),
         log: 'dump.log',
@@ -694,6 +703,7 @@ export class Migration {
     this.pageServerPidFile = undefined;
     // Whatever the exit code, the tree may be stopped now; rollback checks and resumes it.
     this.sourceFrozen = true;
+    if (r.code !== 0) await this.explainRefusedPeer(dir); // issue 13
     if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
     const dumpEnded = Date.now();
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
@@ -790,12 +800,17 @@ export class Migration {
       dir,
       sourceAddress: this.sourceAddress,
       networkLock: this.networkLock,
+      tls: this.tls, // issue 13
       run: this.run,
       record: (e) => this.deps.record(e),
       setPhase: (p, note) => this.setPhase(p, note),
       copyArgv: (d) => this.copyArgv(d),
       limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
-      fail: (command, host, r, logPath) => this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath),
+      fail: async (command, host, r, logPath) => {
+        // Issue 13: the lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
+        if (this.tls && (command === 'dump' || command === 'lazy-pages')) await this.explainRefusedPeer(dir, 'lazy dump');
+        return this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath);
+      },
       rollbackRequested: () => this.rollbackRequested(),
       onSourceFrozen: () => (this.sourceFrozen = true),
       onRestoreStarted: () => (this.restoreStarted = true),
@@ -842,6 +857,7 @@ export class Migration {
     // The frozen copy on the source goes only after the target is verified.
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
+    await this.dropTls(); // issue 13
     if (this.plan.retention === 'delete-on-commit') {
       await this.run.run(source, ['rm', '-rf', '--', this.dir]);
       await this.run.run(target, ['rm', '-rf', '--', this.dir]);
@@ -849,6 +865,74 @@ export class Migration {
     this.setPhase('committed', `the process runs on ${target}`);
     return 'committed';
   }
+
+  // --- TLS for page streams (issue 13) ---
+  /**
+   * Make this migration's CA and host keys on the console and copy each host its share; or,
+   * with tls: false, say in the journal that pages travel in clear.
+   */
+  private async setUpTls(): Promise<void> {
+    const { source, target } = this.plan;
+    if (!planUsesTls(this.plan)) {
+      this.deps.record({
+        type: 'decision',
+        migrationId: this.id,
+        by: 'policy',
+        action: 'TLS off',
+        reason: `the plan says tls: false: pages travel ${source} → ${target} as plain TCP (the process's memory in clear), and whatever reaches port ${this.plan.pageServerPort} first can feed the target`,
+        at: this.now(),
+      });
+      return;
+    }
+    const material = await makeMigrationTls(this.run, this.id, [
+      { alias: source, address: this.sourceAddress },
+      { alias: target, address: this.plan.targetAddress },
+    ]);
+    try {
+      this.tls = await installTls(this.run, source, this.dir, material.hosts[source]!);
+      await installTls(this.run, target, this.dir, material.hosts[target]!);
+    } catch (e) {
+      // Still in preflight as far as rollback goes: leave no key behind.
+      this.tls = undefined;
+      for (const host of [source, target]) await removeTls(this.run, host, this.dir).catch(() => undefined);
+      throw e;
+    }
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: 'TLS on',
+      reason: `page streams over TLS: a CA made for this migration signed one certificate for ${source} and one for ${target}; each end takes only the other's. Keys in ${tlsDir(this.dir)} on both hosts (root only), deleted at commit or rollback`,
+      at: this.now(),
+    });
+  }
+
+  /** Delete both hosts' keys (commit; rollback deletes the whole work dir). A failure is reported, never fatal. */
+  private async dropTls(): Promise<void> {
+    if (!planUsesTls(this.plan)) return;
+    for (const host of [this.plan.source, this.plan.target]) {
+      await removeTls(this.run, host, this.dir).catch((e) =>
+        this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: `Delete ${tlsDir(this.dir)} on ${host} by hand: it holds this migration's TLS key.` } }),
+      );
+    }
+  }
+
+  /**
+   * A page stream failed: if its TLS listener refused a stranger that connected first, say who.
+   * Pre-copy's listener is the target's page server; post-copy's, the source's lazy dump.
+   */
+  private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
+    if (!this.tls) return;
+    const { source, target } = this.plan;
+    const [listener, expected, log] = what === 'page server' ? [target, source, `${dir}/page-server.log`] : [source, target, `${dir}/dump.log`];
+    const text = await this.run
+      .run(listener, ['tail', '-c', '65536', '--', log], { quiet: true })
+      .then((r) => r.stdout)
+      .catch(() => '');
+    const r = refusedPeer(text);
+    if (r) throw refusedPeerError(listener, expected, this.plan.pageServerPort, r, log, what);
+  }
+  // --- end TLS ---
 
   /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
   private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {

@@ -29,6 +29,7 @@ import { dump, LAZY_PAGE_SIZE, LAZY_READY, LazyProgressReader, lazyPages, restor
 import type { ExecResult } from '../../ssh/index.ts';
 import type { CommandRunner } from '../commands/runner.ts';
 import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
+import type { CriuTlsOptions } from '../../criu/argv.ts';
 
 export const POSTCOPY_TIMEOUTS = {
   /** The lazy dump freezes and writes metadata before it serves: as long as a dump may take. */
@@ -51,6 +52,8 @@ export interface PostcopyContext {
   sourceAddress: string;
   /** The network lock preflight chose (issue 10). */
   networkLock?: NetworkLock;
+  /** TLS (issue 13): this migration's key files, the same paths on both hosts; absent with tls: false. */
+  tls?: CriuTlsOptions;
   run: CommandRunner;
   record(e: EngineEvent): void;
   setPhase(phase: Phase, note?: string): void;
@@ -145,6 +148,10 @@ export class PostcopyCutover {
           imagesDir: dir,
           lazyPages: { address: this.ctx.sourceAddress, port: plan.pageServerPort },
           ...criuTreeFlags(plan, this.ctx.networkLock),
+          // Issue 13: a listener bound to --address checks its client's certificate against that
+          // address (criu/tls.c), so the lazy dump skips the name check and takes any certificate
+          // from this migration's CA: it signed the target's and the source's only.
+          tls: this.ctx.tls ? { ...this.ctx.tls, noCnVerify: true } : undefined,
           log: 'dump.log',
           verbosity: 4,
         }),
@@ -171,7 +178,7 @@ export class PostcopyCutover {
 
     this.daemon = this.start(
       target,
-      this.ctx.limitLog(lazyPages({ pageServer: { address: this.ctx.sourceAddress, port: plan.pageServerPort }, imagesDir: dir, log: 'lazy-pages.log', verbosity: 4 })),
+      this.ctx.limitLog(lazyPages({ pageServer: { address: this.ctx.sourceAddress, port: plan.pageServerPort }, tls: this.ctx.tls, imagesDir: dir, log: 'lazy-pages.log', verbosity: 4 })),
       POSTCOPY_TIMEOUTS.transfer + POSTCOPY_TIMEOUTS.daemonListening + POSTCOPY_TIMEOUTS.restore,
     );
     const listening = await this.waitForLog(target, `${dir}/lazy-pages.log`, LAZY_READY.daemonListening, POSTCOPY_TIMEOUTS.daemonListening, this.daemon);

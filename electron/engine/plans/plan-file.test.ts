@@ -361,12 +361,19 @@ describe('ferry plan (CLI)', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^# Ferry migration plan/);
     fs.writeFileSync(path.join(dir, 'new.yaml'), r.stdout);
-    expect(loadPlanFile(path.join(dir, 'new.yaml'))).toStrictEqual({ ...parsePlanYaml(MINIMAL, 'p'), source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', auto: true, fileSync: ['/etc/app.conf'], policy: { ...defaultPolicy, downtimeBudgetMs: 1500 }, fileLocks: false, extUnixSk: false, networkLock: 'auto' });
+    expect(loadPlanFile(path.join(dir, 'new.yaml'))).toStrictEqual({ ...parsePlanYaml(MINIMAL, 'p'), source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', auto: true, fileSync: ['/etc/app.conf'], policy: { ...defaultPolicy, downtimeBudgetMs: 1500 }, fileLocks: false, extUnixSk: false, networkLock: 'auto', tls: true });
     // Preflight inventory (issue 10): the CRIU options a preflight finding asks for.
     const locks = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--file-locks', '--ext-unix-sk', '--network-lock', 'nftables']);
     expect(locks.stdout).toMatch(/^file_locks: true$/m);
     expect(locks.stdout).toMatch(/^ext_unix_sk: true$/m);
     expect(locks.stdout).toMatch(/^network_lock: nftables$/m);
+    expect(r.stdout).toMatch(/^tls: true$/m);
+    // TLS (issue 13): --no-tls turns it off in the file; a bad value names the key.
+    const off = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--no-tls']);
+    expect(off.stdout).toMatch(/^tls: false$/m);
+    expect(parsePlanYaml(`${MINIMAL}\ntls: false\n`, 'p').tls).toBe(false);
+    expect(parsePlanYaml(MINIMAL, 'p').tls).toBeUndefined();
+    expect(() => parsePlanYaml(`${MINIMAL}\ntls: maybe\n`, 'p')).toThrow(/tls/);
     const bad = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--work-dir', 'relative']);
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toMatch(/work_dir: must be an absolute path/);

@@ -164,6 +164,7 @@ const ROOT_KEYS = [
   'file_locks',
   'ext_unix_sk',
   'network_lock',
+  'tls',
 ] as const;
 /** Service probe: exactly one of tcp/http, the rest optional. */
 const PROBE_KINDS = ['tcp', 'http'] as const;
@@ -210,6 +211,7 @@ const HINTS: Record<string, string> = {
   file_locks: 'Write true or false.',
   ext_unix_sk: 'Write true or false.',
   network_lock: 'Write auto (what both hosts can run), iptables or nftables.',
+  tls: 'Write true (page streams encrypted and authenticated; the default) or false (plain TCP, only on a network you trust).',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -489,6 +491,7 @@ class PlanReader {
     const fileLocks = n('file_locks', 'fileLocks', (v) => this.bool(v, 'file_locks')) as boolean | undefined;
     const extUnixSk = n('ext_unix_sk', 'extUnixSk', (v) => this.bool(v, 'ext_unix_sk')) as boolean | undefined;
     const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
+    const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined; // issue 13
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -512,6 +515,7 @@ class PlanReader {
       ...(fileLocks !== undefined ? { fileLocks } : {}),
       ...(extUnixSk !== undefined ? { extUnixSk } : {}),
       ...(networkLock !== undefined ? { networkLock } : {}),
+      ...(tls !== undefined ? { tls } : {}),
     };
   }
 
@@ -775,6 +779,8 @@ const HEADER = [
   '   file_locks         dump and restore the file locks the tree holds (criu --file-locks)  (false)',
   '   ext_unix_sk        datagram sockets talking to a named socket outside the tree (criu --ext-unix-sk)  (false)',
   '   network_lock       auto | iptables | nftables: how CRIU locks TCP connections in the freeze  (auto)',
+  '   tls                page streams over TLS, both hosts authenticated by a CA made for this migration;',
+  '                      false sends process memory in clear: only on a network you trust  (true)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -851,6 +857,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     ...(plan.fileLocks !== undefined ? { file_locks: plan.fileLocks } : {}),
     ...(plan.extUnixSk !== undefined ? { ext_unix_sk: plan.extUnixSk } : {}),
     ...(plan.networkLock !== undefined ? { network_lock: plan.networkLock } : {}),
+    ...(plan.tls !== undefined ? { tls: plan.tls } : {}),
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
     ...(plan.serviceProbe ? { service_probe: renderProbe(plan.serviceProbe) } : {}),
   });
@@ -905,6 +912,8 @@ export interface PlanOverrides {
   healthCommand?: string[];
   /** Service probe flags: a kind and target replace the file's probe; the rest adjust it. */
   serviceProbe?: Partial<ServiceProbe>;
+  /** --no-tls (issue 13). */
+  tls?: boolean;
 }
 
 /**
@@ -944,6 +953,7 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
     }
     out.serviceProbe = { ...base, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
   }
+  if (o.tls !== undefined) out.tls = o.tls;
   if (o.healthCommand?.length) {
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };

@@ -24,6 +24,7 @@ const FULL: MigrationPlan = {
   fileLocks: true,
   extUnixSk: true,
   networkLock: 'nftables',
+  tls: false,
   hooks: {
     beforeCutover: [{ name: 'drain', on: 'local', argv: ['lb-ctl', 'drain', 'app 1'], timeoutMs: 20000, env: ['LB_TOKEN'] }],
     afterRestore: [{ name: 'switch', on: 'target', argv: ['sh', '-c', 'echo up > /run/app.state'], timeoutMs: 30000 }],

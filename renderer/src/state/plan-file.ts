@@ -57,6 +57,7 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     tcpEstablished: plan.tcpEstablished,
     fileLocks: plan.fileLocks ?? false,
     extUnixSk: plan.extUnixSk ?? false,
+    tls: plan.tls !== false,
     fileSync: plan.fileSync.join('\n'),
     healthKind: hc.kind,
     healthArgv: (hc.argv ?? []).join('\n'),

@@ -30,6 +30,8 @@ export interface PlanDraft extends ProbeDraft {
   // Preflight inventory (issue 10): criu --file-locks and --ext-unix-sk.
   fileLocks: boolean;
   extUnixSk: boolean;
+  /** Page streams over TLS (issue 13); on by default. */
+  tls: boolean;
   /** One absolute path per line. */
   fileSync: string;
   healthKind: HealthCheck['kind'];
@@ -69,6 +71,7 @@ export function defaultDraft(): PlanDraft {
     tcpEstablished: false,
     fileLocks: false,
     extUnixSk: false,
+    tls: true,
     fileSync: '',
     healthKind: 'none',
     healthArgv: '',
@@ -174,6 +177,9 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   };
   const errors: PlanErrors = {};
   const hooks = draftHooks(d.hooks);
+  // TLS (issue 13): absent means on, so a plan opened without the key round-trips unchanged.
+  delete (candidate as { tls?: boolean }).tls;
+  if (!d.tls || d.base?.tls === true) Object.assign(candidate, { tls: d.tls });
   if (!hooks.ok) errors.hooks = 'Fix the hooks marked below';
   else if (hooks.hooks) Object.assign(candidate, { hooks: hooks.hooks });
   // The form is the truth for hooks: removing the last one removes an opened file's hooks too.

@@ -173,6 +173,15 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
           <label>
             <input type="checkbox" checked={draft.extUnixSk} onChange={(e) => edit({ extUnixSk: e.target.checked })} /> External unix sockets (--ext-unix-sk)
           </label>
+          {/* TLS for page streams (issue 13) */}
+          <label>
+            <input type="checkbox" checked={draft.tls} onChange={(e) => edit({ tls: e.target.checked })} /> Encrypt and authenticate pages (TLS)
+          </label>
+          {!draft.tls && (
+            <p className="warn-text" data-testid="tls-off-warning">
+              Without TLS the process's memory crosses the network in clear, and anything that reaches the page server port first can feed the target pages. Only on a network you trust.
+            </p>
+          )}
         </div>
       </fieldset>
 
