@@ -161,6 +161,17 @@ export interface MigrationPlan {
   retention: 'keep' | 'delete-on-commit';
   /** Traffic hooks at phase boundaries; absent means none. */
   hooks?: PlanHooks;
+  // --- service address (issue 10, part 2) ---
+  /** An address clients use, moved from the source's interface to the target's inside the freeze window; absent means none. */
+  serviceAddress?: ServiceAddress;
+}
+
+/** The service address that moves with the process: "10.0.0.100/24" and the interface it lives on at each host. */
+export interface ServiceAddress {
+  /** IPv4 or IPv6 address with its prefix length. */
+  address: string;
+  sourceInterface: string;
+  targetInterface: string;
 }
 
 export type Phase =

@@ -37,6 +37,28 @@ export interface MigrateCliOptions {
   json?: boolean;
   verbose?: boolean;
   trustFingerprint?: string[];
+  /** Service address (issue 10, part 2): ADDRESS/PREFIX, and SOURCE_IF[,TARGET_IF]. */
+  serviceAddress?: string;
+  serviceInterface?: string[];
+}
+
+/** "eth1" (both hosts) or "eth1,br0" (source, target). */
+function interfaces(v: string): string[] {
+  const parts = v.split(',');
+  if (parts.length > 2 || parts.some((p) => !p)) {
+    throw new FerryError({ code: 'invalid-argument', message: `--service-interface takes IF or SOURCE_IF,TARGET_IF, got ${v}`, hint: 'For example --service-interface eth1 or --service-interface eth1,br0.' });
+  }
+  return parts;
+}
+
+/** The plan's service address from --service-address and --service-interface (both or neither). */
+export function serviceAddressFromOptions(o: Pick<MigrateCliOptions, 'serviceAddress' | 'serviceInterface'>): Pick<MigrationPlan, 'serviceAddress'> {
+  if (o.serviceAddress === undefined && !o.serviceInterface) return {};
+  if (o.serviceAddress === undefined || !o.serviceInterface?.length) {
+    throw new FerryError({ code: 'invalid-argument', message: '--service-address and --service-interface go together', hint: 'For example --service-address 10.0.0.100/24 --service-interface eth1.' });
+  }
+  const [src, tgt] = o.serviceInterface;
+  return { serviceAddress: { address: o.serviceAddress, sourceInterface: src!, targetInterface: tgt ?? src! } };
 }
 
 export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
@@ -55,6 +77,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileSync: o.sync,
     healthCheck: o.healthCommand?.length ? { kind: 'command', argv: o.healthCommand } : { kind: 'none' },
     retention: o.keepImages ? 'keep' : 'delete-on-commit',
+    ...serviceAddressFromOptions(o),
   };
 }
 
@@ -72,6 +95,8 @@ function addPlanOptions(cmd: Command): Command {
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
     .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
     .option('--tcp-established', 'dump established TCP connections (only useful if the IP moves too)')
+    .option('--service-address <addr/prefix>', 'an address clients use (10.0.0.100/24): moved from the source to the target inside the freeze window, announced, moved back on rollback')
+    .option('--service-interface <if[,if]>', 'the interface the service address lives on: one name for both hosts, or SOURCE_IF,TARGET_IF', interfaces)
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -113,6 +138,8 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     sync: typed('sync') as string[] | undefined,
     keepImages: typed('keepImages') as boolean | undefined,
     healthCommand: typed('healthCommand') as string[] | undefined,
+    serviceAddress: typed('serviceAddress') as string | undefined,
+    serviceInterface: typed('serviceInterface') as string[] | undefined,
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }

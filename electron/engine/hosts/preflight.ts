@@ -2,6 +2,7 @@ import type { CheckResult, MigrationPlan, PreflightReport, ProcessDetail, Proces
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
+import { serviceAddressChecks } from '../migration/service-address.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -258,6 +259,9 @@ export async function runPreflight(
         : fail('lazy-pages-port', source, 'Lazy pages port', `${source} has no route to ${plan.targetAddress}: ${(route.stderr || route.stdout).trim() || `exit ${route.code}`}`, 'Check --target-address: the source must reach the target there, and the target the source back.'),
     );
   }
+
+  // --- service address (issue 10, part 2): on the source, free on the target, interfaces exist.
+  checks.push(...(await serviceAddressChecks(plan, run)));
 
   return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress };
 }

@@ -21,6 +21,7 @@ import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
+import { ServiceAddressMove } from './service-address.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -116,6 +117,8 @@ export class Migration {
   private _preDumpStarted = false;
   /** The live dirty set between pre-dumps (read-only pagemap sampling on the source). */
   private readonly live: LiveDirty;
+  // --- service address (issue 10, part 2): where the plan's address is, and its moves.
+  private readonly serviceAddress?: ServiceAddressMove;
 
   constructor(
     readonly plan: MigrationPlan,
@@ -140,6 +143,7 @@ export class Migration {
       emit: (e) => (this.deps.emit ?? (() => undefined))(e),
       reestimate: () => this.estimate(Date.now(), true),
     });
+    if (plan.serviceAddress) this.serviceAddress = new ServiceAddressMove({ plan, run: this.run });
   }
   private readonly overrideBlockers: boolean;
 
@@ -205,6 +209,8 @@ export class Migration {
     else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
     steps.push(`delete this migration's images on ${target} (${this.dir})`);
+    // --- service address (issue 10, part 2): back on the source before it resumes.
+    if (this.serviceAddress) steps.push(...this.serviceAddress.rollbackSteps());
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
     steps.push(`delete this migration's images on ${source} (${this.dir})`);
@@ -522,6 +528,10 @@ export class Migration {
     this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: copy.bytes, totalBytes: copy.bytes });
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
+    // --- service address (issue 10, part 2): the dump locked the network; the address moves
+    // now, guarded on the target until the restored sockets exist.
+    if (this.serviceAddress) await this.serviceAddress.moveToTarget();
+
     this.setPhase('restore');
     this.restoreStarted = true;
     const rr = await this.run.run(
@@ -529,6 +539,7 @@ export class Migration {
       ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, shellJob: this.plan.shellJob, tcpEstablished: this.plan.tcpEstablished, log: 'restore.log', verbosity: 4 })],
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
+    if (rr.code === 0 && this.serviceAddress) await this.serviceAddress.openOnTarget(); // service address (issue 10)
     this.freezeWindowMs = Date.now() - freezeStart;
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs
@@ -641,6 +652,8 @@ export class Migration {
     // The frozen copy on the source goes only after the target is verified.
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
+    // --- service address (issue 10, part 2): CRIU's connection locks on the source are dead rules now.
+    await this.serviceAddress?.cleanUpSource().catch(() => undefined);
     if (this.plan.retention === 'delete-on-commit') {
       await this.run.run(source, ['rm', '-rf', '--', this.dir]);
       await this.run.run(target, ['rm', '-rf', '--', this.dir]);
@@ -760,6 +773,8 @@ export class Migration {
       this.run.run(target, ['sh', '-c', 'for f in "$1"/*/page-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0', 'ferry-stop-page-server', this.dir]),
     );
     await attempt(`deleting images on ${target}`, () => this.run.run(target, ['rm', '-rf', '--', this.dir]));
+    // --- service address (issue 10, part 2): back on the source, announced, before it resumes.
+    if (this.serviceAddress) await attempt('moving the service address back to the source', () => this.serviceAddress!.moveBack());
     const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));

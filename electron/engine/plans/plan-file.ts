@@ -26,7 +26,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../../shared/api.ts';
-import type { HealthCheck, Hook, MigrationPlan, PlanHooks } from '../../../shared/domain.ts';
+import type { HealthCheck, Hook, MigrationPlan, PlanHooks, ServiceAddress } from '../../../shared/domain.ts';
 import { FerryError } from '../../../shared/errors.ts';
 
 /** What a plan file gets for a field it leaves out. */
@@ -158,6 +158,7 @@ const ROOT_KEYS = [
   'shell_job',
   'tcp_established',
   'hooks',
+  'service_address',
 ] as const;
 /** Hook phases as the file names them -> the plan's keys. */
 const HOOK_PHASE_KEYS = { before_cutover: 'beforeCutover', after_restore: 'afterRestore', on_rollback: 'onRollback' } as const;
@@ -191,6 +192,10 @@ const HINTS: Record<string, string> = {
   auto: 'Write true (the policy decides when to cut over) or false (you decide).',
   shell_job: 'Write true or false.',
   tcp_established: 'Write true or false.',
+  service_address: 'Write service_address: { address: 10.0.0.100/24, source_interface: eth1, target_interface: eth1 }; target_interface defaults to source_interface.',
+  'service_address.address': 'Write an IPv4 or IPv6 address with its prefix length, like 10.0.0.100/24 or fd00::100/64.',
+  'service_address.source_interface': 'Write the interface the address is on at the source, like eth1.',
+  'service_address.target_interface': 'Write the interface of the target to put it on, like eth1 or br0.',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -465,6 +470,7 @@ class PlanReader {
     const shellJob = n('shell_job', 'shellJob', (v) => this.bool(v, 'shell_job')) as boolean | undefined;
     const tcpEstablished = n('tcp_established', 'tcpEstablished', (v) => this.bool(v, 'tcp_established')) as boolean | undefined;
     const hooks = n('hooks', 'hooks', (v) => this.hooks(v)) as PlanHooks | undefined;
+    const serviceAddress = n('service_address', 'serviceAddress', (v) => this.serviceAddress(v)) as ServiceAddress | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -484,7 +490,31 @@ class PlanReader {
       healthCheck: healthCheck ?? { ...d.healthCheck },
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
+      ...(serviceAddress ? { serviceAddress } : {}),
     };
+  }
+
+  // --- service address (issue 10, part 2)
+  /** service_address: { address: 10.0.0.100/24, source_interface: eth1, target_interface: br0 }. */
+  private serviceAddress(node: ParsedNode): ServiceAddress | undefined {
+    const P = 'service_address';
+    const e = this.entries(node, P, ['address', 'source_interface', 'target_interface']);
+    if (!e) return undefined;
+    const field = (k: string, planKey: string): string | undefined => {
+      const fe = e.get(k);
+      if (!fe) return undefined;
+      const v = this.present(fe, `${P}.${k}`);
+      if (!v) return undefined;
+      this.note(`serviceAddress.${planKey}`, v, `${P}.${k}`);
+      return this.str(v, `${P}.${k}`);
+    };
+    const address = field('address', 'address');
+    const sourceInterface = field('source_interface', 'sourceInterface');
+    const targetInterface = field('target_interface', 'targetInterface') ?? sourceInterface;
+    if (!e.get('address')) this.fail(node, `${P}.address`, 'missing');
+    if (!e.get('source_interface')) this.fail(node, `${P}.source_interface`, 'missing');
+    if (address === undefined || sourceInterface === undefined || targetInterface === undefined) return undefined;
+    return { address, sourceInterface, targetInterface };
   }
 
   /** hooks: { before_cutover: [HOOK...], after_restore: [...], on_rollback: [...] }; a phase left out has none. */
@@ -707,6 +737,9 @@ const HEADER = [
   '   auto               true: the policy decides when to cut over; false: you do  (false)',
   '   shell_job          the process is not a session leader (criu --shell-job)  (false)',
   '   tcp_established    dump established TCP connections  (false)',
+  '   service_address    { address: 10.0.0.100/24, source_interface: eth1, target_interface: eth1 }: an address',
+  '                      clients use, moved from the source to the target inside the freeze window and',
+  '                      announced there (gratuitous ARP / neighbour advertisement); moved back on rollback  (none)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -775,9 +808,12 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     shell_job: plan.shellJob,
     tcp_established: plan.tcpEstablished,
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
+    ...(plan.serviceAddress
+      ? { service_address: { address: plan.serviceAddress.address, source_interface: plan.serviceAddress.sourceInterface, target_interface: plan.serviceAddress.targetInterface } }
+      : {}),
   });
   doc.commentBefore = HEADER;
-  for (const key of ['process', 'policy', 'page_server', 'health_check']) {
+  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_address']) {
     const n = doc.get(key, true) as Node | undefined;
     if (isMap(n)) {
       n.flow = true;
@@ -821,6 +857,9 @@ export interface PlanOverrides {
   sync?: string[];
   keepImages?: boolean;
   healthCommand?: string[];
+  /** --service-address and --service-interface (issue 10, part 2). */
+  serviceAddress?: string;
+  serviceInterface?: string[];
 }
 
 /**
@@ -852,6 +891,16 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
   }
+  // --- service address (issue 10, part 2): a new address keeps the file's interfaces unless given.
+  if (o.serviceAddress !== undefined || o.serviceInterface?.length) {
+    const [src, tgt] = o.serviceInterface ?? [];
+    const prev = plan.serviceAddress;
+    out.serviceAddress = {
+      address: o.serviceAddress ?? prev?.address ?? '',
+      sourceInterface: src ?? prev?.sourceInterface ?? '',
+      targetInterface: tgt ?? src ?? prev?.targetInterface ?? '',
+    };
+  }
   return out;
 }
 
@@ -878,6 +927,9 @@ const FILE_NAMES: Record<string, string> = {
   'hooks.beforeCutover': 'hooks.before_cutover',
   'hooks.afterRestore': 'hooks.after_restore',
   'hooks.onRollback': 'hooks.on_rollback',
+  serviceAddress: 'service_address',
+  'serviceAddress.sourceInterface': 'service_address.source_interface',
+  'serviceAddress.targetInterface': 'service_address.target_interface',
 };
 
 /**
