@@ -63,6 +63,9 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     healthTimeoutMs: str(hc.timeoutMs),
     retention: plan.retention,
     hooks: hooksToDrafts(plan.hooks),
+    serviceAddress: plan.serviceAddress?.address ?? '',
+    serviceSourceInterface: plan.serviceAddress?.sourceInterface ?? '',
+    serviceTargetInterface: plan.serviceAddress?.targetInterface ?? '',
     base: plan,
   };
   return draft;

@@ -37,6 +37,10 @@ export interface PlanDraft {
   base?: MigrationPlan;
   /** Traffic hooks, in phase order as listed (see HooksEditor). */
   hooks: HookDraft[];
+  // --- service address (issue 10, part 2): empty address = none; an empty target interface = the source's.
+  serviceAddress: string;
+  serviceSourceInterface: string;
+  serviceTargetInterface: string;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -68,6 +72,9 @@ export function defaultDraft(): PlanDraft {
     healthTimeoutMs: '',
     retention: 'keep',
     hooks: [],
+    serviceAddress: '',
+    serviceSourceInterface: '',
+    serviceTargetInterface: '',
   };
 }
 
@@ -109,6 +116,9 @@ const FIELD_OF: Record<string, DraftField> = {
   'healthCheck.expectStatus': 'healthExpectStatus',
   'healthCheck.timeoutMs': 'healthTimeoutMs',
   retention: 'retention',
+  'serviceAddress.address': 'serviceAddress',
+  'serviceAddress.sourceInterface': 'serviceSourceInterface',
+  'serviceAddress.targetInterface': 'serviceTargetInterface',
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -160,6 +170,11 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   else if (hooks.hooks) Object.assign(candidate, { hooks: hooks.hooks });
   // The form is the truth for hooks: removing the last one removes an opened file's hooks too.
   else delete (candidate as { hooks?: unknown }).hooks;
+  // --- service address (issue 10, part 2): the form is the truth, like for hooks.
+  if (d.serviceAddress.trim()) {
+    const src = d.serviceSourceInterface.trim();
+    Object.assign(candidate, { serviceAddress: { address: d.serviceAddress.trim(), sourceInterface: src, targetInterface: d.serviceTargetInterface.trim() || src } });
+  } else delete (candidate as { serviceAddress?: unknown }).serviceAddress;
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';
