@@ -20,6 +20,7 @@ import {
   probeArgv,
   sameIp,
   ServiceAddressMove,
+  serviceAddressChecks,
   unlockCriuRulesArgv,
 } from './service-address.ts';
 
@@ -205,5 +206,43 @@ describe('ServiceAddressMove', () => {
     const m = new ServiceAddressMove({ plan, run: busy.run });
     await expect(m.moveToTarget()).rejects.toThrow(/Could not release 10.0.0.100\/24 on src/);
     expect(m.state).toBe('on-source');
+  });
+});
+
+describe('preflight checks (answers as the hosts would give them)', () => {
+  const SRC_MAC = '52:54:00:aa:00:01';
+  type Answers = { srcAddrs?: string; srcCode?: number; tgtLinkCode?: number; tgtAddrs?: string; iptables?: boolean; arping?: string };
+  function hostsSaying(a: Answers) {
+    return {
+      async run(host: string, argv: string[]) {
+        const r = (code: number, stdout = '', stderr = '') => ({ code, signal: null, stdout, stderr, truncated: false });
+        const cmd = argv.join(' ');
+        if (host === 'src' && cmd.startsWith('ip -o addr show dev')) return r(a.srcCode ?? 0, a.srcAddrs ?? '3: eth1    inet 10.0.0.100/24 scope global secondary eth1', a.srcCode ? 'Device "eth1" does not exist.' : '');
+        if (host === 'src' && argv[0] === 'cat') return r(0, `${SRC_MAC}\n`);
+        if (host === 'dst' && cmd.startsWith('ip -o link show')) return r(a.tgtLinkCode ?? 0, '', a.tgtLinkCode ? 'Device "br0" does not exist.' : '');
+        if (host === 'dst' && cmd === 'ip -o addr show') return r(0, a.tgtAddrs ?? '4: br0    inet 10.0.0.2/24 brd 10.0.0.255 scope global br0');
+        if (host === 'dst' && argv[0] === 'sh') return r(a.iptables === false ? 1 : 0, '/usr/sbin/iptables');
+        if (host === 'dst' && argv[0] === 'arping') return r(a.arping ? 0 : 1, a.arping ?? 'Timeout\nTimeout');
+        throw new Error(`unexpected ${host}: ${cmd}`);
+      },
+    } as unknown as CommandRunner;
+  }
+  const plan = { ...newPlan({ source: 'src', target: 'dst', pid: 5 }), serviceAddress: v4 };
+  const verdicts = async (a: Answers, p = plan) => (await serviceAddressChecks(p, hostsSaying(a))).map((c) => `${c.status} ${c.host}: ${c.detail}`);
+
+  test('ready: on the source, the interface exists on the target, only the source answers for it', async () => {
+    const v = await verdicts({ arping: `60 bytes from ${SRC_MAC} (10.0.0.100): index=0 time=1 msec` });
+    expect(v).toEqual(['pass src: 10.0.0.100/24 is on eth1 of src', 'pass dst: br0 exists; 10.0.0.100 is free on dst and nobody but src answers for it']);
+  });
+
+  test('blockers and warnings, each naming the host', async () => {
+    expect((await verdicts({ srcAddrs: '3: eth1    inet 10.0.0.1/24 scope global eth1' }))[0]).toMatch(/^warn src: 10\.0\.0\.100 is not on eth1/);
+    expect((await verdicts({ srcCode: 1 }))[0]).toMatch(/^fail src: src has no interface eth1/);
+    expect((await verdicts({ tgtLinkCode: 1 }))[1]).toMatch(/^fail dst: dst has no interface br0/);
+    expect((await verdicts({ tgtAddrs: '4: br0    inet 10.0.0.100/24 scope global secondary br0' }))[1]).toMatch(/^fail dst: 10\.0\.0\.100 is already assigned on dst/);
+    expect((await verdicts({ iptables: false }))[1]).toMatch(/^fail dst: dst has no iptables/);
+    expect((await verdicts({ arping: `60 bytes from ${SRC_MAC} (10.0.0.100): index=0\n60 bytes from 52:54:00:cc:00:09 (10.0.0.100): index=1` }))[1]).toMatch(/^fail dst: 10\.0\.0\.100 answers from 52:54:00:cc:00:09/);
+    expect(await verdicts({}, { ...plan, mode: 'postcopy' })).toEqual(['fail undefined: a service address moves in pre-copy and cold cutovers only']);
+    expect(await serviceAddressChecks(newPlan({ source: 'src', target: 'dst', pid: 5 }), hostsSaying({}))).toEqual([]);
   });
 });

@@ -325,7 +325,7 @@ export async function redisCase(h: ZooHosts, ifs: { sourceInterface: string; tar
     const p = await readJson<P>(tgt, out);
     return p?.done ? p : undefined;
   });
-  const est = (await tgt.exec(['ss', '-Htn', 'state', 'established', `dst = ${CLIENT_IP}:${end.port}`], { timeoutMs: 30_000 })).stdout.trim();
+  const est = (await tgt.exec(['ss', '-Htn', 'state', 'established', 'dst', `${CLIENT_IP}:${end.port}`], { timeoutMs: 30_000 })).stdout.trim();
   const kept = !end.error && end.portAfter === end.port && end.port === before.port;
   return {
     ...base('redis', result, events),
