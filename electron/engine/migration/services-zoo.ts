@@ -197,12 +197,12 @@ export async function linkInterface(s: HostSession): Promise<string> {
 /**
  * The clients' namespace on the target VM (idempotent): br0 takes the link's interface and
  * the target's 10.0.0.2; the namespace `client` hangs off it by a veth with 10.0.0.50.
- * systemd-networkd is stopped first so it does not put 10.0.0.2 back on the enslaved link.
+ * systemd-networkd keeps running: stopping it would drop the DHCP address of the SSH NIC
+ * (KeepConfiguration=no), and it does not put a deleted static address back by itself.
  */
 const CLIENT_NET = `set -eu
 if ! ip -o link show dev br0 >/dev/null 2>&1; then
   IF=$(ip -o addr show to 10.0.0.0/24 | awk '{print $2; exit}')
-  systemctl stop systemd-networkd.socket systemd-networkd.service 2>/dev/null || true
   ip link add br0 type bridge stp_state 0 forward_delay 0
   ip link set br0 address "$(cat /sys/class/net/$IF/address)"
   ip addr del 10.0.0.2/24 dev "$IF"
@@ -217,6 +217,7 @@ if ! ip -o link show dev br0 >/dev/null 2>&1; then
   ip -n client link set lo up
   ip -n client link set veth-c up
 fi
+ip -o addr show dev br0 | grep -q ' 10.0.0.2/24 ' || { echo 'br0 lost 10.0.0.2' >&2; exit 1; }
 `;
 
 export async function setUpClientNetwork(h: ZooHosts): Promise<{ sourceInterface: string; targetInterface: string }> {
