@@ -13,15 +13,12 @@ import { parseArgs } from 'node:util';
 import { labDown, labUp } from '../lab/index.ts';
 import { isolatedLab } from '../lab/testing.ts';
 import { SshHub } from '../ssh/index.ts';
-import { table } from '../cli/progress.ts';
-import { cleanZoo, setUpClientNetwork, ZOO_CASES, ZOO_KINDS, type ZooKind, type ZooResult } from '../engine/migration/services-zoo.ts';
+import { cleanZoo, setUpClientNetwork, ZOO_CASES, ZOO_KINDS, zooTable, type ZooKind, type ZooResult } from '../engine/migration/services-zoo.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' }, only: { type: 'string' } } });
 const runs = Number(values.runs);
 const kinds = (values.only ? values.only.split(',') : ZOO_KINDS) as ZooKind[];
 
-const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
-const yes = (b?: boolean) => (b === undefined ? 'n/a' : b ? 'yes' : 'NO');
 
 async function main() {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number, 1 or more');
@@ -51,12 +48,7 @@ async function main() {
     rmSync(root, { recursive: true, force: true });
   }
   process.stdout.write(`\nbench:services — lab accel ${up.accel}, ${runs} run(s), ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n\n`);
-  process.stdout.write(
-    `${table(
-      ['workload', 'outcome', 'freeze predicted', 'freeze measured', 'client-side longest gap', 'connection kept', 'data verified'],
-      rows.map((r) => [r.kind, r.outcome === 'committed' ? 'committed' : `${r.outcome === 'failed' && !r.freezeMs ? 'refused' : r.outcome}: ${r.why ?? '?'}`, ms(r.predictedMs), ms(r.freezeMs), ms(r.clientGapMs), yes(r.connectionKept), yes(r.dataVerified)]),
-    )}\n`,
-  );
+  process.stdout.write(`${zooTable(rows)}\n`);
   process.stdout.write('\n(gap: redis and http from the client\'s own clock in the client namespace; tree: the program\'s own longest round trip, wall clock)\n');
 }
 

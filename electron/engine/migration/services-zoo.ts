@@ -14,6 +14,7 @@
 import { newPlan, type EngineEvent } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import type { HostSession } from '../../ssh/index.ts';
+import { table } from '../../cli/progress.ts';
 import { MigrationService } from '../migrations.ts';
 import type { MigrationResult } from './migration.ts';
 
@@ -414,3 +415,22 @@ export const ZOO_CASES: Record<ZooKind, (h: ZooHosts, ifs: { sourceInterface: st
   http: httpCase,
   tree: treeCase,
 };
+
+const ms = (n?: number) => (n === undefined ? '-' : `${Math.round(n)} ms`);
+const yes = (b?: boolean) => (b === undefined ? 'n/a' : b ? 'yes' : 'NO');
+
+/** One row per zoo migration, as bench:services prints it (the lab suite prints it too). */
+export function zooTable(rows: ZooResult[]): string {
+  return table(
+    ['workload', 'outcome', 'freeze predicted', 'freeze measured', 'client-side longest gap', 'connection kept', 'data verified'],
+    rows.map((r) => [
+      r.kind,
+      r.outcome === 'committed' ? 'committed' : `${r.outcome === 'failed' && r.freezeMs === undefined ? 'refused' : r.outcome}: ${r.why ?? '?'}`,
+      ms(r.predictedMs),
+      ms(r.freezeMs),
+      ms(r.clientGapMs),
+      yes(r.connectionKept),
+      yes(r.dataVerified),
+    ]),
+  );
+}

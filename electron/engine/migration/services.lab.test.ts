@@ -7,13 +7,15 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { engineLab } from '../testing/lab.ts';
-import { cleanZoo, SERVICE_IP, setUpClientNetwork, ZOO_CASES, ZOO_PIDS, type ZooKind, type ZooResult } from './services-zoo.ts';
+import { cleanZoo, SERVICE_IP, setUpClientNetwork, ZOO_CASES, ZOO_PIDS, zooTable, type ZooKind, type ZooResult } from './services-zoo.ts';
 
 const lab = engineLab('ferry-services-lab-', 8);
 let ifs: { sourceInterface: string; targetInterface: string };
 const hosts = { session: (a: 'lab-source' | 'lab-target') => lab.session(a), env: lab.env };
 
+const rows: ZooResult[] = [];
 function report(r: ZooResult): void {
+  rows.push(r);
   // The figures go to the output, not into assertions (no timing assertions in tests).
   process.stdout.write(`[zoo] ${r.kind}: ${r.outcome}, freeze ${r.freezeMs} ms (predicted ${r.predictedMs}), longest client-side gap ${r.clientGapMs} ms; ${r.detail}\n`);
 }
@@ -30,6 +32,7 @@ describe('services keep their clients through a migration (lab)', () => {
     ifs = await setUpClientNetwork(hosts);
   }, 30 * 60_000);
   afterAll(async () => {
+    if (rows.length) process.stdout.write(`\n${zooTable(rows)}\n`);
     await cleanZoo(hosts).catch(() => undefined);
     await lab.down();
   }, 120_000);
