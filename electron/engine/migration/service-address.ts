@@ -76,18 +76,14 @@ for _ in range(2): s.sendto(msg,('ff02::1',0,0,idx))
 
 /**
  * Tell the link the address moved. IPv4: two gratuitous ARP requests (Debian's arping,
- * Habets': -U unsolicited, -i interface, 100 ms apart, give up after 1 s). It exits 1 when
- * nothing answers, which is the normal case for an announcement. IPv6: an unsolicited NA.
+ * Habets': -U unsolicited, -i interface, 100 ms apart, give up after 1 s). arping exits 1
+ * when nothing answers, the normal case for an announcement: the wrapper makes that 0, so
+ * the journal and the runbook show it as the success it is. IPv6: an unsolicited NA.
  */
 export function announceArgv(sa: ServiceAddress, iface: string): string[] {
   const p = parsed(sa);
   if (p.family === 6) return ['python3', '-c', UNSOLICITED_NA, iface, p.ip];
-  return ['arping', '-U', '-c', '2', '-W', '0.1', '-w', '1', '-i', iface, p.ip];
-}
-
-/** A command's exit status an announcement accepts: arping's "no reply" (1) is expected. */
-export function announceOk(argv: string[], code: number | null): boolean {
-  return code === 0 || (argv[0] === 'arping' && code === 1);
+  return ['sh', '-c', 'arping "$@"; s=$?; [ "$s" -le 1 ] || exit "$s"', 'ferry-announce', '-U', '-c', '2', '-W', '0.1', '-w', '1', '-i', iface, p.ip];
 }
 
 /** Duplicate address probe from the target (sender 0.0.0.0, like DAD): who answers for the address? */
@@ -147,6 +143,8 @@ exit 0`,
   ];
 }
 
+const p4or6 = (sa: ServiceAddress) => (parsed(sa).family === 6 ? 'python3' : 'arping');
+
 export interface MoveContext {
   plan: MigrationPlan;
   run: CommandRunner;
@@ -205,10 +203,9 @@ export class ServiceAddressMove {
     this.state = 'guarded';
     await run.run(target, addrAddArgv(sa, sa.targetInterface), { check: true, what: `adding ${sa.address} on ${target}` });
     this.state = 'on-target';
-    const ann = announceArgv(sa, sa.targetInterface);
-    const r = await run.run(target, ann);
-    if (!announceOk(ann, r.code)) {
-      throw new FerryError({ code: 'service-address-failed', host: target, message: `Could not announce ${sa.address} on ${target} (exit ${r.code ?? r.signal})`, evidence: (r.stderr || r.stdout).trim().split('\n').pop(), hint: `Check that ${ann[0]} is installed on ${target}.` });
+    const r = await run.run(target, announceArgv(sa, sa.targetInterface));
+    if (r.code !== 0) {
+      throw new FerryError({ code: 'service-address-failed', host: target, message: `Could not announce ${sa.address} on ${target} (exit ${r.code ?? r.signal})`, evidence: (r.stderr || r.stdout).trim().split('\n').pop(), hint: `Check that ${p4or6(sa)} works on ${target}.` });
     }
   }
 
@@ -247,8 +244,7 @@ export class ServiceAddressMove {
       throw new FerryError({ code: 'service-address-failed', host: source, message: `Could not add ${sa.address} back on ${source}`, evidence: add.stderr.trim(), hint: `Add it by hand: ip addr add ${sa.address} dev ${sa.sourceInterface}` });
     }
     this.state = 'on-source';
-    const ann = announceArgv(sa, sa.sourceInterface);
-    await run.run(source, ann);
+    await run.run(source, announceArgv(sa, sa.sourceInterface));
     if (tcpEstablished) await run.run(source, unlockCriuRulesArgv(sa));
   }
 }

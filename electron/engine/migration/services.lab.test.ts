@@ -53,7 +53,7 @@ describe('services keep their clients through a migration (lab)', () => {
     // Each step of the move is a journaled command.
     const commands = r.events.flatMap((e) => (e.type === 'command-started' ? [e.argv.join(' ')] : []));
     expect(commands.some((c) => c.startsWith('ip addr del 10.0.0.100/24'))).toBe(true);
-    expect(commands.some((c) => c.startsWith('arping -U'))).toBe(true);
+    expect(commands.some((c) => c.includes('ferry-announce -U'))).toBe(true);
   }, 10 * 60_000);
 
   test('nginx: keep-alive clients keep getting answers over the same connections', async () => {
