@@ -201,30 +201,33 @@ export async function linkInterface(s: HostSession): Promise<string> {
  * systemd-networkd keeps running: stopping it would drop the DHCP address of the SSH NIC
  * (KeepConfiguration=no), and it does not put a deleted static address back by itself.
  */
-const CLIENT_NET = `set -eu
-if ! ip -o link show dev br0 >/dev/null 2>&1; then
-  IF=$(ip -o addr show to 10.0.0.0/24 | awk '{print $2; exit}')
-  ip link add br0 type bridge stp_state 0 forward_delay 0
-  ip link set br0 address "$(cat /sys/class/net/$IF/address)"
-  ip addr del 10.0.0.2/24 dev "$IF"
-  ip link set "$IF" master br0
-  ip addr add 10.0.0.2/24 dev br0
-  ip link set br0 up
-  ip netns add client
-  ip link add veth-b type veth peer name veth-c
-  ip link set veth-b master br0 up
-  ip link set veth-c netns client
-  ip -n client addr add ${CLIENT_IP}/24 dev veth-c
-  ip -n client link set lo up
-  ip -n client link set veth-c up
-fi
+const CLIENT_NET = `set -eux
+IF=$(ip -o link show | awk -F': ' '$2 != "lo" && $2 != "br0" && $2 !~ /^veth/ {print $2}' | while read -r i; do
+  ip -o addr show dev "$i" | grep -q ' 10\\.0\\.0\\.' && echo "$i"; done | head -n 1)
+[ -n "$IF" ] || IF=$(ip -o link show master br0 2>/dev/null | awk -F': ' '{print $2; exit}')
+ip -o link show dev br0 >/dev/null 2>&1 || ip link add br0 type bridge stp_state 0 forward_delay 0
+ip link set br0 address "$(cat /sys/class/net/$IF/address)"
+ip link set "$IF" master br0
+ip addr replace 10.0.0.2/24 dev br0
+ip addr flush dev "$IF"
+ip link set br0 up
+ip netns list | grep -qw client || ip netns add client
+ip -o link show dev veth-b >/dev/null 2>&1 || { ip link add veth-b type veth peer name veth-c; ip link set veth-c netns client; }
+ip link set veth-b master br0 up
+ip -n client addr replace ${CLIENT_IP}/24 dev veth-c
+ip -n client link set lo up
+ip -n client link set veth-c up
 ip -o addr show dev br0 | grep -q ' 10.0.0.2/24 ' || { echo 'br0 lost 10.0.0.2' >&2; exit 1; }
 `;
 
 export async function setUpClientNetwork(h: ZooHosts): Promise<{ sourceInterface: string; targetInterface: string }> {
   const src = h.session('lab-source');
   const tgt = h.session('lab-target');
-  await sh(tgt, CLIENT_NET);
+  await sh(tgt, CLIENT_NET).catch(async (e: Error) => {
+    // What the target's network looked like, for the message.
+    const ip = await tgt.exec(['ip', '-o', 'addr', 'show'], { timeoutMs: 30_000 });
+    throw new Error(`${e.message}\n${ip.stdout}`);
+  });
   const sourceInterface = await linkInterface(src);
   // The client reaches the source across the link (the source's sshd answers on 10.0.0.1).
   await sh(tgt, 'for i in $(seq 30); do ip netns exec client timeout 2 bash -c "exec 3<>/dev/tcp/10.0.0.1/22" 2>/dev/null && exit 0; sleep 1; done; exit 1');
