@@ -325,12 +325,13 @@ export async function redisCase(h: ZooHosts, ifs: { sourceInterface: string; tar
     const p = await readJson<P>(tgt, out);
     return p && (p.done || p.acked >= before.acked + 200) ? p : undefined;
   }, 180_000).catch(() => undefined);
+  // The restored server side of the client's connection, seen on the target while the client still holds it.
+  const est = (await tgt.exec(['ss', '-Htn', 'state', 'established', 'dst', `${CLIENT_IP}:${before.port}`], { timeoutMs: 30_000 })).stdout.trim();
   await sh(tgt, 'touch "$1"', stop);
   const end = await waitFor('the redis client summary', async () => {
     const p = await readJson<P>(tgt, out);
     return p?.done ? p : undefined;
   });
-  const est = (await tgt.exec(['ss', '-Htn', 'state', 'established', 'dst', `${CLIENT_IP}:${end.port}`], { timeoutMs: 30_000 })).stdout.trim();
   const kept = !end.error && end.portAfter === end.port && end.port === before.port;
   return {
     ...base('redis', result, events),
