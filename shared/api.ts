@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { FerryErrorInfo } from './errors.ts';
+import { interfaceNameProblem, serviceAddressProblem } from './service-address.ts';
 import type {
   DirtyRateProbe,
   DirtySample,
@@ -111,6 +112,20 @@ export const serviceProbeSchema = z
 // 'local' names this machine in hooks and the command log: not a migration host.
 const migrationHost = alias.refine((a) => a !== LOCAL_HOST, `'${LOCAL_HOST}' is Ferry's name for this machine (local hooks); give the host another alias`);
 
+// --- service address (issue 10, part 2) ---
+const interfaceName = z.string().superRefine((v, ctx) => {
+  const p = interfaceNameProblem(v);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+export const serviceAddressSchema = z.object({
+  address: z.string().superRefine((v, ctx) => {
+    const p = serviceAddressProblem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  }),
+  sourceInterface: interfaceName,
+  targetInterface: interfaceName,
+});
+
 export const planSchema = z.object({
   source: migrationHost,
   target: migrationHost,
@@ -133,6 +148,7 @@ export const planSchema = z.object({
   extUnixSk: z.boolean().optional(),
   networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
   tls: z.boolean().optional(), // issue 13: absent means on
+  serviceAddress: serviceAddressSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

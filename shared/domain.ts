@@ -183,11 +183,22 @@ export interface MigrationPlan {
    * authenticated by a per-migration CA. Absent means on; false only on a network you trust.
    */
   tls?: boolean;
+  // --- service address (issue 10, part 2) ---
+  /** An address clients use, moved from the source's interface to the target's inside the freeze window; absent means none. */
+  serviceAddress?: ServiceAddress;
 }
 
 /** Whether a plan's page streams use TLS (on unless the plan says false). */
 export function planUsesTls(plan: Pick<MigrationPlan, 'tls'>): boolean {
   return plan.tls !== false;
+}
+
+/** The service address that moves with the process: "10.0.0.100/24" and the interface it lives on at each host. */
+export interface ServiceAddress {
+  /** IPv4 or IPv6 address with its prefix length. */
+  address: string;
+  sourceInterface: string;
+  targetInterface: string;
 }
 
 export type Phase =

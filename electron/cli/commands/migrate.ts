@@ -51,6 +51,28 @@ export interface MigrateCliOptions {
   json?: boolean;
   verbose?: boolean;
   trustFingerprint?: string[];
+  /** Service address (issue 10, part 2): ADDRESS/PREFIX, and SOURCE_IF[,TARGET_IF]. */
+  serviceAddress?: string;
+  serviceInterface?: string[];
+}
+
+/** "eth1" (both hosts) or "eth1,br0" (source, target). */
+function interfaces(v: string): string[] {
+  const parts = v.split(',');
+  if (parts.length > 2 || parts.some((p) => !p)) {
+    throw new FerryError({ code: 'invalid-argument', message: `--service-interface takes IF or SOURCE_IF,TARGET_IF, got ${v}`, hint: 'For example --service-interface eth1 or --service-interface eth1,br0.' });
+  }
+  return parts;
+}
+
+/** The plan's service address from --service-address and --service-interface (both or neither). */
+export function serviceAddressFromOptions(o: Pick<MigrateCliOptions, 'serviceAddress' | 'serviceInterface'>): Pick<MigrationPlan, 'serviceAddress'> {
+  if (o.serviceAddress === undefined && !o.serviceInterface) return {};
+  if (o.serviceAddress === undefined || !o.serviceInterface?.length) {
+    throw new FerryError({ code: 'invalid-argument', message: '--service-address and --service-interface go together', hint: 'For example --service-address 10.0.0.100/24 --service-interface eth1.' });
+  }
+  const [src, tgt] = o.serviceInterface;
+  return { serviceAddress: { address: o.serviceAddress, sourceInterface: src!, targetInterface: tgt ?? src! } };
 }
 
 export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
@@ -74,6 +96,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     extUnixSk: !!o.extUnixSk,
     networkLock: o.networkLock ?? 'auto',
     tls: o.tls !== false, // issue 13
+    ...serviceAddressFromOptions(o),
   };
 }
 
@@ -123,6 +146,8 @@ function addPlanOptions(cmd: Command): Command {
     .option('--ext-unix-sk', 'allow datagram sockets talking to a named unix socket outside the tree (criu --ext-unix-sk)')
     .addOption(new Option('--network-lock <method>', 'how CRIU locks TCP connections during the freeze; auto picks what both hosts can run').choices(['auto', 'iptables', 'nftables']))
     .option('--no-tls', 'send pages in clear, without TLS (only on a network you trust)')
+    .option('--service-address <addr/prefix>', 'an address clients use (10.0.0.100/24): moved from the source to the target inside the freeze window, announced, moved back on rollback')
+    .option('--service-interface <if[,if]>', 'the interface the service address lives on: one name for both hosts, or SOURCE_IF,TARGET_IF', interfaces)
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -170,6 +195,8 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     healthCommand: typed('healthCommand') as string[] | undefined,
     serviceProbe: probeFlags(o),
     tls: typed('tls') as boolean | undefined,
+    serviceAddress: typed('serviceAddress') as string | undefined,
+    serviceInterface: typed('serviceInterface') as string[] | undefined,
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }

@@ -7,7 +7,9 @@ import { LocalHost } from '../commands/local.ts';
 import { CommandRunner } from '../commands/runner.ts';
 import { parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { readText } from '../../criu/test-fixtures.ts';
-import { checkTls, featuresFor, parseRouteSource } from './preflight.ts';
+import { checkTls, featuresFor, movedAddresses, parseRouteSource } from './preflight.ts';
+import { checkBoundAddresses } from './inventory-policy.ts';
+import type { InetSocket } from './inventory.ts';
 
 describe('preflight for post-copy', () => {
   it('asks the target, and only the target, for uffd-noncoop', () => {
@@ -57,5 +59,17 @@ describe('preflight: CRIU with TLS', () => {
     expect(checks).toHaveLength(1);
     expect(checks[0]!.status).toBe('warn');
     expect(checks[0]!.detail).toMatch(/in clear/);
+  });
+});
+
+describe('bound addresses and the service address', () => {
+  it('counts the plan service address as one the target will have', () => {
+    expect(movedAddresses({ serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'br0' } })).toEqual(['10.0.0.100']);
+    expect(movedAddresses({})).toEqual([]);
+  });
+  it('passes a socket bound to the service address once Ferry moves it, and fails it otherwise', () => {
+    const sockets: InetSocket[] = [{ inode: 1, proto: 'tcp', state: 'LISTEN', local: '10.0.0.100', localPort: 6379, remote: '0.0.0.0', remotePort: 0 }];
+    expect(checkBoundAddresses(sockets, ['10.0.0.2'], movedAddresses({ serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'eth1' } }), 'lab-target').status).toBe('pass');
+    expect(checkBoundAddresses(sockets, ['10.0.0.2'], movedAddresses({}), 'lab-target').status).toBe('fail');
   });
 });

@@ -11,6 +11,8 @@ import type { OpenFile } from '../../../shared/domain.ts';
 import { addressFix, suggestTargetAddress } from './addresses.ts';
 import { budgetCheck } from './budget.ts';
 import type { CutoverCosts } from '../../../shared/estimate.ts';
+import { serviceAddressChecks } from '../migration/service-address.ts';
+import { parseServiceAddress } from '../../../shared/service-address.ts';
 
 /** What preflight learned that the migration itself needs. */
 export interface PreflightFacts {
@@ -268,6 +270,9 @@ export async function runPreflight(
     );
   }
 
+  // --- service address (issue 10, part 2): on the source, free on the target, interfaces exist.
+  checks.push(...(await serviceAddressChecks(plan, run)));
+
   return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock };
 }
 
@@ -375,7 +380,7 @@ export async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, p
     const t = await run.run(target, targetStatArgv(pathsToCheck(inv)), { quiet: true, timeoutMs: 60_000 });
     try {
       if (t.code !== 0) throw new Error(pythonMissing(t) ? 'python3 is not installed there' : `exit ${t.code ?? `signal ${t.signal}`}: ${(t.stderr || '').trim().split('\n').pop() ?? ''}`);
-      const judged = judgeInventory({ plan, inv, tgt: parseTargetStat(t.stdout), movedAddresses: [] });
+      const judged = judgeInventory({ plan, inv, tgt: parseTargetStat(t.stdout), movedAddresses: movedAddresses(plan) });
       return { ...judged, openFiles: openFilesOf(inv) };
     } catch (e) {
       why = `the check on ${target} failed (${e instanceof Error ? e.message : String(e)})`;
@@ -412,4 +417,10 @@ async function legacyOpenFiles(plan: MigrationPlan, run: CommandRunner, pids: nu
   }
 
   return { checks, filesToSync, openFiles };
+}
+
+/** Addresses Ferry itself moves to the target inside the freeze (the plan's service address). */
+export function movedAddresses(plan: Pick<MigrationPlan, 'serviceAddress'>): string[] {
+  const ip = plan.serviceAddress && parseServiceAddress(plan.serviceAddress.address)?.ip;
+  return ip ? [ip] : [];
 }

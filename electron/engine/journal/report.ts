@@ -102,6 +102,8 @@ export function renderReport(r: Replay): string {
               ? `${p.hooks.beforeCutover.length} before cutover, ${p.hooks.afterRestore.length} after restore, ${p.hooks.onRollback.length} on rollback`
               : 'none',
           ],
+          // Service address (issue 10, part 2).
+          ...(p.serviceAddress ? [['service address', `${p.serviceAddress.address}: ${p.source} ${p.serviceAddress.sourceInterface} → ${p.target} ${p.serviceAddress.targetInterface}`]] : []),
           ['files synced', p.fileSync.length ? p.fileSync.join(', ') : 'none'],
           ['retention', p.retention],
           ['started', r.startedAt],

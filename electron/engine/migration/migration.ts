@@ -36,6 +36,7 @@ import type { ServiceProbeResult } from '../../../shared/domain.ts';
 import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
+import { ServiceAddressMove } from './service-address.ts';
 import type { HostSession } from '../../ssh/index.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
@@ -157,6 +158,8 @@ export class Migration {
   private serviceProbe?: ServiceProbeRun;
   /** TLS (issue 13): the criu options for this migration's page streams, once its keys are on both hosts. */
   private tls?: CriuTlsOptions;
+  // --- service address (issue 10, part 2): where the plan's address is, and its moves.
+  private readonly serviceAddress?: ServiceAddressMove;
 
   constructor(
     public plan: MigrationPlan,
@@ -181,6 +184,7 @@ export class Migration {
       emit: (e) => (this.deps.emit ?? (() => undefined))(e),
       reestimate: () => this.estimate(Date.now(), true),
     });
+    if (plan.serviceAddress) this.serviceAddress = new ServiceAddressMove({ plan, run: this.run });
   }
   private readonly overrideBlockers: boolean;
 
@@ -248,6 +252,8 @@ export class Migration {
     if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
     if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
     steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`); // TLS: issue 13
+    // --- service address (issue 10, part 2): back on the source before it resumes.
+    if (this.serviceAddress) steps.push(...this.serviceAddress.rollbackSteps());
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
     steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`); // TLS: issue 13
@@ -727,6 +733,10 @@ export class Migration {
     this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: copy.bytes, totalBytes: copy.bytes });
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
+    // --- service address (issue 10, part 2): the dump locked the network; the address moves
+    // now, guarded on the target until the restored sockets exist.
+    if (this.serviceAddress) await this.serviceAddress.moveToTarget();
+
     this.setPhase('restore');
     this.restoreStarted = true;
     const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope })];
@@ -737,8 +747,14 @@ export class Migration {
       { timeoutMs: STEP_TIMEOUTS.restore },
     );
     const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
-    // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped.
-    this.freezeWindowMs = endedAtMs - freezeStart;
+    // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped;
+    // with a service address, when clients can reach it (the target's guard rule is gone).
+    let windowEndMs = endedAtMs;
+    if (rr.code === 0 && this.serviceAddress) {
+      await this.serviceAddress.openOnTarget(); // service address (issue 10)
+      windowEndMs = Date.now();
+    }
+    this.freezeWindowMs = windowEndMs - freezeStart;
     this.serviceProbe?.markFreeze(freezeStart, freezeStart + this.freezeWindowMs);
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs
@@ -858,6 +874,8 @@ export class Migration {
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
     await this.dropTls(); // issue 13
+    // --- service address (issue 10, part 2): CRIU's connection locks on the source are dead rules now.
+    await this.serviceAddress?.cleanUpSource().catch(() => undefined);
     if (this.plan.retention === 'delete-on-commit') {
       await this.run.run(source, ['rm', '-rf', '--', this.dir]);
       await this.run.run(target, ['rm', '-rf', '--', this.dir]);
@@ -1077,6 +1095,8 @@ export class Migration {
       await attempt(`removing the files Ferry copied to ${target}`, () => this.run.run(target, removeCreatedArgv(created), { check: true, what: 'removing the copied files' }));
     }
     await attempt(`deleting images on ${target}`, () => this.run.run(target, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
+    // --- service address (issue 10, part 2): back on the source, announced, before it resumes.
+    if (this.serviceAddress) await attempt('moving the service address back to the source', () => this.serviceAddress!.moveBack());
     const beforeResume = problems.length;
     if (this.sourceFrozen) {
       await attempt(`resuming the source on ${source}`, () => this.run.run(source, ['kill', '-CONT', '--', ...this.pids.map(String)], { check: true, what: 'resuming the source' }));

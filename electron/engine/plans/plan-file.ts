@@ -26,7 +26,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../../shared/api.ts';
-import type { HealthCheck, Hook, MigrationPlan, PlanHooks, ServiceProbe } from '../../../shared/domain.ts';
+import type { HealthCheck, Hook, MigrationPlan, PlanHooks, ServiceAddress, ServiceProbe } from '../../../shared/domain.ts';
 import { PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
 
@@ -165,6 +165,7 @@ const ROOT_KEYS = [
   'ext_unix_sk',
   'network_lock',
   'tls',
+  'service_address',
 ] as const;
 /** Service probe: exactly one of tcp/http, the rest optional. */
 const PROBE_KINDS = ['tcp', 'http'] as const;
@@ -212,6 +213,10 @@ const HINTS: Record<string, string> = {
   ext_unix_sk: 'Write true or false.',
   network_lock: 'Write auto (what both hosts can run), iptables or nftables.',
   tls: 'Write true (page streams encrypted and authenticated; the default) or false (plain TCP, only on a network you trust).',
+  service_address: 'Write service_address: { address: 10.0.0.100/24, source_interface: eth1, target_interface: eth1 }; target_interface defaults to source_interface.',
+  'service_address.address': 'Write an IPv4 or IPv6 address with its prefix length, like 10.0.0.100/24 or fd00::100/64.',
+  'service_address.source_interface': 'Write the interface the address is on at the source, like eth1.',
+  'service_address.target_interface': 'Write the interface of the target to put it on, like eth1 or br0.',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -492,6 +497,7 @@ class PlanReader {
     const extUnixSk = n('ext_unix_sk', 'extUnixSk', (v) => this.bool(v, 'ext_unix_sk')) as boolean | undefined;
     const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
     const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined; // issue 13
+    const serviceAddress = n('service_address', 'serviceAddress', (v) => this.serviceAddress(v)) as ServiceAddress | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -516,6 +522,7 @@ class PlanReader {
       ...(extUnixSk !== undefined ? { extUnixSk } : {}),
       ...(networkLock !== undefined ? { networkLock } : {}),
       ...(tls !== undefined ? { tls } : {}),
+      ...(serviceAddress ? { serviceAddress } : {}),
     };
   }
 
@@ -551,6 +558,29 @@ class PlanReader {
     const timeoutMs = field('timeout', 'timeoutMs', (v, p) => this.duration(v, p), showMs);
     if (!ok || target === undefined) return undefined;
     return withProbeDefaults({ kind, target, ...(from !== undefined ? { from } : {}), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  }
+
+  // --- service address (issue 10, part 2)
+  /** service_address: { address: 10.0.0.100/24, source_interface: eth1, target_interface: br0 }. */
+  private serviceAddress(node: ParsedNode): ServiceAddress | undefined {
+    const P = 'service_address';
+    const e = this.entries(node, P, ['address', 'source_interface', 'target_interface']);
+    if (!e) return undefined;
+    const field = (k: string, planKey: string): string | undefined => {
+      const fe = e.get(k);
+      if (!fe) return undefined;
+      const v = this.present(fe, `${P}.${k}`);
+      if (!v) return undefined;
+      this.note(`serviceAddress.${planKey}`, v, `${P}.${k}`);
+      return this.str(v, `${P}.${k}`);
+    };
+    const address = field('address', 'address');
+    const sourceInterface = field('source_interface', 'sourceInterface');
+    const targetInterface = field('target_interface', 'targetInterface') ?? sourceInterface;
+    if (!e.get('address')) this.fail(node, `${P}.address`, 'missing');
+    if (!e.get('source_interface')) this.fail(node, `${P}.source_interface`, 'missing');
+    if (address === undefined || sourceInterface === undefined || targetInterface === undefined) return undefined;
+    return { address, sourceInterface, targetInterface };
   }
 
   /** hooks: { before_cutover: [HOOK...], after_restore: [...], on_rollback: [...] }; a phase left out has none. */
@@ -781,6 +811,9 @@ const HEADER = [
   '   network_lock       auto | iptables | nftables: how CRIU locks TCP connections in the freeze  (auto)',
   '   tls                page streams over TLS, both hosts authenticated by a CA made for this migration;',
   '                      false sends process memory in clear: only on a network you trust  (true)',
+  '   service_address    { address: 10.0.0.100/24, source_interface: eth1, target_interface: eth1 }: an address',
+  '                      clients use, moved from the source to the target inside the freeze window and',
+  '                      announced there (gratuitous ARP / neighbour advertisement); moved back on rollback  (none)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -860,9 +893,12 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     ...(plan.tls !== undefined ? { tls: plan.tls } : {}),
     ...(plan.hooks ? { hooks: renderHooks(plan.hooks) } : {}),
     ...(plan.serviceProbe ? { service_probe: renderProbe(plan.serviceProbe) } : {}),
+    ...(plan.serviceAddress
+      ? { service_address: { address: plan.serviceAddress.address, source_interface: plan.serviceAddress.sourceInterface, target_interface: plan.serviceAddress.targetInterface } }
+      : {}),
   });
   doc.commentBefore = HEADER;
-  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_probe']) {
+  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_probe', 'service_address']) {
     const n = doc.get(key, true) as Node | undefined;
     if (isMap(n)) {
       n.flow = true;
@@ -914,6 +950,9 @@ export interface PlanOverrides {
   serviceProbe?: Partial<ServiceProbe>;
   /** --no-tls (issue 13). */
   tls?: boolean;
+  /** --service-address and --service-interface (issue 10, part 2). */
+  serviceAddress?: string;
+  serviceInterface?: string[];
 }
 
 /**
@@ -958,6 +997,16 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
   }
+  // --- service address (issue 10, part 2): a new address keeps the file's interfaces unless given.
+  if (o.serviceAddress !== undefined || o.serviceInterface?.length) {
+    const [src, tgt] = o.serviceInterface ?? [];
+    const prev = plan.serviceAddress;
+    out.serviceAddress = {
+      address: o.serviceAddress ?? prev?.address ?? '',
+      sourceInterface: src ?? prev?.sourceInterface ?? '',
+      targetInterface: tgt ?? src ?? prev?.targetInterface ?? '',
+    };
+  }
   return out;
 }
 
@@ -993,6 +1042,9 @@ const FILE_NAMES: Record<string, string> = {
   'serviceProbe.from': 'service_probe.from',
   'serviceProbe.intervalMs': 'service_probe.interval',
   'serviceProbe.timeoutMs': 'service_probe.timeout',
+  serviceAddress: 'service_address',
+  'serviceAddress.sourceInterface': 'service_address.source_interface',
+  'serviceAddress.targetInterface': 'service_address.target_interface',
 };
 
 /**

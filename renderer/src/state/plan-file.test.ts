@@ -33,6 +33,7 @@ const FULL: MigrationPlan = {
       { name: 'note', on: 'source', argv: ['logger', 'ferry rolled back'], timeoutMs: 5000 },
     ],
   },
+  serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'br0' },
 };
 
 const roundTrip = (p: MigrationPlan) => {
@@ -71,6 +72,20 @@ describe('a plan from a file in the form', () => {
       expect(roundTrip({ ...FULL, healthCheck })).toStrictEqual({ ...FULL, healthCheck });
     }
     expect(roundTrip({ ...FULL, fileSync: [] })).toStrictEqual({ ...FULL, fileSync: [] });
+  });
+
+  it('the service address: emptied in the form removes it; an empty target interface is the source\'s; errors sit at their field', () => {
+    expect(roundTrip(FULL).serviceAddress).toStrictEqual(FULL.serviceAddress);
+    const none = draftToPlan({ ...planToDraft(FULL), serviceAddress: '' });
+    expect(none.ok && 'serviceAddress' in none.plan).toBe(false);
+    const same = draftToPlan({ ...planToDraft(FULL), serviceTargetInterface: '' });
+    expect(same.ok && same.plan.serviceAddress).toStrictEqual({ ...FULL.serviceAddress, targetInterface: 'eth1' });
+    const bad = draftToPlan({ ...planToDraft(FULL), serviceAddress: '10.0.0.100', serviceSourceInterface: 'eth 1' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.errors.serviceAddress).toMatch(/prefix length/);
+      expect(bad.errors.serviceSourceInterface).toMatch(/interface name/);
+    }
   });
 
   it('shows the values as the form edits them, and keeps the plan as the base', () => {

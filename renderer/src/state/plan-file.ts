@@ -69,6 +69,9 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     retention: plan.retention,
     hooks: hooksToDrafts(plan.hooks),
     ...probeToDraft(plan.serviceProbe),
+    serviceAddress: plan.serviceAddress?.address ?? '',
+    serviceSourceInterface: plan.serviceAddress?.sourceInterface ?? '',
+    serviceTargetInterface: plan.serviceAddress?.targetInterface ?? '',
     base: plan,
   };
   return draft;

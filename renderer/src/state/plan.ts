@@ -46,6 +46,10 @@ export interface PlanDraft extends ProbeDraft {
   base?: MigrationPlan;
   /** Traffic hooks, in phase order as listed (see HooksEditor). */
   hooks: HookDraft[];
+  // --- service address (issue 10, part 2): empty address = none; an empty target interface = the source's.
+  serviceAddress: string;
+  serviceSourceInterface: string;
+  serviceTargetInterface: string;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -82,6 +86,9 @@ export function defaultDraft(): PlanDraft {
     retention: 'keep',
     hooks: [],
     ...defaultProbeDraft(),
+    serviceAddress: '',
+    serviceSourceInterface: '',
+    serviceTargetInterface: '',
   };
 }
 
@@ -125,6 +132,9 @@ const FIELD_OF: Record<string, DraftField> = {
   'healthCheck.timeoutMs': 'healthTimeoutMs',
   retention: 'retention',
   ...PROBE_FIELD_OF,
+  'serviceAddress.address': 'serviceAddress',
+  'serviceAddress.sourceInterface': 'serviceSourceInterface',
+  'serviceAddress.targetInterface': 'serviceTargetInterface',
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -189,6 +199,11 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   if (probe) Object.assign(candidate, { serviceProbe: probe });
   else delete (candidate as { serviceProbe?: unknown }).serviceProbe;
   if (d.probeKind !== 'none' && d.probeTarget.trim() === '') errors.probeTarget = d.probeKind === 'tcp' ? 'Give host:port to probe' : 'Give the URL to probe';
+  // --- service address (issue 10, part 2): the form is the truth, like for hooks.
+  if (d.serviceAddress.trim()) {
+    const src = d.serviceSourceInterface.trim();
+    Object.assign(candidate, { serviceAddress: { address: d.serviceAddress.trim(), sourceInterface: src, targetInterface: d.serviceTargetInterface.trim() || src } });
+  } else delete (candidate as { serviceAddress?: unknown }).serviceAddress;
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';

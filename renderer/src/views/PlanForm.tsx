@@ -183,6 +183,20 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
             </p>
           )}
         </div>
+        {/* Service address (issue 10, part 2): moved with the process inside the freeze window. */}
+        <Field label="Service address (moves with the process)" field="serviceAddress" errors={errors} hint="Clients' address with its prefix, e.g. 10.0.0.100/24; empty: none">
+          {text('serviceAddress', { mono: true, placeholder: '10.0.0.100/24' })}
+        </Field>
+        {draft.serviceAddress.trim() !== '' && (
+          <>
+            <Field label="Its interface on the source" field="serviceSourceInterface" errors={errors}>
+              {text('serviceSourceInterface', { mono: true, placeholder: 'eth1' })}
+            </Field>
+            <Field label="Its interface on the target" field="serviceTargetInterface" errors={errors} hint="Empty: the same name as on the source">
+              {text('serviceTargetInterface', { mono: true })}
+            </Field>
+          </>
+        )}
       </fieldset>
 
       <fieldset>
