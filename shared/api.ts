@@ -90,7 +90,7 @@ export const policySchema = z.object({
   growthThreshold: z.number().min(0).max(10),
   minPages: z.number().int().min(0),
   onNotConverging: z.enum(['cutover', 'rollback']),
-  // Cutover rule (issue 11): optional, 'band' when absent (old plans stay valid).
+  // Cutover rule: optional, 'band' when absent (old plans stay valid).
   cutoverWhen: z.enum(['band', 'prediction']).optional(),
 });
 
@@ -112,7 +112,7 @@ export const serviceProbeSchema = z
 // 'local' names this machine in hooks and the command log: not a migration host.
 const migrationHost = alias.refine((a) => a !== LOCAL_HOST, `'${LOCAL_HOST}' is Ferry's name for this machine (local hooks); give the host another alias`);
 
-// --- service address (issue 10, part 2) ---
+// --- service address ---
 const interfaceName = z.string().superRefine((v, ctx) => {
   const p = interfaceNameProblem(v);
   if (p) ctx.addIssue({ code: 'custom', message: p });
@@ -143,11 +143,11 @@ export const planSchema = z.object({
   retention: z.enum(['keep', 'delete-on-commit']),
   hooks: hooksSchema.optional(),
   serviceProbe: serviceProbeSchema.optional(),
-  // Preflight inventory (issue 10).
+  // Preflight inventory.
   fileLocks: z.boolean().optional(),
   extUnixSk: z.boolean().optional(),
   networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
-  tls: z.boolean().optional(), // issue 13: absent means on
+  tls: z.boolean().optional(), // absent means on
   serviceAddress: serviceAddressSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 

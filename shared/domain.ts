@@ -117,7 +117,7 @@ export interface ConvergencePolicy {
    */
   onNotConverging: 'cutover' | 'rollback';
   /**
-   * Cutover rule (issue 11): what must fit the budget before auto mode cuts over. 'band'
+   * Cutover rule: what must fit the budget before auto mode cuts over. 'band'
    * (default): the band's upper edge, so a cutover never blows the budget silently;
    * 'prediction': the point prediction, as QEMU compares its expected downtime.
    */
@@ -171,7 +171,7 @@ export interface MigrationPlan {
   hooks?: PlanHooks;
   /** Client-visible downtime: a probe of the service through the cutover; absent means none. */
   serviceProbe?: ServiceProbe;
-  // Preflight inventory (issue 10): what CRIU needs carried; absent = false / 'auto'.
+  // Preflight inventory: what CRIU needs carried; absent = false / 'auto'.
   /** CRIU --file-locks: dump and restore the file locks the tree holds. */
   fileLocks?: boolean;
   /** CRIU --ext-unix-sk: datagram sockets talking to a named socket outside the tree. */
@@ -179,11 +179,11 @@ export interface MigrationPlan {
   /** How CRIU locks TCP connections during the freeze; auto picks what both hosts can run. */
   networkLock?: 'auto' | 'iptables' | 'nftables';
   /**
-   * TLS (issue 13): page streams (page server, lazy pages) encrypted and both ends
+   * TLS: page streams (page server, lazy pages) encrypted and both ends
    * authenticated by a per-migration CA. Absent means on; false only on a network you trust.
    */
   tls?: boolean;
-  // --- service address (issue 10, part 2) ---
+  // --- service address ---
   /** An address clients use, moved from the source's interface to the target's inside the freeze window; absent means none. */
   serviceAddress?: ServiceAddress;
 }

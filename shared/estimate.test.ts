@@ -290,7 +290,7 @@ describe('buildIteration (the engine keeps IterationStats, not samples)', () => 
 });
 
 /**
- * The restore term (issue 11): measured on the target during pre-copy, and over the memory
+ * The restore term: measured on the target during pre-copy, and over the memory
  * cliff when images and the restored process do not fit together. The 512 MiB case is the
  * lab run of docs/CRIU.md: pre-dumps 132755 → 8042 pages, `criu restore` 21 s in 1 GiB VMs.
  */

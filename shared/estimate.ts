@@ -199,7 +199,7 @@ export interface CutoverCosts {
   restoreMsPerPage?: number;
   restoreFixedMs?: number;
   /**
-   * Each past restore on its own (issue 11), oldest first: when present the estimate picks
+   * Each past restore on its own, oldest first: when present the estimate picks
    * from them by size (restoreFromHistory) instead of restoreMsPerPage/restoreFixedMs, so one
    * run of another size, or over the memory cliff, cannot set the rate for this one.
    */
@@ -211,7 +211,7 @@ export interface CutoverCosts {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Restore cost from past runs, robust to size and outliers (issue 11)
+// Restore cost from past runs, robust to size and outliers
 
 export interface RestoreSample {
   pages: number;
@@ -315,7 +315,7 @@ export interface EstimateTerm {
   /** 'measured': from this migration's pre-dumps or caller-measured costs; 'default': lab constant. */
   source: 'measured' | 'default';
   detail: string;
-  /** Restore only (issue 11): this migration's probe, the memory cliff, or past runs of a similar size. */
+  /** Restore only: this migration's probe, the memory cliff, or past runs of a similar size. */
   restoreFrom?: 'probe' | 'cliff' | 'history';
 }
 

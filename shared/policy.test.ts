@@ -94,7 +94,7 @@ describe('recommend on the recorded runs', () => {
     expect(r.reason).toMatch(/^3 pre-dumps, the maximum of 3, and the predicted .* exceeds the 300 ms budget/);
   });
 
-  it('the default cutover rule: the band\'s upper edge must fit, not only the prediction (issue 11)', () => {
+  it('the default cutover rule: the band\'s upper edge must fit, not only the prediction', () => {
     // The same 8 s budget: the prediction fits after pre-dump 2, but the band (lab defaults ±50%) does not.
     const rs = walk(conv, policy({ downtimeBudgetMs: 8000 }));
     expect(rs.map((r) => r.kind)).not.toContain('cutover');

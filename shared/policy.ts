@@ -16,7 +16,7 @@
  * never >10% growth, so P.Haul's growth rule alone would have kept going until its limit).
  *
  * Order: cutover (fits, or minPages) wins over every stop rule; then growth, flat, the limit.
- * Fits (issue 11) = the band's upper edge <= the policy's budget, unless the policy's
+ * Fits = the band's upper edge <= the policy's budget, unless the policy's
  * cutoverWhen is 'prediction' (then the point prediction, as shared/estimate.ts's `fits`):
  * auto mode must not stake a window on the optimistic half of the band without being told to.
  * With the band rule, "minPages" no longer cuts over over budget: it stops, and
@@ -53,7 +53,7 @@ export function recommend({ iterations, estimate, policy }: RecommendInput): Rec
     : `pre-dump 1 wrote ${last.pagesWritten} pages`;
 
   // The policy's budget is the one that counts (the estimate may have been made against another).
-  // Cutover rule (issue 11): by default the band's upper edge must fit, not just the prediction.
+  // Cutover rule: by default the band's upper edge must fit, not just the prediction.
   const rule = policy.cutoverWhen ?? 'band';
   const edgeMs = rule === 'band' ? estimate.highMs : estimate.predictedMs;
   const fits = edgeMs <= policy.downtimeBudgetMs;

@@ -120,7 +120,7 @@ async function main() {
     process.stdout.write(`median |error|: ${(median(learning.map((l) => l.before)) * 100).toFixed(1)}% with defaults, ${(median(learning.map((l) => l.after)) * 100).toFixed(1)}% with learned costs\n`);
   }
 
-  // Restore probe and band (issue 11): the band at cutover, whether the measured window fell in
+  // Restore probe and band: the band at cutover, whether the measured window fell in
   // it, and what the restore term rested on.
   for (const [i, r] of results.precopy.entries()) {
     const e = r.estimateAtCutover as DowntimeEstimateDetail | undefined;
@@ -133,7 +133,7 @@ async function main() {
     );
   }
 
-  // TLS's cost (issue 13): the same pre-copy with the page streams encrypted and in clear.
+  // TLS's cost: the same pre-copy with the page streams encrypted and in clear.
   if (results['precopy-tls-off'].length) {
     const bw = (rs: MigrationResult[]) => median(rs.flatMap((r) => r.iterations.filter((i) => i.kind === 'pre-dump' && i.bandwidthBytesPerSec).map((i) => i.bandwidthBytesPerSec!)));
     const tlsRow = (label: string, rs: MigrationResult[]) => [label, `${(bw(rs) / 1048576).toFixed(1)} MiB/s`, `${Math.round(median(rs.map((r) => r.freezeWindowMs ?? NaN)))} ms`];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeEvent } from './progress.ts';
 
-describe('describeEvent: the restore while it runs (issue 11)', () => {
+describe('describeEvent: the restore while it runs', () => {
   it('prints the pages the restore loaded, with the freeze so far against the prediction', () => {
     const line = describeEvent({
       type: 'transfer',

@@ -48,7 +48,7 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
     case 'error':
       return `!! ${e.error.host ? `${e.error.host}: ` : ''}${e.error.message}${e.error.evidence ? `\n     why:  ${e.error.evidence}` : ''}${e.error.hint ? `\n     next: ${e.error.hint}` : ''}`;
     case 'transfer':
-      // Post-copy's pages, and the restore's (issue 11: its elapsed time against the prediction is in the label).
+      // Post-copy's pages, and the restore's (its elapsed time against the prediction is in the label).
       return e.totalBytes && (e.label.startsWith('post-copy') || e.label.startsWith('restore')) ? `   ${e.label}: ${Math.round(e.doneBytes / 4096)} of ${Math.round(e.totalBytes / 4096)} pages (${Math.floor((100 * e.doneBytes) / e.totalBytes)}%)` : undefined;
     case 'outcome':
       return `== ${e.outcome}: ${e.summary}`;

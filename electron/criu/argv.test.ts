@@ -229,7 +229,7 @@ describe('argv builders refuse bad values', () => {
   });
 });
 
-// TLS for page streams (issue 13)
+// TLS for page streams
 describe('argv builders with TLS', () => {
   const tls = { cacert: '/w/m/tls/ca.pem', cert: '/w/m/tls/cert.pem', key: '/w/m/tls/key.pem' };
   const flags = ['--tls', '--tls-cacert', tls.cacert, '--tls-cert', tls.cert, '--tls-key', tls.key];

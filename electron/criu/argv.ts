@@ -59,7 +59,7 @@ export interface CriuImagesOptions {
   workDir?: string;
 }
 
-// --- TLS for page streams (issue 13) ---
+// --- TLS for page streams ---
 /**
  * `--tls --tls-cacert CA --tls-cert CERT --tls-key KEY [--tls-no-cn-verify]`: the page stream
  * (page server, lazy pages) runs over TLS. CRIU (criu/tls.c) trusts only --tls-cacert when it
@@ -297,7 +297,7 @@ function pidfile(command: string, out: string[], p: string | undefined): void {
   if (p !== undefined) out.push('--pidfile', checkPath(command, 'pidfile', p));
 }
 
-// TLS (issue 13): after the endpoint, so a command line reads "where, then how".
+// TLS: after the endpoint, so a command line reads "where, then how".
 function tlsFlags(command: string, out: string[], t: CriuTlsOptions | undefined): void {
   if (t === undefined) return;
   if (typeof t !== 'object' || t === null) invalid(command, 'tls', t, 'must be {cacert, cert, key}', 'Let Ferry make the migration’s certificates.');
@@ -359,7 +359,7 @@ function pagesTo(c: string, out: string[], opts: { prevImagesDir?: string; pageS
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
-  // TLS (issue 13) protects a page stream: one to a page server, or a lazy dump's own server.
+  // TLS protects a page stream: one to a page server, or a lazy dump's own server.
   if (opts.tls !== undefined && !opts.pageServer && !opts.lazyPages) {
     invalid(c, 'options', { tls: true }, 'TLS needs a page stream (--page-server or --lazy-pages)', 'Without a page server the pages are written locally; drop the TLS options.');
   }
@@ -415,7 +415,7 @@ export function pageServer(opts: PageServerOptions): string[] {
   images(c, out, opts);
   if (opts.prevImagesDir !== undefined) out.push('--prev-images-dir', checkPath(c, 'previous images dir', opts.prevImagesDir));
   endpoint(c, 'page server', out, { address: opts.address, port: opts.port });
-  tlsFlags(c, out, opts.tls); // issue 13
+  tlsFlags(c, out, opts.tls);
   if (opts.daemon) out.push('-d');
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);
@@ -444,7 +444,7 @@ export function lazyPages(opts: LazyPagesOptions): string[] {
     out.push('--page-server');
     endpoint(c, 'page server', out, opts.pageServer);
   }
-  tlsFlags(c, out, opts.tls); // issue 13
+  tlsFlags(c, out, opts.tls);
   images(c, out, opts);
   logging(c, out, opts);
   pidfile(c, out, opts.pidfile);

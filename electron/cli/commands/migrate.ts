@@ -26,7 +26,7 @@ export interface MigrateCliOptions {
   maxIterations: number;
   auto?: boolean;
   onNotConverging: 'cutover' | 'rollback';
-  /** Cutover rule (issue 11): what must fit the budget before auto mode cuts over. */
+  /** Cutover rule: what must fit the budget before auto mode cuts over. */
   cutoverWhen?: 'band' | 'prediction';
   shellJob?: boolean;
   tcpEstablished?: boolean;
@@ -45,13 +45,13 @@ export interface MigrateCliOptions {
   probeFrom?: string;
   probeInterval?: string;
   probeTimeout?: string;
-  /** false with --no-tls (issue 13). */
+  /** false with --no-tls. */
   tls?: boolean;
   force?: boolean;
   json?: boolean;
   verbose?: boolean;
   trustFingerprint?: string[];
-  /** Service address (issue 10, part 2): ADDRESS/PREFIX, and SOURCE_IF[,TARGET_IF]. */
+  /** Service address: ADDRESS/PREFIX, and SOURCE_IF[,TARGET_IF]. */
   serviceAddress?: string;
   serviceInterface?: string[];
 }
@@ -95,7 +95,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     fileLocks: !!o.fileLocks,
     extUnixSk: !!o.extUnixSk,
     networkLock: o.networkLock ?? 'auto',
-    tls: o.tls !== false, // issue 13
+    tls: o.tls !== false,
     ...serviceAddressFromOptions(o),
   };
 }

@@ -181,7 +181,7 @@ export class CommandRunner {
   }
 
   /**
-   * Write a small file as root from data sent on stdin (TLS keys, issue 13). The record holds
+   * Write a small file as root from data sent on stdin (TLS keys). The record holds
    * the path and mode only: stdin is never journaled, and the command prints nothing. Created
    * under umask 077, then given `mode` (octal, e.g. '0600').
    */

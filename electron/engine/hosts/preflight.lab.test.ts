@@ -1,5 +1,5 @@
 /**
- * Preflight's inventory against the lab's real kernel and CRIU 3.17.1 (issue 10, part 1): each
+ * Preflight's inventory against the lab's real kernel and CRIU 3.17.1: each
  * case that CRIU would fail on (or carry incompletely) is refused before anything is frozen,
  * with its message; what each network lock needs is measured; and a TCP server with a
  * connected client migrates with the lock preflight chose.

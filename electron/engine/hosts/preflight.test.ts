@@ -31,7 +31,7 @@ describe('preflight for post-copy', () => {
   });
 });
 
-// TLS for page streams (issue 13)
+// TLS for page streams
 describe('preflight: CRIU with TLS', () => {
   // Each host is this machine with a fake `criu` first on PATH: its --help with or without the
   // TLS lines (criu prints them only when built with GnuTLS). The probe itself runs for real.

@@ -1,4 +1,4 @@
-// Restore memory cliff (issue 11)
+// Restore memory cliff
 import { restoreMemoryCheck } from '../../../shared/restore-cost.ts';
 import { planUsesTls, type CheckResult, type MigrationPlan, type PreflightReport, type ProcessDetail, type ProcessInfo } from '../../../shared/domain.ts';
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
@@ -135,7 +135,7 @@ export async function runPreflight(
     }
   }
   if (!sv || !tv) return done(checks, privilege);
-  checks.push(...(await checkTls(plan, run))); // issue 13
+  checks.push(...(await checkTls(plan, run)));
 
   // 3. criu check and the features this mode needs; 4. kernels.
   const kernels: Record<string, string> = {};
@@ -215,7 +215,7 @@ export async function runPreflight(
       : pass('pids-free', target, 'PIDs free on target', `all ${tree.length} PID(s) free`),
   );
 
-  // 8. The tree's inventory (issue 10): one read on the source, one stat on the target, judged
+  // 8. The tree's inventory: one read on the source, one stat on the target, judged
   // for what CRIU would trip on. Without python3 on the source, the older open-files check.
   const inventory = await inventoryChecks(plan, run, tree.map((p) => p.pid));
   checks.push(...inventory.checks);
@@ -230,7 +230,7 @@ export async function runPreflight(
         : fail('target-memory', target, 'Free memory on target', `${Math.round(mem / 1024)} MiB available, the tree needs ${Math.round(rssKiB / 1024)} MiB`, 'Free memory on the target or pick a bigger host.'),
     );
   }
-  // Restore memory cliff (issue 11): images and the restored tree together against MemAvailable.
+  // Restore memory cliff: images and the restored tree together against MemAvailable.
   if (mem !== undefined) {
     const c = restoreMemoryCheck(mem * 1024, rssKiB * 1024);
     if (c.status === 'pass') checks.push(pass('restore-memory', target, 'Restore fits in memory', c.detail));
@@ -270,7 +270,7 @@ export async function runPreflight(
     );
   }
 
-  // --- service address (issue 10, part 2): on the source, free on the target, interfaces exist.
+  // --- service address: on the source, free on the target, interfaces exist.
   checks.push(...(await serviceAddressChecks(plan, run)));
 
   return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock };
@@ -306,7 +306,7 @@ async function checkPageServerPort(
   return fail(id, target, title, `${source} cannot reach ${targetAddress}:${port}${l.code !== 0 ? ` (listener on ${target}: ${(l.stderr || '').trim().split('\n').pop() || `exit ${l.code}`})` : ''}`, fix);
 }
 
-// --- TLS for page streams (issue 13) ---
+// --- TLS for page streams ---
 /**
  * CRIU lists --tls-cacert in `criu --help` only when built with GnuTLS (crtools.c,
  * #ifdef CONFIG_GNUTLS); a build without it refuses --tls ("CRIU was built without TLS support").

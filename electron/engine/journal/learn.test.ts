@@ -70,7 +70,7 @@ describe('learning cutover costs from past journals (the recorded converging run
 });
 
 /**
- * Issue 11: one run must not poison the next. The 512 MiB lab run of docs/CRIU.md restored
+ * One run must not poison the next. The 512 MiB lab run of docs/CRIU.md restored
  * 132755 pages in 21 s (over the memory cliff); the recorded converging run restored 33861
  * pages of a 128 MiB process in about 1.3 s. Both journals between the same hosts.
  */

@@ -84,7 +84,7 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
     from: `${runs.length} past migration${runs.length === 1 ? '' : 's'} ${source} → ${target}`,
   };
   Object.assign(costs, restoreLine(restore));
-  // Each run's restore on its own (issue 11): the estimate fits by size and rejects outliers.
+  // Each run's restore on its own: the estimate fits by size and rejects outliers.
   if (samples.length) costs.restoreSamples = samples;
   return costs;
 }

@@ -34,7 +34,7 @@ describe('renderReport (converging lab run)', () => {
     expect(md).toMatch(/^# Migration 2026-11-23T05-15-29Z-c0ffee\n/);
     expect(md).toContain('**Outcome: committed**');
     expect(md).toContain('| source → target | lab-source → lab-target |');
-    // Issue 10: without a health check, the report says what "committed" proved.
+    // Without a health check, the report says what "committed" proved.
     expect(md).toContain("| health check | none: only the process's presence on the target was checked |");
     // freeze window: measured 8997 ms (host clock, final dump start → restore end), CRIU frozen_time 637.8 ms
     expect(md).toMatch(/\| measured \(host clock, final dump start → restore done\) \| 9\.0 s \|/);
@@ -289,7 +289,7 @@ describe('renderReport: client-visible downtime', () => {
   });
 });
 
-// TLS for page streams (issue 13)
+// TLS for page streams
 describe('report and runbook: TLS', () => {
   const withPlan = (tls: boolean | undefined) =>
     convergingEvents().map((t) => (t.event.type === 'migration-started' ? { ...t, event: { ...t.event, plan: { ...t.event.plan, ...(tls === undefined ? {} : { tls }) } } } : t));

@@ -82,7 +82,7 @@ export function renderReport(r: Replay): string {
           ['process', `PID ${p.pid}${p.shellJob ? ' (--shell-job)' : ''}${p.tcpEstablished ? ' (--tcp-established)' : ''}${p.fileLocks ? ' (--file-locks)' : ''}${p.extUnixSk ? ' (--ext-unix-sk)' : ''}`],
           ['mode', `${p.mode}, ${p.auto ? 'auto (policy decides)' : 'manual'}`],
           ['page server', `${p.targetAddress}:${p.pageServerPort}`],
-          // Issue 13: say plainly whether process memory crossed the network encrypted.
+          // Say plainly whether process memory crossed the network encrypted.
           [
             'page streams',
             p.tls === false
@@ -94,7 +94,7 @@ export function renderReport(r: Replay): string {
             'policy',
             `budget ${formatMs(p.policy.downtimeBudgetMs)}, max ${p.policy.maxIterations} pre-dumps, growth ${Math.round(p.policy.growthThreshold * 100)}%, min ${p.policy.minPages} pages`,
           ],
-          // Issue 10: without a health check, "committed" proves only that the process exists.
+          // Without a health check, "committed" proves only that the process exists.
           ['health check', p.healthCheck.kind === 'none' ? "none: only the process's presence on the target was checked" : p.healthCheck.kind],
           [
             'traffic hooks',
@@ -102,7 +102,7 @@ export function renderReport(r: Replay): string {
               ? `${p.hooks.beforeCutover.length} before cutover, ${p.hooks.afterRestore.length} after restore, ${p.hooks.onRollback.length} on rollback`
               : 'none',
           ],
-          // Service address (issue 10, part 2).
+          // Service address.
           ...(p.serviceAddress ? [['service address', `${p.serviceAddress.address}: ${p.source} ${p.serviceAddress.sourceInterface} → ${p.target} ${p.serviceAddress.targetInterface}`]] : []),
           ['files synced', p.fileSync.length ? p.fileSync.join(', ') : 'none'],
           ['retention', p.retention],
@@ -398,7 +398,7 @@ export function renderRunbook(r: Replay): string {
     else if (c.timedOut) why = `timed out after ${formatMs(c.durationMs ?? 0)}`;
     else if (c.code !== 0) why = c.code === null || c.code === undefined ? `killed by signal ${c.signal ?? '?'}` : `exit ${c.code}`;
     else if (isRedacted(c.argv) || (c.pipeTo && isRedacted(c.pipeTo.argv))) why = 'a value was redacted in the journal: fill it in before running';
-    // Issue 13: TLS files reach a host on stdin, which the journal never holds.
+    // TLS files reach a host on stdin, which the journal never holds.
     else if (c.argv[3] === 'ferry-write-file') why = `writes ${c.argv[4]} from data Ferry sent on stdin, never journaled (a TLS certificate or key): make it with the openssl commands above (their private temp dir is gone) and feed it on stdin`;
     if (why) {
       out.push(`${when}: ${why}`, ...line.split('\n').map((l) => `# ${l}`));

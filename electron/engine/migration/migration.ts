@@ -15,14 +15,14 @@ import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../sh
 import { recommend } from '../../../shared/policy.ts';
 import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
-import { installTls, makeMigrationTls, refusedPeer, refusedPeerError, removeTls, tlsDir } from './tls.ts'; // issue 13
+import { installTls, makeMigrationTls, refusedPeer, refusedPeerError, removeTls, tlsDir } from './tls.ts';
 import { planUsesTls } from '../../../shared/domain.ts';
 import type { CriuTlsOptions } from '../../criu/argv.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
 import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
 import { parseMemAvailable, runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
-// Restore probe (issue 11): the restore's cost measured on the target during pre-copy.
+// Restore probe: the restore's cost measured on the target during pre-copy.
 import { parseDdTotals, type RestoreProbe } from '../../../shared/restore-cost.ts';
 import { RestoreLogReader, windowState } from '../../../shared/restore-progress.ts';
 import { formatMs, PAGE_SIZE, type DowntimeEstimateDetail } from '../../../shared/estimate.ts';
@@ -53,10 +53,10 @@ export const STEP_TIMEOUTS = {
  * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
  */
 export const LOG_LIMIT_BLOCKS = 512 * 1024;
-/** Restore probe (issue 11): at most this much of each page image is read, within this bound. */
+/** Restore probe: at most this much of each page image is read, within this bound. */
 export const RESTORE_PROBE_MIB = 128;
 export const RESTORE_PROBE_TIMEOUT_S = 60;
-/** Restore progress (issue 11): how often the pages loaded and the elapsed window are shown. */
+/** Restore progress: how often the pages loaded and the elapsed window are shown. */
 const RESTORE_WATCH_INTERVAL_MS = 500;
 /** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
 const TRANSFER_EVENT_INTERVAL_MS = 250;
@@ -135,7 +135,7 @@ export class Migration {
   /** Post-copy only: its cutover, and where the target reaches the source. */
   private postcopy?: PostcopyCutover;
   private sourceAddress?: string;
-  /** The network lock preflight chose for both hosts (issue 10). */
+  /** The network lock preflight chose for both hosts. */
   private networkLock?: NetworkLock;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
@@ -156,9 +156,9 @@ export class Migration {
   private readonly live: LiveDirty;
   /** Service probe: runs from just before the final dump until a settle time after the outcome. */
   private serviceProbe?: ServiceProbeRun;
-  /** TLS (issue 13): the criu options for this migration's page streams, once its keys are on both hosts. */
+  /** TLS: the criu options for this migration's page streams, once its keys are on both hosts. */
   private tls?: CriuTlsOptions;
-  // --- service address (issue 10, part 2): where the plan's address is, and its moves.
+  // --- service address: where the plan's address is, and its moves.
   private readonly serviceAddress?: ServiceAddressMove;
 
   constructor(
@@ -251,12 +251,12 @@ export class Migration {
     if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
     if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
     if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
-    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`); // TLS: issue 13
-    // --- service address (issue 10, part 2): back on the source before it resumes.
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`);
+    // --- service address: back on the source before it resumes.
     if (this.serviceAddress) steps.push(...this.serviceAddress.rollbackSteps());
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
-    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`); // TLS: issue 13
+    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`);
     if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
     return steps;
   }
@@ -416,7 +416,7 @@ export class Migration {
 
     await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
     await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
-    await this.setUpTls(); // issue 13
+    await this.setUpTls();
 
     let i = 0;
     if (this.plan.mode === 'precopy') {
@@ -473,7 +473,7 @@ export class Migration {
     );
     const ended = Date.now();
     this.pageServerPidFile = undefined; // one-shot: it exits when the pre-dump disconnects
-    if (r.code !== 0) await this.explainRefusedPeer(dir); // issue 13
+    if (r.code !== 0) await this.explainRefusedPeer(dir);
     if (r.code !== 0) await this.fail('pre-dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/pre-dump.log`);
     const stats = await this.readDumpStats(source, dir);
     const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
@@ -516,7 +516,7 @@ export class Migration {
     await this.run.run(target, ['rm', '-rf', '--', probe]);
   }
 
-  // --- Restore probe (issue 11) -------------------------------------------------------------
+  // --- Restore probe -------------------------------------------------------------
   /**
    * Measure on the target, outside any freeze, what the restore will pay there: read the page
    * images the first pre-dump wrote, once past the page cache (O_DIRECT: what a restore over
@@ -548,7 +548,7 @@ export class Migration {
   }
   // --- end restore probe ---------------------------------------------------------------------
 
-  // --- Restore progress (issue 11) ----------------------------------------------------------
+  // --- Restore progress ----------------------------------------------------------
   /**
    * While `criu restore` runs: one recorded follower of its log on the target counts the
    * pages loaded ('transfer' events, elapsed against the prediction in the label), and the
@@ -709,7 +709,7 @@ export class Migration {
     this.pageServerPidFile = undefined;
     // Whatever the exit code, the tree may be stopped now; rollback checks and resumes it.
     this.sourceFrozen = true;
-    if (r.code !== 0) await this.explainRefusedPeer(dir); // issue 13
+    if (r.code !== 0) await this.explainRefusedPeer(dir);
     if (r.code !== 0) await this.fail('dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/dump.log`);
     const dumpEnded = Date.now();
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
@@ -733,7 +733,7 @@ export class Migration {
     this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: copy.bytes, totalBytes: copy.bytes });
     if (this.rollbackRequested()) return this.rollback('rolled back by the user during cutover');
 
-    // --- service address (issue 10, part 2): the dump locked the network; the address moves
+    // --- service address: the dump locked the network; the address moves
     // now, guarded on the target until the restored sockets exist.
     if (this.serviceAddress) await this.serviceAddress.moveToTarget();
 
@@ -751,7 +751,7 @@ export class Migration {
     // with a service address, when clients can reach it (the target's guard rule is gone).
     let windowEndMs = endedAtMs;
     if (rr.code === 0 && this.serviceAddress) {
-      await this.serviceAddress.openOnTarget(); // service address (issue 10)
+      await this.serviceAddress.openOnTarget(); // service address
       windowEndMs = Date.now();
     }
     this.freezeWindowMs = windowEndMs - freezeStart;
@@ -816,14 +816,14 @@ export class Migration {
       dir,
       sourceAddress: this.sourceAddress,
       networkLock: this.networkLock,
-      tls: this.tls, // issue 13
+      tls: this.tls,
       run: this.run,
       record: (e) => this.deps.record(e),
       setPhase: (p, note) => this.setPhase(p, note),
       copyArgv: (d) => this.copyArgv(d),
       limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
       fail: async (command, host, r, logPath) => {
-        // Issue 13: the lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
+        // The lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
         if (this.tls && (command === 'dump' || command === 'lazy-pages')) await this.explainRefusedPeer(dir, 'lazy dump');
         return this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath);
       },
@@ -873,8 +873,8 @@ export class Migration {
     // The frozen copy on the source goes only after the target is verified.
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
-    await this.dropTls(); // issue 13
-    // --- service address (issue 10, part 2): CRIU's connection locks on the source are dead rules now.
+    await this.dropTls();
+    // --- service address: CRIU's connection locks on the source are dead rules now.
     await this.serviceAddress?.cleanUpSource().catch(() => undefined);
     if (this.plan.retention === 'delete-on-commit') {
       await this.run.run(source, ['rm', '-rf', '--', this.dir]);
@@ -884,7 +884,7 @@ export class Migration {
     return 'committed';
   }
 
-  // --- TLS for page streams (issue 13) ---
+  // --- TLS for page streams ---
   /**
    * Make this migration's CA and host keys on the console and copy each host its share; or,
    * with tls: false, say in the journal that pages travel in clear.
@@ -1095,7 +1095,7 @@ export class Migration {
       await attempt(`removing the files Ferry copied to ${target}`, () => this.run.run(target, removeCreatedArgv(created), { check: true, what: 'removing the copied files' }));
     }
     await attempt(`deleting images on ${target}`, () => this.run.run(target, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
-    // --- service address (issue 10, part 2): back on the source, announced, before it resumes.
+    // --- service address: back on the source, announced, before it resumes.
     if (this.serviceAddress) await attempt('moving the service address back to the source', () => this.serviceAddress!.moveBack());
     const beforeResume = problems.length;
     if (this.sourceFrozen) {

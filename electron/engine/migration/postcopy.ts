@@ -50,9 +50,9 @@ export interface PostcopyContext {
   dir: string;
   /** Where the lazy dump listens, as the target reaches the source (from preflight). */
   sourceAddress: string;
-  /** The network lock preflight chose (issue 10). */
+  /** The network lock preflight chose. */
   networkLock?: NetworkLock;
-  /** TLS (issue 13): this migration's key files, the same paths on both hosts; absent with tls: false. */
+  /** TLS: this migration's key files, the same paths on both hosts; absent with tls: false. */
   tls?: CriuTlsOptions;
   run: CommandRunner;
   record(e: EngineEvent): void;
@@ -148,7 +148,7 @@ export class PostcopyCutover {
           imagesDir: dir,
           lazyPages: { address: this.ctx.sourceAddress, port: plan.pageServerPort },
           ...criuTreeFlags(plan, this.ctx.networkLock),
-          // Issue 13: a listener bound to --address checks its client's certificate against that
+          // A listener bound to --address checks its client's certificate against that
           // address (criu/tls.c), so the lazy dump skips the name check and takes any certificate
           // from this migration's CA: it signed the target's and the source's only.
           tls: this.ctx.tls ? { ...this.ctx.tls, noCnVerify: true } : undefined,

@@ -1,5 +1,5 @@
 /**
- * Issue 11 in the lab, one bounded migration: the restore is measured on the target during
+ * In the lab, one bounded migration: the restore is measured on the target during
  * pre-copy (outside the freeze) and the estimate rests on it, and while `criu restore` runs
  * its progress (pages loaded, from its own log) is shown. One lab boot, one 128 MiB migration.
  */

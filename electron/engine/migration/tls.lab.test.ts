@@ -1,5 +1,5 @@
 /**
- * TLS for page streams (issue 13) against real CRIU 3.17.1 in the lab. A workload holding a
+ * TLS for page streams against real CRIU 3.17.1 in the lab. A workload holding a
  * random 32-byte marker (repeated over 128 KiB of its memory) is migrated while this machine
  * captures the VMs' private link: the link is a qemu `-netdev dgram` UDP socket pair on
  * 127.0.0.1 (ports.link), so tcpdump on loopback sees every frame between the VMs. The

@@ -1,5 +1,5 @@
 /**
- * TLS for a migration's page streams (issue 13): a throwaway CA and one key pair per host,
+ * TLS for a migration's page streams: a throwaway CA and one key pair per host,
  * made on the console for one migration, copied to each host over its SSH session, deleted
  * at commit, rollback and recovery.
  *

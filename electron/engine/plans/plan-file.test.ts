@@ -87,7 +87,7 @@ describe('parsePlanYaml', () => {
     expect([p.pageServerPort, p.targetAddress]).toEqual([28000, 'b']);
   });
 
-  test('preflight inventory options (issue 10): absent means off and auto; bad values are named', () => {
+  test('preflight inventory options: absent means off and auto; bad values are named', () => {
     const p = parsePlanYaml(MINIMAL, 'p');
     expect([p.fileLocks, p.extUnixSk, p.networkLock]).toEqual([undefined, undefined, undefined]);
     const q = parsePlanYaml(`${MINIMAL}file_locks: true\next_unix_sk: true\nnetwork_lock: nftables\n`, 'p');
@@ -108,7 +108,7 @@ describe('parsePlanYaml', () => {
     expect(parsePlanYaml(`${MINIMAL}file_sync:\n  - /etc/a\n  - /etc/b c\n`, 'p').fileSync).toEqual(['/etc/a', '/etc/b c']);
   });
 
-  test('policy.cutover_when (issue 11): band or prediction; absent is band; anything else names the choices', () => {
+  test('policy.cutover_when: band or prediction; absent is band; anything else names the choices', () => {
     expect(parsePlanYaml(`${MINIMAL}policy: { cutover_when: prediction }\n`, 'p').policy.cutoverWhen).toBe('prediction');
     expect(parsePlanYaml(`${MINIMAL}policy: { cutover_when: band }\n`, 'p').policy.cutoverWhen).toBe('band');
     expect(parsePlanYaml(MINIMAL, 'p').policy.cutoverWhen).toBeUndefined();
@@ -362,13 +362,13 @@ describe('ferry plan (CLI)', () => {
     expect(r.stdout).toMatch(/^# Ferry migration plan/);
     fs.writeFileSync(path.join(dir, 'new.yaml'), r.stdout);
     expect(loadPlanFile(path.join(dir, 'new.yaml'))).toStrictEqual({ ...parsePlanYaml(MINIMAL, 'p'), source: 'lab-source', target: 'lab-target', pid: 50000, targetAddress: '10.0.0.2', auto: true, fileSync: ['/etc/app.conf'], policy: { ...defaultPolicy, downtimeBudgetMs: 1500 }, fileLocks: false, extUnixSk: false, networkLock: 'auto', tls: true });
-    // Preflight inventory (issue 10): the CRIU options a preflight finding asks for.
+    // Preflight inventory: the CRIU options a preflight finding asks for.
     const locks = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--file-locks', '--ext-unix-sk', '--network-lock', 'nftables']);
     expect(locks.stdout).toMatch(/^file_locks: true$/m);
     expect(locks.stdout).toMatch(/^ext_unix_sk: true$/m);
     expect(locks.stdout).toMatch(/^network_lock: nftables$/m);
     expect(r.stdout).toMatch(/^tls: true$/m);
-    // TLS (issue 13): --no-tls turns it off in the file; a bad value names the key.
+    // TLS: --no-tls turns it off in the file; a bad value names the key.
     const off = await ferry(['plan', 'new', '--source', 'a', '--target', 'b', '--pid', '1', '--no-tls']);
     expect(off.stdout).toMatch(/^tls: false$/m);
     expect(parsePlanYaml(`${MINIMAL}\ntls: false\n`, 'p').tls).toBe(false);

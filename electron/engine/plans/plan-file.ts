@@ -160,7 +160,7 @@ const ROOT_KEYS = [
   'tcp_established',
   'hooks',
   'service_probe',
-  // Preflight inventory (issue 10).
+  // Preflight inventory.
   'file_locks',
   'ext_unix_sk',
   'network_lock',
@@ -188,7 +188,7 @@ const HINTS: Record<string, string> = {
   'policy.growth_threshold': 'Write a percentage like 10%: pre-copy is not converging when the pages written grow by more than this.',
   'policy.min_pages': 'Write an integer, 0 or more.',
   'policy.on_not_converging': 'Write rollback or cutover.',
-  // Cutover rule (issue 11)
+  // Cutover rule
   'policy.cutover_when': "Write band (auto mode cuts over only when the estimate's upper edge fits the budget) or prediction (when the point prediction fits).",
   page_server: 'Write page_server: { address: 10.0.0.2, port: 27000 }; both keys are optional.',
   'page_server.address': "Write the target's address as the source reaches it: a host name or an IP address.",
@@ -461,7 +461,7 @@ class PlanReader {
       field('growth_threshold', 'growthThreshold', (v, p) => this.percent(v, p), showPercent);
       field('min_pages', 'minPages', (v, p) => this.int(v, p));
       field('on_not_converging', 'onNotConverging', (v, p) => this.oneOf(v, p, ['rollback', 'cutover'] as const));
-      field('cutover_when', 'cutoverWhen', (v, p) => this.oneOf(v, p, ['band', 'prediction'] as const)); // issue 11
+      field('cutover_when', 'cutoverWhen', (v, p) => this.oneOf(v, p, ['band', 'prediction'] as const));
     }
 
     let targetAddress: string | undefined;
@@ -496,7 +496,7 @@ class PlanReader {
     const fileLocks = n('file_locks', 'fileLocks', (v) => this.bool(v, 'file_locks')) as boolean | undefined;
     const extUnixSk = n('ext_unix_sk', 'extUnixSk', (v) => this.bool(v, 'ext_unix_sk')) as boolean | undefined;
     const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
-    const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined; // issue 13
+    const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined;
     const serviceAddress = n('service_address', 'serviceAddress', (v) => this.serviceAddress(v)) as ServiceAddress | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
@@ -560,7 +560,7 @@ class PlanReader {
     return withProbeDefaults({ kind, target, ...(from !== undefined ? { from } : {}), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
-  // --- service address (issue 10, part 2)
+  // --- service address
   /** service_address: { address: 10.0.0.100/24, source_interface: eth1, target_interface: br0 }. */
   private serviceAddress(node: ParsedNode): ServiceAddress | undefined {
     const P = 'service_address';
@@ -876,7 +876,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
       growth_threshold: showPercent(p.growthThreshold),
       min_pages: p.minPages,
       on_not_converging: p.onNotConverging,
-      ...(p.cutoverWhen ? { cutover_when: p.cutoverWhen } : {}), // issue 11: absent means band
+      ...(p.cutoverWhen ? { cutover_when: p.cutoverWhen } : {}), // absent means band
     },
     page_server: { address: plan.targetAddress, port: plan.pageServerPort },
     work_dir: plan.workDir,
@@ -933,7 +933,7 @@ export interface PlanOverrides {
   downtimeBudgetMs?: number;
   maxIterations?: number;
   onNotConverging?: MigrationPlan['policy']['onNotConverging'];
-  cutoverWhen?: MigrationPlan['policy']['cutoverWhen']; // issue 11
+  cutoverWhen?: MigrationPlan['policy']['cutoverWhen'];
   auto?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
@@ -948,9 +948,9 @@ export interface PlanOverrides {
   healthCommand?: string[];
   /** Service probe flags: a kind and target replace the file's probe; the rest adjust it. */
   serviceProbe?: Partial<ServiceProbe>;
-  /** --no-tls (issue 13). */
+  /** --no-tls. */
   tls?: boolean;
-  /** --service-address and --service-interface (issue 10, part 2). */
+  /** --service-address and --service-interface. */
   serviceAddress?: string;
   serviceInterface?: string[];
 }
@@ -972,7 +972,7 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
   if (o.downtimeBudgetMs !== undefined) out.policy.downtimeBudgetMs = o.downtimeBudgetMs;
   if (o.maxIterations !== undefined) out.policy.maxIterations = o.maxIterations;
   if (o.onNotConverging !== undefined) out.policy.onNotConverging = o.onNotConverging;
-  if (o.cutoverWhen !== undefined) out.policy.cutoverWhen = o.cutoverWhen; // issue 11
+  if (o.cutoverWhen !== undefined) out.policy.cutoverWhen = o.cutoverWhen;
   if (o.auto !== undefined) out.auto = o.auto;
   if (o.shellJob !== undefined) out.shellJob = o.shellJob;
   if (o.tcpEstablished !== undefined) out.tcpEstablished = o.tcpEstablished;
@@ -997,7 +997,7 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
     const { timeoutMs } = plan.healthCheck;
     out.healthCheck = { kind: 'command', argv: [...o.healthCommand], ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
   }
-  // --- service address (issue 10, part 2): a new address keeps the file's interfaces unless given.
+  // --- service address: a new address keeps the file's interfaces unless given.
   if (o.serviceAddress !== undefined || o.serviceInterface?.length) {
     const [src, tgt] = o.serviceInterface ?? [];
     const prev = plan.serviceAddress;

@@ -19,7 +19,7 @@ export interface PlanDraft extends ProbeDraft {
   growthThreshold: string;
   minPages: string;
   onNotConverging: 'cutover' | 'rollback';
-  /** Cutover rule (issue 11): what must fit the budget before auto mode cuts over. */
+  /** Cutover rule: what must fit the budget before auto mode cuts over. */
   cutoverWhen: 'band' | 'prediction';
   auto: boolean;
   targetAddress: string;
@@ -27,10 +27,10 @@ export interface PlanDraft extends ProbeDraft {
   workDir: string;
   shellJob: boolean;
   tcpEstablished: boolean;
-  // Preflight inventory (issue 10): criu --file-locks and --ext-unix-sk.
+  // Preflight inventory: criu --file-locks and --ext-unix-sk.
   fileLocks: boolean;
   extUnixSk: boolean;
-  /** Page streams over TLS (issue 13); on by default. */
+  /** Page streams over TLS; on by default. */
   tls: boolean;
   /** One absolute path per line. */
   fileSync: string;
@@ -46,7 +46,7 @@ export interface PlanDraft extends ProbeDraft {
   base?: MigrationPlan;
   /** Traffic hooks, in phase order as listed (see HooksEditor). */
   hooks: HookDraft[];
-  // --- service address (issue 10, part 2): empty address = none; an empty target interface = the source's.
+  // --- service address: empty address = none; an empty target interface = the source's.
   serviceAddress: string;
   serviceSourceInterface: string;
   serviceTargetInterface: string;
@@ -174,7 +174,7 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
       growthThreshold: num(d.growthThreshold),
       minPages: num(d.minPages),
       onNotConverging: d.onNotConverging,
-      // Absent means 'band' (issue 11): only the user's other choice is written into the plan.
+      // Absent means 'band': only the user's other choice is written into the plan.
       ...(d.cutoverWhen === 'prediction' ? { cutoverWhen: 'prediction' as const } : {}),
     },
     auto: d.auto,
@@ -187,7 +187,7 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   };
   const errors: PlanErrors = {};
   const hooks = draftHooks(d.hooks);
-  // TLS (issue 13): absent means on, so a plan opened without the key round-trips unchanged.
+  // TLS: absent means on, so a plan opened without the key round-trips unchanged.
   delete (candidate as { tls?: boolean }).tls;
   if (!d.tls || d.base?.tls === true) Object.assign(candidate, { tls: d.tls });
   if (!hooks.ok) errors.hooks = 'Fix the hooks marked below';
@@ -199,7 +199,7 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   if (probe) Object.assign(candidate, { serviceProbe: probe });
   else delete (candidate as { serviceProbe?: unknown }).serviceProbe;
   if (d.probeKind !== 'none' && d.probeTarget.trim() === '') errors.probeTarget = d.probeKind === 'tcp' ? 'Give host:port to probe' : 'Give the URL to probe';
-  // --- service address (issue 10, part 2): the form is the truth, like for hooks.
+  // --- service address: the form is the truth, like for hooks.
   if (d.serviceAddress.trim()) {
     const src = d.serviceSourceInterface.trim();
     Object.assign(candidate, { serviceAddress: { address: d.serviceAddress.trim(), sourceInterface: src, targetInterface: d.serviceTargetInterface.trim() || src } });

@@ -173,7 +173,7 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
           <label>
             <input type="checkbox" checked={draft.extUnixSk} onChange={(e) => edit({ extUnixSk: e.target.checked })} /> External unix sockets (--ext-unix-sk)
           </label>
-          {/* TLS for page streams (issue 13) */}
+          {/* TLS for page streams */}
           <label>
             <input type="checkbox" checked={draft.tls} onChange={(e) => edit({ tls: e.target.checked })} /> Encrypt and authenticate pages (TLS)
           </label>
@@ -183,7 +183,7 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
             </p>
           )}
         </div>
-        {/* Service address (issue 10, part 2): moved with the process inside the freeze window. */}
+        {/* Service address: moved with the process inside the freeze window. */}
         <Field label="Service address (moves with the process)" field="serviceAddress" errors={errors} hint="Clients' address with its prefix, e.g. 10.0.0.100/24; empty: none">
           {text('serviceAddress', { mono: true, placeholder: '10.0.0.100/24' })}
         </Field>
