@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startWorkload, workloadStatus } from '../../lab/index.ts';
 import { listJournals, readJournal, replay, journalPath } from '../journal/journal.ts';
-import { engineLab, WORKLOAD_PID } from '../testing/lab.ts';
+import { engineLab, FULL_LAB, WORKLOAD_PID } from '../testing/lab.ts';
 import { MigrationService } from '../migrations.ts';
 
 // A lab of its own, sharing only the built image cache with the user's lab.
@@ -52,7 +52,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       expect(journal.restoreStats?.pagesRestored).toBeGreaterThan(preDumps[0]!.pagesWritten / 2);
     }, 15 * 60_000);
 
-    it('reports a heavy-dirtying workload as not converging; a forced cutover still migrates it intact', async () => {
+    it.skipIf(!FULL_LAB)('reports a heavy-dirtying workload as not converging; a forced cutover still migrates it intact', async () => {
       const name = 'heavy';
       await startWorkload({ env, host: 'source', mib: 128, rate: 20000, pid: WORKLOAD_PID, name }, lab.hub);
       const before = await waitForCounterAbove('source', name, 0);

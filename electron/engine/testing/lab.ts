@@ -13,6 +13,12 @@ import { SshHub, type HostSession } from '../../ssh/index.ts';
 import { MigrationService } from '../migrations.ts';
 import { parsePs, psArgv } from '../hosts/ps.ts';
 
+/**
+ * The whole lab matrix, or CI's bounded subset: cases marked full-only (a second workload of a
+ * kind already covered, the slowest scenarios) run with FERRY_LAB_FULL=1 (`npm run test:lab:full`).
+ */
+export const FULL_LAB = process.env.FERRY_LAB_FULL === '1';
+
 /** The demo workload's PID in every scenario (free on both fresh VMs). */
 export const WORKLOAD_PID = 50000;
 const HOSTS = ['lab-source', 'lab-target'] as const;
