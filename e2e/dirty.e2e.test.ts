@@ -4,15 +4,14 @@
  * "Measure dirty rate" button against the real engine and a real process over ssh.
  * Needs `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../shared/api.ts';
-import { knownHostsLine } from '../electron/ssh/testing/fixture.ts';
 import { dirtySamples } from '../renderer/src/state/dirty-fixtures.ts';
 import { at, CONVERGING_ID, convergingUntilCutover } from '../renderer/src/state/fixtures.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startLoopbackPair, type Harness } from './harness.ts';
 
 let h: Harness;
 let sleeper: ChildProcess;
@@ -25,10 +24,7 @@ function kernelTracksSoftDirty(): boolean {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ hosts: ['box'], sameHost: { box2: 'box' } });
-  fs.writeFileSync(h.home.userKnownHosts, knownHostsLine(h.sshds.box!));
-  sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-  await h.open();
+  ({ h, sleeper } = await startLoopbackPair());
 });
 
 afterAll(async () => {

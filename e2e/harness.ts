@@ -4,13 +4,13 @@
  * front of a real Engine whose HOME is a temp dir with ~/.ssh/config pointing at throwaway
  * local sshds, and drives Debian's Chromium through playwright-core.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { Engine } from '../electron/engine/console.ts';
-import { hostBlock, makeTestHome, type TestHome } from '../electron/ssh/testing/fixture.ts';
+import { hostBlock, knownHostsLine, makeTestHome, type TestHome } from '../electron/ssh/testing/fixture.ts';
 import { startSshd, type TestSshd, type TestSshdOptions } from '../electron/ssh/testing/sshd.ts';
 import { startWebBridge, type WebBridge } from '../electron/web/server.ts';
 
@@ -125,4 +125,27 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     await closeAll();
     throw e;
   }
+}
+
+/**
+ * The browser tests' usual setup: one real sshd reached as two hosts (box, box2), its key
+ * already trusted, and a process to migrate. Close `sleeper` and the harness after.
+ */
+export async function startLoopbackPair(): Promise<{ h: Harness; sleeper: ChildProcess }> {
+  const h = await startHarness({ hosts: ['box'], sameHost: { box2: 'box' } });
+  fs.writeFileSync(h.home.userKnownHosts, knownHostsLine(h.sshds.box!));
+  const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+  await h.open();
+  return { h, sleeper };
+}
+
+/** Fill the plan form for a cold migration of `pid` from box to box2. */
+export async function fillColdPlan(h: Harness, pid: number): Promise<void> {
+  const { page } = h;
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Migrate', exact: true }).click();
+  await page.getByLabel('Source host').selectOption('box');
+  await page.getByLabel('Target host').selectOption('box2');
+  await page.getByLabel('PID').fill(String(pid));
+  await page.getByLabel('Mode', { exact: true }).selectOption('cold');
+  await page.getByLabel('Work dir (both hosts)').fill(`${h.home.home}/ferry-work`);
 }

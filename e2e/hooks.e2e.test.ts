@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knownHostsLine } from '../electron/ssh/testing/fixture.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { fillColdPlan, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
 let sleeper: ChildProcess;
@@ -32,12 +32,7 @@ afterAll(async () => {
 describe('traffic hooks in the plan form and the command log', () => {
   it('adds hooks per phase, shows what is wrong with one, removes one', async () => {
     const { page } = h;
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Migrate', exact: true }).click();
-    await page.getByLabel('Source host').selectOption('box');
-    await page.getByLabel('Target host').selectOption('box2');
-    await page.getByLabel('PID').fill(String(sleeper.pid));
-    await page.getByLabel('Mode', { exact: true }).selectOption('cold');
-    await page.getByLabel('Work dir (both hosts)').fill(`${h.home.home}/ferry-work`);
+    await fillColdPlan(h, sleeper.pid!);
 
     const editor = page.getByTestId('hooks-editor');
     await editor.getByRole('button', { name: 'Add before cutover hook' }).click();

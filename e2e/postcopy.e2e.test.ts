@@ -5,14 +5,12 @@
  * recorded CRIU 3.17.1 lazy-pages log (fixtures/criu/lazy), read in chunks as it polls it.
  * Needs `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newPlan, type EngineEvent } from '../shared/api.ts';
 import { LAZY_PAGE_SIZE, LazyProgressReader } from '../electron/criu/lazy.ts';
 import { readText } from '../electron/criu/test-fixtures.ts';
-import { knownHostsLine } from '../electron/ssh/testing/fixture.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startLoopbackPair, type Harness } from './harness.ts';
 
 let h: Harness;
 let sleeper: ChildProcess;
@@ -20,10 +18,7 @@ const ID = '2026-11-23T05-29-52Z-1a2y00';
 const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 5, 29, 52) + s * 1000).toISOString();
 
 beforeAll(async () => {
-  h = await startHarness({ hosts: ['box'], sameHost: { box2: 'box' } });
-  fs.writeFileSync(h.home.userKnownHosts, knownHostsLine(h.sshds.box!));
-  sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-  await h.open();
+  ({ h, sleeper } = await startLoopbackPair());
 });
 
 afterAll(async () => {

@@ -6,15 +6,14 @@
  * rollback. Its target is a real HTTP server here that refuses (503) its 4th to 8th requests:
  * the failure run is set by count, not by time. Needs `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { journalPath, readJournal, replay } from '../electron/engine/journal/journal.ts';
 import { renderReport } from '../electron/engine/journal/report.ts';
-import { knownHostsLine } from '../electron/ssh/testing/fixture.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { fillColdPlan, startLoopbackPair, type Harness } from './harness.ts';
 
 let h: Harness;
 let sleeper: ChildProcess;
@@ -29,10 +28,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
-  h = await startHarness({ hosts: ['box'], sameHost: { box2: 'box' } });
-  fs.writeFileSync(h.home.userKnownHosts, knownHostsLine(h.sshds.box!));
-  sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-  await h.open();
+  ({ h, sleeper } = await startLoopbackPair());
 });
 
 afterAll(async () => {
@@ -45,12 +41,7 @@ afterAll(async () => {
 describe('client-visible downtime on the dashboard', () => {
   it('the plan form takes a probe; the dashboard shows the gap, the counts and the runs from the engine', { timeout: 240_000 }, async () => {
     const { page } = h;
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Migrate', exact: true }).click();
-    await page.getByLabel('Source host').selectOption('box');
-    await page.getByLabel('Target host').selectOption('box2');
-    await page.getByLabel('PID').fill(String(sleeper.pid));
-    await page.getByLabel('Mode', { exact: true }).selectOption('cold');
-    await page.getByLabel('Work dir (both hosts)').fill(`${h.home.home}/ferry-work`);
+    await fillColdPlan(h, sleeper.pid!);
 
     const fields = page.getByTestId('probe-fields');
     await fields.getByLabel('Service probe').selectOption('http');
