@@ -21,6 +21,8 @@ import type {
   LabStatus,
   MigrationPlan,
   Phase,
+  PortRange,
+  ProcessSelector,
   PreflightReport,
   ProcessDetail,
   ProcessInfo,
@@ -126,10 +128,22 @@ export const serviceAddressSchema = z.object({
   targetInterface: interfaceName,
 });
 
+// --- many migrations at once: selectors and the port range ---
+/** A systemd unit name as systemctl takes it (never a shell word): letters, digits, :-_.\@ */
+export const unitName = z.string().min(1).max(255).regex(/^[A-Za-z0-9:_.@\\-]+$/, 'not a systemd unit name').refine((s) => !s.startsWith('-'), 'must not start with -');
+export const processSelectorSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('unit'), unit: unitName }),
+  z.object({ kind: z.literal('pidfile'), path: absPath }),
+]) satisfies z.ZodType<ProcessSelector>;
+export const portRangeSchema = z
+  .object({ first: port, last: port })
+  .refine((r) => r.last >= r.first + 1, { message: 'must hold at least two ports (the page server and the guard take a pair)', path: ['last'] }) satisfies z.ZodType<PortRange>;
+
 export const planSchema = z.object({
   source: migrationHost,
   target: migrationHost,
-  pid,
+  // 0: not known yet, the plan's selector names the process (checked by the engine).
+  pid: z.number().int().min(0).max(4_194_304),
   mode: z.enum(['precopy', 'cold', 'postcopy']),
   shellJob: z.boolean(),
   tcpEstablished: z.boolean(),
@@ -149,6 +163,9 @@ export const planSchema = z.object({
   networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
   tls: z.boolean().optional(), // absent means on
   serviceAddress: serviceAddressSchema.optional(),
+  // Many migrations at once: a process named by unit or pidfile (pid 0 until resolved), the port range.
+  select: processSelectorSchema.optional(),
+  portRange: portRangeSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */
@@ -350,6 +367,12 @@ export type EngineEvent =
       live?: boolean;
       at: string;
     }
+  /**
+   * Many migrations at once: what preflight fixed on the hosts before anything was dumped: the
+   * PID the plan's selector named (and the process lock taken on the source), the page-server
+   * port reserved. Replay applies it to the plan.
+   */
+  | { type: 'plan-resolved'; migrationId: string; pid: number; pageServerPort: number; at: string; note: string }
   | { type: 'lab-progress'; progress: LabProgress }
   | { type: 'error'; error: FerryErrorInfo; migrationId?: string };
 

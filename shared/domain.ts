@@ -186,6 +186,37 @@ export interface MigrationPlan {
   // --- service address ---
   /** An address clients use, moved from the source's interface to the target's inside the freeze window; absent means none. */
   serviceAddress?: ServiceAddress;
+  // --- many migrations at once: selectors and the port range ---
+  /**
+   * Which process, when not by PID: a systemd unit's MainPID or the PID in a pidfile, read on
+   * the source at preflight (journaled); `pid` is then 0 until it is resolved. Absent: by `pid`.
+   */
+  select?: ProcessSelector;
+  /**
+   * Ports the page server (post-copy: the lazy dump) may listen on. Ferry takes a free pair
+   * (port and port + 1, the cutover guard's) on the listening host and reserves it there, so
+   * concurrent migrations never meet on one port. Absent: pageServerPort to pageServerPort + 99.
+   */
+  portRange?: PortRange;
+}
+
+/** A process chosen by what names it on the source rather than by PID. */
+export type ProcessSelector = { kind: 'unit'; unit: string } | { kind: 'pidfile'; path: string };
+
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** The ports a plan may use: its range, or its page-server port and the 99 after it. */
+export function portRangeOf(plan: Pick<MigrationPlan, 'pageServerPort' | 'portRange'>): PortRange {
+  return plan.portRange ?? { first: plan.pageServerPort, last: Math.min(65_535, plan.pageServerPort + 99) };
+}
+
+/** How the user named the process: "PID 123", "unit redis.service", "pidfile /run/x.pid". */
+export function describeSelector(plan: Pick<MigrationPlan, 'pid' | 'select'>): string {
+  if (!plan.select) return `PID ${plan.pid}`;
+  return plan.select.kind === 'unit' ? `unit ${plan.select.unit}` : `pidfile ${plan.select.path}`;
 }
 
 /** Whether a plan's page streams use TLS (on unless the plan says false). */

@@ -18,6 +18,7 @@ import { measureDirtyRate } from './dirty/dirty-sampler.ts';
 import type { DirtyRateProbe } from '../../shared/domain.ts';
 import { CommandRunner, type Privilege } from './commands/runner.ts';
 import type { HostSession } from '../ssh/index.ts';
+import { localClaimContext } from './migration/claims.ts';
 
 /**
  * Migrations as the console sees them: start one (journaled from its first event),
@@ -47,6 +48,15 @@ export class MigrationService {
     return facts.report;
   }
 
+  /** Many migrations at once: this engine, and its journals, judge the holders of claims on hosts. */
+  private readonly claimContext = localClaimContext((id) => {
+    try {
+      return this.replayOf(id).summary;
+    } catch {
+      return undefined;
+    }
+  });
+
   /** Migration addresses: a host's FerryMigrationAddress from the ssh config files. */
   private readonly addressOf = (alias: string) => resolveHost(alias, this.env).then((h) => h.migrationAddress);
 
@@ -61,7 +71,8 @@ export class MigrationService {
       });
     }
     for (const { migration } of this.active.values()) {
-      if (migration.plan.pid === plan.pid && migration.plan.source === plan.source) {
+      // A plan naming its process by selector (pid 0) is checked by its claim on the source.
+      if (plan.pid > 0 && migration.plan.pid === plan.pid && migration.plan.source === plan.source) {
         throw new FerryError({
           code: 'migration-running',
           host: plan.source,
@@ -85,6 +96,7 @@ export class MigrationService {
         env: this.env,
         emit: this.emit,
         addressOf: this.addressOf,
+        claims: this.claimContext,
       },
       { id, overrideBlockers: opts.overrideBlockers, learned },
     );

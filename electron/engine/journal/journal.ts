@@ -451,6 +451,10 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
         id ??= e.migrationId;
         startedAt = e.at;
         break;
+      case 'plan-resolved':
+        // Many migrations at once: the PID a selector named and the port reserved at preflight.
+        if (plan) plan = { ...plan, pid: e.pid, pageServerPort: e.pageServerPort };
+        break;
       case 'phase':
         phase = e.phase;
         phases.push({ phase: e.phase, at: e.at, note: e.note });

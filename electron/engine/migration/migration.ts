@@ -38,6 +38,10 @@ import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import type { HostSession } from '../../ssh/index.ts';
+// Many migrations at once: the process by selector, its claim on the source, a reserved port pair.
+import { Claims, localClaimContext, type ClaimContext } from './claims.ts';
+import { resolveSelector } from '../hosts/candidates.ts';
+import { describeSelector, portRangeOf } from '../../../shared/domain.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
 export const STEP_TIMEOUTS = {
@@ -72,6 +76,8 @@ export interface MigrationDeps {
   emit?(event: EngineEvent): void;
   /** Migration addresses: where other hosts reach a host (its FerryMigrationAddress), if it says. */
   addressOf?(alias: string): Promise<string | undefined>;
+  /** Many migrations at once: who this engine is and its journals, to judge other claims' holders. */
+  claims?: ClaimContext;
 }
 
 export interface MigrationResult {
@@ -160,6 +166,8 @@ export class Migration {
   private tls?: CriuTlsOptions;
   // --- service address: where the plan's address is, and its moves.
   private readonly serviceAddress?: ServiceAddressMove;
+  /** Many migrations at once: the process claim and port pair this migration holds on the hosts. */
+  private claims?: Claims;
 
   constructor(
     public plan: MigrationPlan,
@@ -313,6 +321,7 @@ export class Migration {
     }
     await this.live.stop();
     const probe = await this.finishServiceProbe();
+    await this.releaseClaims();
     const summary = this.summary(outcome, error) + (probe ? ` ${capitalize(describeGap(probe))}.` : '');
     this.deps.record({
       type: 'outcome',
@@ -389,6 +398,7 @@ export class Migration {
   private async drive(): Promise<Outcome> {
     const { source, target } = this.plan;
     this.setPhase('preflight');
+    await this.claimHosts();
     const facts: PreflightFacts = await runPreflight(this.plan, this.run, {
       // Beside the migration's directory, not inside it: a failed preflight leaves nothing.
       scratchDir: `${this.dir}.preflight`,
@@ -432,6 +442,57 @@ export class Migration {
     }
     return this.cutover(i + 1);
   }
+
+  // --- Many migrations at once -----------------------------------------------------------------
+  /**
+   * Before preflight: resolve the plan's selector on the source, claim the process there (one
+   * migration of a PID at a time) and reserve a free port pair on the host that will listen.
+   * Journaled as 'plan-resolved'; everything after uses the resolved PID and port.
+   */
+  private async claimHosts(): Promise<void> {
+    const { source, target } = this.plan;
+    const listener = this.plan.mode === 'postcopy' ? source : target;
+    for (const host of new Set([source, listener])) {
+      // Claims live under /run: root's. Preflight checks privilege in full right after.
+      if (this.privilege[host]) continue;
+      const id = await this.run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
+      this.privilege[host] = id.stdout.trim() === '0' ? 'root' : 'sudo';
+    }
+    const pid = await resolveSelector(this.run, this.plan);
+    this.claims = new Claims({
+      run: this.run,
+      migrationId: this.id,
+      ctx: this.deps.claims ?? localClaimContext(() => undefined),
+      note: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
+    });
+    await this.claims.claimProcess(source, pid);
+    const port = await this.claims.reservePorts(listener, portRangeOf(this.plan));
+    this.plan = { ...this.plan, pid, pageServerPort: port };
+    const range = portRangeOf(this.plan);
+    this.deps.record({
+      type: 'plan-resolved',
+      migrationId: this.id,
+      pid,
+      pageServerPort: port,
+      at: this.now(),
+      note: `${this.plan.select ? `${describeSelector({ pid: 0, select: this.plan.select })} is PID ${pid} on ${source}; ` : ''}PID ${pid} claimed on ${source}; ports ${port}-${port + 1} (of ${range.first}-${range.last}) reserved on ${listener} for the ${this.plan.mode === 'postcopy' ? 'lazy dump' : 'page server'}`,
+    });
+  }
+
+  /** At the end (commit, rollback, error): give the claims back. A failure is journaled, never fatal. */
+  private async releaseClaims(): Promise<void> {
+    if (!this.claims) return;
+    const problems = await this.claims.release();
+    this.claims = undefined;
+    if (problems.length) {
+      this.deps.record({
+        type: 'error',
+        migrationId: this.id,
+        error: { code: 'claim-release-failed', message: `Could not release this migration's claims: ${problems.join('; ')}`, hint: `Remove the files naming ${this.id} under /run/ferry/pids and /run/ferry/ports on those hosts (another migration of the process is refused while they stay).` },
+      });
+    }
+  }
+  // --- end many migrations at once ---
 
   private async startPageServer(i: number): Promise<void> {
     const { target } = this.plan;
@@ -1017,6 +1078,8 @@ export class Migration {
     } else {
       outcome = await this.rollback('recovered from the journal of an interrupted migration');
     }
+    // Many migrations at once: the interrupted engine's claims on both hosts go with it.
+    await Claims.releaseAll(this.run, [source, target], this.id);
     const summary = this.summary(outcome);
     const committed = outcome === 'committed';
     this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });

@@ -255,6 +255,9 @@ export function applyEvent(s: EngineState, e: EngineEvent): EngineState {
         ...m,
         outcome: { outcome: e.outcome, at: e.at, freezeWindowMs: e.freezeWindowMs, predictedMs: e.predictedMs, summary: e.summary },
       }));
+    case 'plan-resolved':
+      // Many migrations at once: the PID a selector named and the port reserved, fixed at preflight.
+      return withMigration(s, e.migrationId, (m) => (m.plan ? { ...m, plan: { ...m.plan, pid: e.pid, pageServerPort: e.pageServerPort } } : m));
     case 'service-probe':
       return withMigration(s, e.migrationId, (m) => ({ ...m, serviceProbe: addProbeResult(m.serviceProbe, e.result, !!e.live) }));
     case 'command-started':
