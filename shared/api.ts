@@ -166,7 +166,10 @@ export const planSchema = z.object({
   // Many migrations at once: a process named by unit or pidfile (pid 0 until resolved), the port range.
   select: processSelectorSchema.optional(),
   portRange: portRangeSchema.optional(),
-}) satisfies z.ZodType<MigrationPlan>;
+})
+  .superRefine((p, ctx) => {
+    if (p.pid === 0 && !p.select) ctx.addIssue({ code: 'custom', path: ['pid'], message: 'must be at least 1 (or name the process by unit or pidfile)' });
+  }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */
 export const requestSchemas = {

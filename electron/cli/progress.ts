@@ -39,6 +39,8 @@ export function describeEvent(e: EngineEvent, opts: { verbose?: boolean } = {}):
     }
     case 'decision':
       return e.action.startsWith('preflight') ? `   ${e.action.replace('preflight ', '').padEnd(4)} ${e.reason}` : `   decision (${e.by}): ${e.action} — ${e.reason}`;
+    case 'plan-resolved':
+      return `   ${e.note}`;
     case 'rollback-plan':
       return `   rollback will: ${e.steps.join('; ')}`;
     case 'command-started':

@@ -4,6 +4,8 @@ import { FerryError } from '../../../shared/errors.ts';
 import { ferryFiles, ferryPaths } from '../../paths.ts';
 import { SshHub, type TrustPrompt } from '../../ssh/index.ts';
 import { cliTrustDecider } from '../trust.ts';
+import { CommandRunner, type Privilege } from '../../engine/commands/runner.ts';
+import { candidatesTable, filterCandidates, listCandidates } from '../../engine/hosts/candidates.ts';
 
 /** `ferry hosts`, `ferry exec`. */
 export function registerHostCommands(program: Command): void {
@@ -31,6 +33,36 @@ export function registerHostCommands(program: Command): void {
       const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
       for (const r of rows) {
         process.stdout.write(`${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd()}\n`);
+      }
+    });
+
+  // Choosing what to move: one read-only python3 program on the host.
+  program
+    .command('ps')
+    .description('List the processes on a host a migration could take: tree size and memory, session leader, listening ports, cgroup and systemd unit')
+    .argument('<host>', 'host alias (see `ferry hosts`)')
+    .argument('[filter]', 'only processes whose command or unit contains this (or whose user is this)')
+    .option('--json', 'one JSON object: { host, processes: [{ pid, ppid, sid, sessionLeader, user, command, tree, rssKiB, treeRssKiB, listening, cgroup, unit? }] }')
+    .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
+    .option('-v, --verbose', 'show the command as it runs')
+    .action(async (host: string, filter: string | undefined, o: { json?: boolean; trustFingerprint?: string[]; verbose?: boolean }) => {
+      const hub = new SshHub({ trust: cliTrustDecider({ fingerprints: o.trustFingerprint ?? [], interactive: !o.json && process.stdin.isTTY === true }) });
+      try {
+        // Other users' fds and sockets need root: sudo -n when not logged in as root.
+        let privilege: Privilege = 'root';
+        const run = new CommandRunner(
+          (e) => {
+            if (o.verbose && e.type === 'command-started') process.stderr.write(`$ ${e.host}: ${e.sudo ? 'sudo -n ' : ''}${e.argv.slice(0, 2).join(' ')} …\n`);
+          },
+          (a) => hub.session(a),
+          () => privilege,
+        );
+        const id = await run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
+        if (id.stdout.trim() !== '0') privilege = 'sudo';
+        const rows = filterCandidates(await listCandidates(run, host), filter);
+        process.stdout.write(o.json ? `${JSON.stringify({ host, processes: rows })}\n` : `${candidatesTable(rows)}\n`);
+      } finally {
+        await hub.closeAll();
       }
     });
 

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defaultPolicy } from '../../../shared/api.ts';
 import type { EngineEvent } from '../../../shared/api.ts';
-import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan, type ServiceProbe } from '../../../shared/domain.ts';
+import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan, type PortRange, type ProcessSelector, type ServiceProbe } from '../../../shared/domain.ts';
 import { describeGap, PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { MigrationService } from '../../engine/migrations.ts';
@@ -18,7 +18,7 @@ import { int, parseDuration } from '../options.ts';
 export interface MigrateCliOptions {
   source: string;
   target: string;
-  pid: number;
+  pid?: number;
   mode: MigrationPlan['mode'];
   /** Post-copy: the user accepts that the process is lost if the source dies before the last page. */
   acceptPostcopyRisk?: boolean;
@@ -54,6 +54,26 @@ export interface MigrateCliOptions {
   /** Service address: ADDRESS/PREFIX, and SOURCE_IF[,TARGET_IF]. */
   serviceAddress?: string;
   serviceInterface?: string[];
+  // Many migrations at once: a process by unit or pidfile, the ports to reserve a pair from.
+  unit?: string;
+  pidfile?: string;
+  portRange?: PortRange;
+}
+
+/** --unit NAME or --pidfile PATH (one at most), as the plan's selector. */
+export function selectorFromOptions(o: Pick<MigrateCliOptions, 'unit' | 'pidfile'>): ProcessSelector | undefined {
+  if (o.unit !== undefined && o.pidfile !== undefined) throw new FerryError({ code: 'invalid-argument', message: '--unit and --pidfile exclude each other', hint: 'Name the process one way.' });
+  return o.unit !== undefined ? { kind: 'unit', unit: o.unit } : o.pidfile !== undefined ? { kind: 'pidfile', path: o.pidfile } : undefined;
+}
+
+/** "27000-27099" -> { first, last }. */
+export function portRangeOption(v: string): PortRange {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
+  const r = m ? { first: Number(m[1]), last: Number(m[2]) } : undefined;
+  if (!r || r.first < 1 || r.last > 65_535 || r.last < r.first + 1) {
+    throw new InvalidArgumentError('expected two TCP ports with a dash, the second above the first, like 27000-27099');
+  }
+  return r;
 }
 
 /** "eth1" (both hosts) or "eth1,br0" (source, target). */
@@ -76,10 +96,13 @@ export function serviceAddressFromOptions(o: Pick<MigrateCliOptions, 'serviceAdd
 }
 
 export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
+  const select = selectorFromOptions(o);
+  if (select && o.pid !== undefined) throw new FerryError({ code: 'invalid-argument', message: `--pid and --${select.kind} exclude each other`, hint: 'Name the process one way.' });
+  if (!select && o.pid === undefined) throw new FerryError({ code: 'invalid-argument', message: 'Name the process: --pid N, --unit NAME or --pidfile PATH', hint: '`ferry ps HOST` lists the candidates on a host.' });
   return {
     source: o.source,
     target: o.target,
-    pid: o.pid,
+    pid: select ? 0 : (o.pid ?? 0),
     mode: o.mode,
     shellJob: !!o.shellJob,
     tcpEstablished: !!o.tcpEstablished,
@@ -97,6 +120,8 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     networkLock: o.networkLock ?? 'auto',
     tls: o.tls !== false,
     ...serviceAddressFromOptions(o),
+    ...(select ? { select } : {}),
+    ...(o.portRange ? { portRange: o.portRange } : {}),
   };
 }
 
@@ -127,12 +152,15 @@ function addPlanOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--source <host>', 'host alias the process runs on now')
     .requiredOption('--target <host>', 'host alias to move it to')
-    .requiredOption('--pid <pid>', 'PID of the process tree root on the source', int('pid', 1, 4_194_304))
+    .option('--pid <pid>', 'PID of the process tree root on the source (or --unit, --pidfile)', int('pid', 1, 4_194_304))
+    .option('--unit <name>', "instead of --pid: a systemd unit on the source; its main process (MainPID), read at preflight")
+    .option('--pidfile <path>', 'instead of --pid: a file on the source holding the PID, read at preflight')
+    .option('--port-range <first-last>', 'ports to reserve a free pair from on the listening host (default: --port and the 99 after it)', portRangeOption)
     .addOption(new Option('--mode <mode>', 'precopy (iterative pre-dumps), cold (one dump) or postcopy (run on the target at once, pages follow)').choices(['precopy', 'cold', 'postcopy']).default('precopy'))
     .option('--max-downtime <duration>', 'the freeze window you accept at cutover', `${defaultPolicy.downtimeBudgetMs}ms`)
     .option('--max-iterations <n>', 'stop pre-copying after this many pre-dumps', int('max-iterations', 1, 50), defaultPolicy.maxIterations)
     .option('--target-address <addr>', "the target's address as the source reaches it (page server link); default: the target's FerryMigrationAddress in Ferry's ssh_config (the lab's private link), else its alias")
-    .option('--port <port>', 'page server TCP port on the target', int('port', 1, 65535), 27000)
+    .option('--port <port>', 'page server TCP port on the target: the first of the range Ferry reserves a free pair from', int('port', 1, 65535), 27000)
     .option('--work-dir <dir>', 'image directory on both hosts', '/var/lib/ferry')
     .option('--sync <path...>', 'files to copy to the target at cutover (besides open files that differ)', [])
     .option('--shell-job', 'the process is not a session leader (criu --shell-job)')
@@ -155,9 +183,10 @@ function addPlanOptions(cmd: Command): Command {
 
 const PLAN_REQUIRED = ['--source', '--target', '--pid'];
 
-/** Without --plan, --source, --target and --pid are required, with commander's own message. */
+/** Without --plan, --source, --target and --pid (or --unit, --pidfile) are required, with commander's own message. */
 function requirePlanFlags(o: MigrateCliOptions, cmd: Command): MigrateCliOptions {
   for (const opt of cmd.options) {
+    if (opt.long === '--pid' && (o.unit !== undefined || o.pidfile !== undefined)) continue;
     if (PLAN_REQUIRED.includes(opt.long ?? '') && cmd.getOptionValue(opt.attributeName()) === undefined) {
       cmd.error(`error: required option '${opt.flags}' not specified (or give --plan FILE)`, { code: 'commander.missingMandatoryOptionValue' });
     }
@@ -176,6 +205,8 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     source: typed('source') as string | undefined,
     target: typed('target') as string | undefined,
     pid: typed('pid') as number | undefined,
+    select: selectorFromOptions(o),
+    portRange: o.portRange,
     mode: typed('mode') as MigrateCliOptions['mode'] | undefined,
     downtimeBudgetMs: maxDowntime !== undefined ? parseDuration(maxDowntime) : undefined,
     maxIterations: typed('maxIterations') as number | undefined,
@@ -226,10 +257,13 @@ function printer(o: { json?: boolean; verbose?: boolean }) {
   };
 }
 
-export function summaryLine(r: MigrationResult) {
+export function summaryLine(r: MigrationResult, plan?: Pick<MigrationPlan, 'source' | 'target' | 'pid'>) {
   return {
     type: 'summary',
     migrationId: r.migrationId,
+    // Many migrations at once: which process (as resolved), and where it runs now (null: see error).
+    ...(plan ? { source: plan.source, target: plan.target, pid: r.pid ?? plan.pid, runsOn: r.outcome === 'committed' ? plan.target : r.outcome === 'rolled-back' ? plan.source : null } : {}),
+    pageServerPort: r.pageServerPort ?? null,
     outcome: r.outcome,
     freezeWindowMs: r.freezeWindowMs ?? null,
     predictedMs: r.predictedMs ?? null,
@@ -322,7 +356,7 @@ export async function runMigration(o: MigrateCliOptions, plan: MigrationPlan = p
       unguard();
       stopKeys();
     });
-    if (o.json) process.stdout.write(`${JSON.stringify(summaryLine(result))}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify(summaryLine(result, plan))}\n`);
     else printSummary(result, iterations);
     return result;
   } finally {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../shared/api.ts';
 import { startWorkload } from '../../lab/index.ts';
 import { CommandRunner } from '../commands/runner.ts';
-import { listCandidates } from '../hosts/candidates.ts';
+import { listCandidates, resolveSelector } from '../hosts/candidates.ts';
 import { readJournal, replay, journalPath } from '../journal/journal.ts';
 import { engineLab, WORKLOAD_PID } from '../testing/lab.ts';
 import type { MigrationResult } from './migration.ts';
@@ -39,6 +39,11 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('two migrations b
       expect(c!.treeRssKiB).toBeGreaterThan(16 * 1024);
       expect(c!.command).toMatch(/ferry-workload/);
     }
+
+    // A unit selector resolves to the unit's MainPID on the source, the unit ps shows for it.
+    const journald = await resolveSelector(run, { source: 'lab-source', pid: 0, select: { kind: 'unit', unit: 'systemd-journald.service' } });
+    expect(String(journald)).toBe((await lab.sh('lab-source', 'pidof systemd-journald')).stdout.trim());
+    expect(listed.find((c) => c.pid === journald)?.unit).toBe('systemd-journald.service');
 
     // One pre-dump, then cut over: each engine steers its own migration.
     const oneThenCut = (events: EngineEvent[]) => (e: EngineEvent, control: (a: 'cutover-now') => void) => {

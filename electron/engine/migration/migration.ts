@@ -96,6 +96,9 @@ export interface MigrationResult {
   /** Service probe: what clients saw through the cutover (the plan asked for it). */
   serviceProbe?: ServiceProbeResult;
   error?: FerryErrorInfo;
+  /** Many migrations at once: the PID migrated (a selector's, once resolved) and the page-server port reserved. */
+  pid?: number;
+  pageServerPort?: number;
 }
 
 export function newMigrationId(now = new Date()): string {
@@ -168,6 +171,8 @@ export class Migration {
   private readonly serviceAddress?: ServiceAddressMove;
   /** Many migrations at once: the process claim and port pair this migration holds on the hosts. */
   private claims?: Claims;
+  /** Set once the PID and the port are fixed on the hosts (plan-resolved journaled). */
+  private resolved = false;
 
   constructor(
     public plan: MigrationPlan,
@@ -346,6 +351,8 @@ export class Migration {
         : undefined,
       ...(probe ? { serviceProbe: probe } : {}),
       error,
+      ...(this.plan.pid > 0 ? { pid: this.plan.pid } : {}),
+      ...(this.resolved ? { pageServerPort: this.plan.pageServerPort } : {}),
     };
   }
 
@@ -468,6 +475,7 @@ export class Migration {
     await this.claims.claimProcess(source, pid);
     const port = await this.claims.reservePorts(listener, portRangeOf(this.plan));
     this.plan = { ...this.plan, pid, pageServerPort: port };
+    this.resolved = true;
     const range = portRangeOf(this.plan);
     this.deps.record({
       type: 'plan-resolved',

@@ -26,7 +26,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../../shared/api.ts';
-import type { HealthCheck, Hook, MigrationPlan, PlanHooks, ServiceAddress, ServiceProbe } from '../../../shared/domain.ts';
+import type { HealthCheck, Hook, MigrationPlan, PlanHooks, PortRange, ProcessSelector, ServiceAddress, ServiceProbe } from '../../../shared/domain.ts';
 import { PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
 
@@ -179,7 +179,10 @@ const HEALTH_KINDS = ['command', 'tcp', 'http'] as const;
 const HINTS: Record<string, string> = {
   source: 'Name the host by its alias in ~/.ssh/config or Ferry\'s ssh_config (`ferry hosts` lists them).',
   target: 'Name the host by its alias in ~/.ssh/config or Ferry\'s ssh_config (`ferry hosts` lists them).',
-  process: 'Write process: { pid: 50000 }.',
+  process: 'Write process: { pid: 50000 }, process: { unit: redis-server.service } (its MainPID) or process: { pidfile: /run/app.pid }.',
+  'process.unit': 'Write a systemd unit name, like redis-server.service: Ferry migrates its main process (MainPID on the source).',
+  'process.pidfile': 'Write the absolute path of a file holding the PID on the source, like /run/app.pid.',
+  'page_server.port_range': 'Write two ports with a dash, like 27000-27099: Ferry reserves a free pair (port and port + 1) in it on the listening host.',
   'process.pid': 'Write the PID of the process tree root on the source, an integer from 1 to 4194304, e.g. process: { pid: 50000 }.',
   mode: 'Write precopy (iterative pre-dumps), cold (one dump) or postcopy (runs on the target at once, pages follow; the process is lost if the source dies before the last page).',
   downtime_budget: 'Write a duration with its unit, like 300ms or 1.5s (at most 600s).',
@@ -300,7 +303,7 @@ class PlanReader {
           path === '' && name === 'pid'
             ? 'The PID goes under process: write process: { pid: N }.'
             : path === 'process'
-              ? 'A process is chosen by pid for now: write process: { pid: N }.'
+              ? 'Name the process by one of pid, unit or pidfile: process: { pid: N }, { unit: NAME } or { pidfile: PATH }.'
               : `${guess ? `Did you mean ${guess}? ` : ''}Known keys${path ? ` of ${path}` : ''}: ${known.join(', ')}.`;
         this.fail(key ?? node, isScalar(key) ? at : path, isScalar(key) ? 'unknown key' : 'keys must be plain names', hint);
         continue;
@@ -424,11 +427,25 @@ class PlanReader {
     if (targetNode) this.note('targetAddress', targetNode, 'page_server.address (the target, by default)');
 
     let pid: number | undefined;
+    // Many migrations at once: a process named by systemd unit or pidfile instead of a PID.
+    let select: ProcessSelector | undefined;
     const proc = get('process');
     if (proc) {
       this.note('pid', proc, 'process');
-      const e = this.entries(proc, 'process', ['pid']);
-      if (e) {
+      const e = this.entries(proc, 'process', ['pid', 'unit', 'pidfile']);
+      const named = e ? (['pid', 'unit', 'pidfile'] as const).filter((k) => e.has(k)) : [];
+      if (e && named.length > 1) this.fail(proc, 'process', `give one of pid, unit or pidfile (not ${named.join(' and ')})`, HINTS.process);
+      else if (e && (named[0] === 'unit' || named[0] === 'pidfile')) {
+        const k = named[0];
+        const v = this.present(e.get(k)!, `process.${k}`);
+        const text = v && this.str(v, `process.${k}`);
+        if (v && text !== undefined) {
+          this.note('select', v, `process.${k}`);
+          this.note(k === 'unit' ? 'select.unit' : 'select.path', v, `process.${k}`);
+          pid = 0;
+          select = k === 'unit' ? { kind: 'unit', unit: text } : { kind: 'pidfile', path: text };
+        }
+      } else if (e) {
         const pe = e.get('pid');
         if (!pe) this.fail(proc, 'process.pid', 'missing');
         else {
@@ -436,6 +453,7 @@ class PlanReader {
           if (v) {
             this.note('pid', v, 'process.pid');
             pid = this.int(v, 'process.pid', 'must be a process ID (an integer)');
+            if (pid === 0) pid = this.fail(v, 'process.pid', 'must be at least 1', HINTS['process.pid']);
           }
         }
       }
@@ -466,10 +484,11 @@ class PlanReader {
 
     let targetAddress: string | undefined;
     let pageServerPort: number | undefined;
+    let portRange: PortRange | undefined;
     const ps = get('page_server');
     if (ps) {
       this.note('pageServerPort', ps, 'page_server');
-      const e = this.entries(ps, 'page_server', ['address', 'port']);
+      const e = this.entries(ps, 'page_server', ['address', 'port', 'port_range']);
       const a = e?.get('address');
       const av = a && this.present(a, 'page_server.address');
       if (av) {
@@ -481,6 +500,15 @@ class PlanReader {
       if (pv) {
         this.note('pageServerPort', pv, 'page_server.port');
         pageServerPort = this.int(pv, 'page_server.port', 'must be a TCP port (an integer)');
+      }
+      // Many migrations at once: the ports Ferry may reserve a pair from.
+      const r = e?.get('port_range');
+      const rv = r && this.present(r, 'page_server.port_range');
+      if (rv) {
+        this.note('portRange', rv, 'page_server.port_range');
+        const m = /^(\d+)-(\d+)$/.exec(this.str(rv, 'page_server.port_range', 'must be a range of ports like 27000-27099') ?? '');
+        if (m) portRange = { first: Number(m[1]), last: Number(m[2]) };
+        else if (!this.issues.some((i) => i.path === 'page_server.port_range')) this.fail(rv, 'page_server.port_range', 'must be a range of ports like 27000-27099');
       }
     }
 
@@ -518,6 +546,8 @@ class PlanReader {
       retention: retention ?? d.retention,
       ...(hooks ? { hooks } : {}),
       ...(serviceProbe ? { serviceProbe } : {}),
+      ...(select ? { select } : {}),
+      ...(portRange ? { portRange } : {}),
       ...(fileLocks !== undefined ? { fileLocks } : {}),
       ...(extUnixSk !== undefined ? { extUnixSk } : {}),
       ...(networkLock !== undefined ? { networkLock } : {}),
@@ -789,13 +819,14 @@ const HEADER = [
   ' Ferry migration plan. Run it: ferry migrate --plan FILE; check it: ferry plan check FILE.',
   ' Missing optional fields take the defaults in (parentheses).',
   '   source, target     host aliases from ~/.ssh/config or Ferry\'s ssh_config',
-  '   process            { pid: N }: the process tree root on the source',
+  '   process            { pid: N } | { unit: NAME } (its MainPID) | { pidfile: PATH }: the process tree root on the source',
   '   mode               precopy (iterative pre-dumps) | cold (one dump) | postcopy (pages follow; lost if the source dies)  (precopy)',
   `   downtime_budget    the freeze window you accept at cutover: 300ms, 1.5s  (${showMs(defaultPolicy.downtimeBudgetMs)})`,
   `   policy             max_iterations (${defaultPolicy.maxIterations}), growth_threshold (${showPercent(defaultPolicy.growthThreshold)}), min_pages (${defaultPolicy.minPages}),`,
   `                      on_not_converging: rollback | cutover (${defaultPolicy.onNotConverging}),`,
   "                      cutover_when: band (the estimate's upper edge fits the budget) | prediction  (band)",
-  `   page_server        address: the target as the source reaches it (the target alias); port (${PLAN_FILE_DEFAULTS.pageServerPort})`,
+  `   page_server        address: the target as the source reaches it (the target alias); port (${PLAN_FILE_DEFAULTS.pageServerPort});`,
+  '                      port_range: ports Ferry may reserve a free pair from, for migrations at once  (port to port + 99)',
   `   work_dir           image directory on both hosts, an absolute path  (${PLAN_FILE_DEFAULTS.workDir})`,
   '   file_sync          files copied to the target at cutover  ([])',
   '   health_check       none | { command: [ARGV...] } | { tcp: PORT } | { http: URL, status: 200 };',
@@ -868,7 +899,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
   const doc = new Document({
     source: plan.source,
     target: plan.target,
-    process: { pid: plan.pid },
+    process: plan.select ? (plan.select.kind === 'unit' ? { unit: plan.select.unit } : { pidfile: plan.select.path }) : { pid: plan.pid },
     mode: plan.mode,
     downtime_budget: showMs(p.downtimeBudgetMs),
     policy: {
@@ -878,7 +909,7 @@ export function renderPlanYaml(plan: MigrationPlan): string {
       on_not_converging: p.onNotConverging,
       ...(p.cutoverWhen ? { cutover_when: p.cutoverWhen } : {}), // absent means band
     },
-    page_server: { address: plan.targetAddress, port: plan.pageServerPort },
+    page_server: { address: plan.targetAddress, port: plan.pageServerPort, ...(plan.portRange ? { port_range: `${plan.portRange.first}-${plan.portRange.last}` } : {}) },
     work_dir: plan.workDir,
     file_sync: plan.fileSync,
     health_check: renderHealth(plan.healthCheck),
@@ -929,6 +960,10 @@ export interface PlanOverrides {
   source?: string;
   target?: string;
   pid?: number;
+  /** --unit or --pidfile: a selector replaces the file's process (and --pid the selector). */
+  select?: ProcessSelector;
+  /** --port-range. */
+  portRange?: PortRange;
   mode?: MigrationPlan['mode'];
   downtimeBudgetMs?: number;
   maxIterations?: number;
@@ -967,7 +1002,15 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
     if (o.targetAddress === undefined && plan.targetAddress === plan.target) out.targetAddress = o.target;
     out.target = o.target;
   }
-  if (o.pid !== undefined) out.pid = o.pid;
+  if (o.pid !== undefined) {
+    out.pid = o.pid;
+    delete out.select;
+  }
+  if (o.select) {
+    out.select = o.select;
+    out.pid = 0;
+  }
+  if (o.portRange) out.portRange = o.portRange;
   if (o.mode !== undefined) out.mode = o.mode;
   if (o.downtimeBudgetMs !== undefined) out.policy.downtimeBudgetMs = o.downtimeBudgetMs;
   if (o.maxIterations !== undefined) out.policy.maxIterations = o.maxIterations;
@@ -1013,6 +1056,11 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
 /** MigrationPlan field -> the plan file's name for it. */
 const FILE_NAMES: Record<string, string> = {
   pid: 'process.pid',
+  'select.unit': 'process.unit',
+  'select.path': 'process.pidfile',
+  select: 'process',
+  portRange: 'page_server.port_range',
+  'portRange.last': 'page_server.port_range',
   'policy.downtimeBudgetMs': 'downtime_budget',
   'policy.maxIterations': 'policy.max_iterations',
   'policy.growthThreshold': 'policy.growth_threshold',

@@ -34,6 +34,8 @@ const FULL: MigrationPlan = {
     ],
   },
   serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'br0' },
+  select: { kind: 'unit', unit: 'app.service' },
+  portRange: { first: 27000, last: 27049 },
 };
 
 const roundTrip = (p: MigrationPlan) => {

@@ -72,6 +72,9 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     serviceAddress: plan.serviceAddress?.address ?? '',
     serviceSourceInterface: plan.serviceAddress?.sourceInterface ?? '',
     serviceTargetInterface: plan.serviceAddress?.targetInterface ?? '',
+    processBy: plan.select ? plan.select.kind : 'pid',
+    selectorValue: plan.select ? (plan.select.kind === 'unit' ? plan.select.unit : plan.select.path) : '',
+    portRange: plan.portRange ? `${plan.portRange.first}-${plan.portRange.last}` : '',
     base: plan,
   };
   return draft;

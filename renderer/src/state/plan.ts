@@ -50,6 +50,12 @@ export interface PlanDraft extends ProbeDraft {
   serviceAddress: string;
   serviceSourceInterface: string;
   serviceTargetInterface: string;
+  // --- many migrations at once: the process by systemd unit or pidfile; the port range ("" = default).
+  processBy: 'pid' | 'unit' | 'pidfile';
+  /** The unit name or the pidfile's path, as processBy says. */
+  selectorValue: string;
+  /** "27000-27099", or empty for the port and the 99 after it. */
+  portRange: string;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -89,6 +95,9 @@ export function defaultDraft(): PlanDraft {
     serviceAddress: '',
     serviceSourceInterface: '',
     serviceTargetInterface: '',
+    processBy: 'pid',
+    selectorValue: '',
+    portRange: '',
   };
 }
 
@@ -135,6 +144,11 @@ const FIELD_OF: Record<string, DraftField> = {
   'serviceAddress.address': 'serviceAddress',
   'serviceAddress.sourceInterface': 'serviceSourceInterface',
   'serviceAddress.targetInterface': 'serviceTargetInterface',
+  'select.unit': 'selectorValue',
+  'select.path': 'selectorValue',
+  portRange: 'portRange',
+  'portRange.first': 'portRange',
+  'portRange.last': 'portRange',
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -160,7 +174,8 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     ...d.base,
     source: d.source,
     target: d.target,
-    pid: num(d.pid),
+    // With a selector the PID is found on the source at preflight (a number kept from the file stays).
+    pid: d.processBy === 'pid' ? num(d.pid) : Number(d.pid) > 0 ? Number(d.pid) : 0,
     mode: d.mode,
     shellJob: d.shellJob,
     tcpEstablished: d.tcpEstablished,
@@ -204,6 +219,19 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     const src = d.serviceSourceInterface.trim();
     Object.assign(candidate, { serviceAddress: { address: d.serviceAddress.trim(), sourceInterface: src, targetInterface: d.serviceTargetInterface.trim() || src } });
   } else delete (candidate as { serviceAddress?: unknown }).serviceAddress;
+  // --- many migrations at once: the form is the truth for the selector and the range.
+  if (d.processBy === 'pid') delete (candidate as { select?: unknown }).select;
+  else {
+    const v = d.selectorValue.trim();
+    if (!v) errors.selectorValue = d.processBy === 'unit' ? 'Give the systemd unit, like redis-server.service' : 'Give the pidfile’s absolute path';
+    Object.assign(candidate, { select: d.processBy === 'unit' ? { kind: 'unit', unit: v } : { kind: 'pidfile', path: v } });
+  }
+  const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(d.portRange);
+  if (range) Object.assign(candidate, { portRange: { first: Number(range[1]), last: Number(range[2]) } });
+  else {
+    delete (candidate as { portRange?: unknown }).portRange;
+    if (d.portRange.trim()) errors.portRange = 'Two ports with a dash, like 27000-27099';
+  }
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';

@@ -90,9 +90,24 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
         <Field label="Target host" field="target" errors={errors}>
           {hostSelect('target')}
         </Field>
-        <Field label="PID" field="pid" errors={errors} hint="Pick it in the process list, or type it">
-          {text('pid', { type: 'number' })}
+        <Field label="Process by" field="processBy" errors={errors} hint="A unit or pidfile is read on the source at preflight">
+          {(id) => (
+            <select id={id} value={draft.processBy} onChange={(e) => edit({ processBy: e.target.value as PlanDraft['processBy'] })}>
+              <option value="pid">PID</option>
+              <option value="unit">systemd unit (its main process)</option>
+              <option value="pidfile">pidfile</option>
+            </select>
+          )}
         </Field>
+        {draft.processBy === 'pid' ? (
+          <Field label="PID" field="pid" errors={errors} hint="Pick it in the process list, or type it">
+            {text('pid', { type: 'number' })}
+          </Field>
+        ) : (
+          <Field label={draft.processBy === 'unit' ? 'Unit' : 'Pidfile (on the source)'} field="selectorValue" errors={errors}>
+            {text('selectorValue', { mono: true })}
+          </Field>
+        )}
         <Field label="Mode" field="mode" errors={errors} hint={MODE_HINT[draft.mode]}>
           {(id) => (
             <select id={id} value={draft.mode} onChange={(e) => edit({ mode: e.target.value as PlanDraft['mode'] })}>
@@ -153,6 +168,9 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
         </Field>
         <Field label="Page-server port" field="pageServerPort" errors={errors}>
           {text('pageServerPort', { type: 'number' })}
+        </Field>
+        <Field label="Port range" field="portRange" errors={errors} hint="A free pair is reserved from it; empty: the port and the 99 after it">
+          {text('portRange', { mono: true })}
         </Field>
         <Field label="Work dir (both hosts)" field="workDir" errors={errors}>
           {text('workDir', { mono: true })}
