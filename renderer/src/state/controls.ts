@@ -42,7 +42,7 @@ export function startReadiness(input: {
   override: boolean;
   running: boolean;
 }): StartReadiness {
-  if (input.running) return { ok: false, reason: 'A migration is running; roll it back or wait for it to finish.' };
+  if (input.running) return { ok: false, reason: 'This process is being migrated; roll that migration back or wait for it to finish.' };
   if (!input.planOk) return { ok: false, reason: 'Complete the plan first.' };
   const pf = input.preflight;
   const current = pf && pf.planKey === input.planKey;

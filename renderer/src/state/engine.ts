@@ -139,6 +139,21 @@ export function activeMigration(s: EngineState): MigrationState | undefined {
   return m && !isFinished(m) ? m : undefined;
 }
 
+/**
+ * Many migrations at once: an unfinished migration of this plan's process (same source, same
+ * PID or selector), which a second start would only meet as a refusal from the engine.
+ */
+export function migratingSameProcess(s: EngineState, plan: MigrationPlan | undefined): MigrationState | undefined {
+  if (!plan) return undefined;
+  const key = (p: MigrationPlan) => (p.select ? JSON.stringify(p.select) : `pid ${p.pid}`);
+  return Object.values(s.migrations).find((m) => !isFinished(m) && m.plan?.source === plan.source && (key(m.plan) === key(plan) || (plan.pid > 0 && m.plan.pid === plan.pid)));
+}
+
+/** Every migration this console has seen, running ones first, newest first within each. */
+export function migrationList(migrations: EngineState['migrations']): MigrationState[] {
+  return Object.values(migrations).sort((a, b) => Number(isFinished(a)) - Number(isFinished(b)) || (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
+}
+
 export function newMigration(id: string): MigrationState {
   return { id, phase: 'planned', phases: [], iterations: [], estimates: [], decisions: [], errors: [] };
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { shortcutOf } from '../state/keys.ts';
-import { activeMigration } from '../state/engine.ts';
+import { migratingSameProcess } from '../state/engine.ts';
+import { MigrationList } from './MigrationList.tsx';
 import { startReadiness } from '../state/controls.ts';
 import { draftToPlan, planKey } from '../state/plan.ts';
 import { useConsole } from '../store.ts';
@@ -21,7 +22,7 @@ function useStartShortcut() {
       const parsed = draftToPlan(s.draft);
       const key = parsed.ok ? planKey(parsed.plan) : undefined;
       const pf = s.preflight;
-      const ready = startReadiness({ planOk: parsed.ok, planKey: key, preflight: { status: pf.status, planKey: pf.planKey, value: pf.status === 'ok' ? pf.value : undefined }, override: s.overrideBlockers, running: !!activeMigration(s) });
+      const ready = startReadiness({ planOk: parsed.ok, planKey: key, preflight: { status: pf.status, planKey: pf.planKey, value: pf.status === 'ok' ? pf.value : undefined }, override: s.overrideBlockers, running: !!migratingSameProcess(s, parsed.ok ? parsed.plan : undefined) });
       if (!ready.ok) return;
       e.preventDefault();
       s.askConfirm('start');
@@ -55,23 +56,23 @@ function PlanSection() {
 export function MigrateView() {
   const watched = useConsole((s) => s.watchedMigrationId);
   const planning = useConsole((s) => s.planning);
-  const running = useConsole((s) => !!activeMigration(s));
   if (watched && !planning) {
     return (
       <>
+        <MigrationList />
         <Dashboard migrationId={watched} />
-        {!running && (
-          <div className="center">
-            <button type="button" onClick={() => useConsole.setState({ planning: true })}>
-              Plan another migration
-            </button>
-          </div>
-        )}
+        {/* Many migrations at once: another may start while this one runs. */}
+        <div className="center">
+          <button type="button" onClick={() => useConsole.setState({ planning: true })}>
+            Plan another migration
+          </button>
+        </div>
       </>
     );
   }
   return (
     <>
+      <MigrationList />
       {watched && (
         <div className="center">
           <button type="button" className="link" onClick={() => useConsole.setState({ planning: false })}>

@@ -3,7 +3,7 @@ import type { CheckResult } from '../../../shared/domain.ts';
 import { useActions } from '../actions.ts';
 import { ErrorBox } from '../components/ErrorBox.tsx';
 import { Loading } from '../components/Loading.tsx';
-import { activeMigration } from '../state/engine.ts';
+import { migratingSameProcess } from '../state/engine.ts';
 import { startReadiness } from '../state/controls.ts';
 import { draftToPlan, planKey } from '../state/plan.ts';
 import { useConsole } from '../store.ts';
@@ -39,10 +39,11 @@ export function PreflightPanel({ onInvalid }: { onInvalid: () => void }) {
   const draft = useConsole((s) => s.draft);
   const preflight = useConsole((s) => s.preflight);
   const override = useConsole((s) => s.overrideBlockers);
-  const running = useConsole((s) => !!activeMigration(s));
   const askConfirm = useConsole((s) => s.askConfirm);
   const [showAll, setShowAll] = useState(false);
   const parsed = draftToPlan(draft);
+  // Many migrations at once: only another migration of this same process blocks Start.
+  const running = useConsole((s) => !!migratingSameProcess(s, parsed.ok ? parsed.plan : undefined));
   const key = parsed.ok ? planKey(parsed.plan) : undefined;
   const current = preflight.planKey === key;
   const ready = startReadiness({ planOk: parsed.ok, planKey: key, preflight: { status: preflight.status, planKey: preflight.planKey, value: preflight.status === 'ok' ? preflight.value : undefined }, override, running });
