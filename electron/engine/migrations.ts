@@ -18,7 +18,9 @@ import { measureDirtyRate } from './dirty/dirty-sampler.ts';
 import type { DirtyRateProbe } from '../../shared/domain.ts';
 import { CommandRunner, type Privilege } from './commands/runner.ts';
 import type { HostSession } from '../ssh/index.ts';
-import { localClaimContext } from './migration/claims.ts';
+import { Claims, localClaimContext } from './migration/claims.ts';
+import { resolveSelector } from './hosts/candidates.ts';
+import { portRangeOf } from '../../shared/domain.ts';
 
 /**
  * Migrations as the console sees them: start one (journaled from its first event),
@@ -40,6 +42,10 @@ export class MigrationService {
     plan = await withMigrationAddress(plan, this.addressOf);
     const privilege: Record<string, Privilege> = {};
     const run = new CommandRunner(this.emit, this.session, (h) => privilege[h] ?? 'root');
+    // Many migrations at once: the selector's process, and the port pair a start would reserve now (nothing is taken).
+    const claims = new Claims({ run, migrationId: 'preflight', ctx: this.claimContext, note: () => undefined });
+    const listener = plan.mode === 'postcopy' ? plan.source : plan.target;
+    plan = { ...plan, pid: await resolveSelector(run, plan), pageServerPort: await claims.reservePorts(listener, portRangeOf(plan), { dryRun: true }) };
     const facts = await runPreflight(plan, run, {
       scratchDir: `${plan.workDir}/preflight-${newMigrationId()}`,
       setPrivilege: (h, p) => (privilege[h] = p),

@@ -69,3 +69,24 @@ describe('ferry hosts / exec', () => {
     expect((await ferry(['exec', 'box', '--timeout', 'soon', '--', 'true'])).stderr).toMatch(/seconds/);
   });
 });
+
+describe('ferry ps', () => {
+  test('lists the processes a migration could take, as a table and as JSON, filtered', async () => {
+    const fp = (await run('ssh-keygen', ['-lf', `${sshd.hostKeyPath}.pub`])).stdout.split(/\s+/)[1]!;
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sleep', ['61.5'], { stdio: 'ignore', detached: true });
+    try {
+      const json = await ferry(['ps', 'box', 'sleep 61.5', '--json', '--trust-fingerprint', fp]);
+      expect(json.code, json.stderr).toBe(0);
+      const out = JSON.parse(json.stdout) as { host: string; processes: { pid: number; sessionLeader: boolean; tree: number; listening: number[]; command: string }[] };
+      expect(out.host).toBe('box');
+      // (ferry itself matches too: its own command line holds the filter.)
+      expect(out.processes.find((p) => p.pid === sleeper.pid)).toEqual(expect.objectContaining({ sessionLeader: true, tree: 1, listening: [], command: 'sleep 61.5' }));
+      for (const p of out.processes) expect(p.command).toContain('sleep 61.5');
+      const table = await ferry(['ps', 'box', 'sleep 61.5', '--trust-fingerprint', fp]);
+      expect(table.stdout).toMatch(new RegExp(`^${sleeper.pid} +1 +\\d+M +yes +- `, 'm'));
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+});

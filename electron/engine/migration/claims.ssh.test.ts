@@ -8,6 +8,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { JournalSummary } from '../../../shared/domain.ts';
+import { newPlan, type EngineEvent } from '../../../shared/api.ts';
+import { replay } from '../journal/journal.ts';
 import type { FerryError } from '../../../shared/errors.ts';
 import { CommandRunner } from '../commands/runner.ts';
 import { SshHub } from '../../ssh/index.ts';
@@ -106,6 +108,21 @@ describe('the process claim', () => {
   });
 });
 
+describe('the journal keeps what was resolved', () => {
+  test("replay applies plan-resolved: the selector's PID and the reserved port", () => {
+    const plan = newPlan({ source: 'a', target: 'b', pid: 0, select: { kind: 'unit', unit: 'app.service' } });
+    const at = '2026-11-30T00:00:00.000Z';
+    const events: EngineEvent[] = [
+      { type: 'migration-started', migrationId: 'm', plan, at },
+      { type: 'plan-resolved', migrationId: 'm', pid: 812, pageServerPort: 27002, at, note: 'unit app.service is PID 812 on a' },
+    ];
+    const r = replay(events.map((event, i) => ({ seq: i + 1, at, event })));
+    expect(r.plan).toMatchObject({ pid: 812, pageServerPort: 27002, select: { kind: 'unit', unit: 'app.service' } });
+    expect(r.summary.pid).toBe(812);
+    expect(r.summary.nextStep).toMatch(/process 812 on a/);
+  });
+});
+
 describe('the port pair', () => {
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
@@ -129,6 +146,9 @@ describe('the port pair', () => {
     const range = { first, last: first + 5 };
     const a = claims('mig-a', engine(1));
     const b = claims('mig-b', engine(2));
+    // A preflight alone asks which pair a start would get, and takes nothing.
+    expect(await claims('preflight', engine(9)).reservePorts('host', range, { dryRun: true })).toBe(first + 2);
+    expect(fs.readdirSync(path.join(root, 'ports'))).toEqual([]);
     const pa = await a.reservePorts('host', range);
     const pb = await b.reservePorts('host', range);
     expect(pa).toBe(first + 2);

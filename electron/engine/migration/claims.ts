@@ -243,7 +243,7 @@ export class Claims {
    * Reserve a free pair of ports (P, P + 1) in [first, last] on `host`: not listening (ss),
    * not reserved by a live migration. Returns P.
    */
-  async reservePorts(host: string, range: { first: number; last: number }): Promise<number> {
+  async reservePorts(host: string, range: { first: number; last: number }, opts: { dryRun?: boolean } = {}): Promise<number> {
     const ss = await this.o.run.run(host, ['ss', '-Hltn'], { quiet: true });
     const listening = ss.code === 0 ? parseListeningPorts(ss.stdout) : new Set<number>();
     const list = await this.o.run.run(host, claimArgv(this.root, 'list', 'ports'), { quiet: true });
@@ -258,6 +258,7 @@ export class Claims {
       const cur = reserved.get(String(p));
       if (cur !== undefined) {
         const j = judgeHolder(cur, this.o.ctx);
+        if (j.state === 'dead' && opts.dryRun) return p;
         if (j.state === 'dead' && (await this.replace(host, 'ports', String(p), cur))) {
           this.o.note('took over a stale port reservation', `${this.root}/ports/${p} on ${host} was held by ${j.why}`);
           this.portHost = host;
@@ -266,6 +267,7 @@ export class Claims {
         held += 1;
         continue;
       }
+      if (opts.dryRun) return p;
       const t = await this.take(host, 'ports', String(p));
       if (t.taken) {
         this.portHost = host;
