@@ -412,7 +412,7 @@ class PlanReader {
     };
     required('source', `Add source: ALIAS, the host the process runs on now. ${HINTS.source}`);
     required('target', `Add target: ALIAS, the host to move it to. ${HINTS.target}`);
-    required('process', 'Add process: { pid: N }, the process tree root on the source.');
+    required('process', 'Add process: { pid: N } (or { unit: NAME }, { pidfile: PATH }), the process tree root on the source.');
 
     const n = (k: (typeof ROOT_KEYS)[number], planPath: string, f: (node: ParsedNode) => unknown, show?: (n: number) => string) => {
       const node = get(k);
