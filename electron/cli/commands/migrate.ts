@@ -188,7 +188,7 @@ function requirePlanFlags(o: MigrateCliOptions, cmd: Command): MigrateCliOptions
   for (const opt of cmd.options) {
     if (opt.long === '--pid' && (o.unit !== undefined || o.pidfile !== undefined)) continue;
     if (PLAN_REQUIRED.includes(opt.long ?? '') && cmd.getOptionValue(opt.attributeName()) === undefined) {
-      cmd.error(`error: required option '${opt.flags}' not specified (or give --plan FILE)`, { code: 'commander.missingMandatoryOptionValue' });
+      cmd.error(`error: required option '${opt.flags}' not specified${opt.long === '--pid' ? ' (or --unit NAME or --pidfile PATH)' : ''} (or give --plan FILE)`, { code: 'commander.missingMandatoryOptionValue' });
     }
   }
   return o;
