@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { labDown, labUp, type LabUpResult } from '../lab/index.ts';
 import { isolatedLab } from '../lab/testing.ts';
-import { LAB_HOSTS } from '../lab/types.ts';
+import { LAB_HOSTS, labAlias } from '../lab/types.ts';
+import { SshHub } from '../ssh/index.ts';
 
 const SLOT = 18;
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, lock: { type: 'string', default: '/tmp/ferry-lab.lock' }, one: { type: 'string' } } });
@@ -29,16 +30,33 @@ interface Row {
   perVm: Record<string, number>;
   how: string;
   skew: string;
+  /** Per VM after up: clock offset measured again, first urandom bytes, vmfork reseeds in dmesg. */
+  facts: string[];
 }
 
 /** One `up` and `down` of the bench's lab, in this process (the parent holds no lock). */
 async function one(mode: Mode): Promise<Row> {
   const { root, env, ports } = isolatedLab('ferry-bench-lab-', SLOT);
   let up: LabUpResult | undefined;
+  const facts: string[] = [];
   try {
     up = await labUp({ env, ports, boot: mode, sshTimeoutMs: 420_000 }, (p) => {
       if (p.done || p.fraction === undefined) if (!p.active) process.stderr.write(`    ${p.step}${p.host ? `[${p.host}]` : ''}: ${p.message}\n`);
     });
+    // What a resume must not leave wrong: the clock, and the random bytes every copy would draw.
+    const hub = new SshHub({ env });
+    try {
+      for (const h of LAB_HOSTS) {
+        const t1 = Date.now();
+        const r = await hub.session(labAlias(h)).exec(['sh', '-c', 'date -u +%s.%N; head -c 8 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; dmesg | grep -c "crng reseeded due to virtual machine fork" || true'], { timeoutMs: 60_000 });
+        const t2 = Date.now();
+        const [date, random, reseeds] = r.stdout.trim().split('\n');
+        facts.push(`${h}: clock ${Math.round(Number(date) * 1000 - (t1 + t2) / 2)} ms, urandom ${random}, vmfork reseeds ${reseeds}`);
+      }
+    } finally {
+      await hub.closeAll();
+    }
+    process.stderr.write(`    after up: ${facts.join('; ')}\n`);
   } finally {
     await labDown({ env });
     rmSync(root, { recursive: true, force: true });
@@ -50,6 +68,7 @@ async function one(mode: Mode): Promise<Row> {
     perVm: up!.timings.perVm,
     how: LAB_HOSTS.map((h) => `${b?.[h]?.how ?? '?'}${b?.[h]?.saved ? '+saved' : ''}${b?.[h]?.fallback ? '!' : ''}`).join('/'),
     skew: LAB_HOSTS.map((h) => (b?.[h]?.clockSkewMs === undefined ? '-' : `${b[h]!.clockSkewMs}`)).join('/'),
+    facts,
   };
 }
 
@@ -99,6 +118,8 @@ async function main() {
     '',
     `speed-up: ${(median(cold.map((r) => r.bootMs)) / median(resumed.map((r) => r.bootMs))).toFixed(1)}x; prime run ${sec(prime.bootMs)} (${prime.how}); clock offset after resume, ms: ${resumed.map((r) => r.skew).join(', ')}`,
   ];
+  out.push('', 'after each up (clock offset from the host, first urandom bytes, kernel reseeds on resume):');
+  for (const r of [prime, ...rows]) out.push(`  ${r === prime ? 'prime' : r.mode === 'cold' ? 'cold' : 'resume'}: ${r.facts.join('; ')}`);
   process.stdout.write(`\n${out.join('\n')}\n`);
 }
 
