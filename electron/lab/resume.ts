@@ -350,10 +350,12 @@ export function quoteForSh(s: string): string {
  * - the wall clock stands where it was when the state was saved (TLS certificates, journals
  *   and file times need the right time): set it from the host's clock. The time is written on
  *   stdin once the remote shell is waiting for it, so only the one-way delay is lost;
- * - the kernel's random state is the saved one in every resumed copy: the vmgenid device
- *   makes the kernel reseed as it resumes; on top, 64 bytes of host randomness are written to
- *   /dev/urandom and the generator is reseeded from them (ioctl RNDRESEEDCRNG, by perl-base,
- *   which every Debian has).
+ * - the kernel's random state is the saved one in every resumed copy: 64 bytes of host
+ *   randomness are written to /dev/urandom and the generator is reseeded from them at once
+ *   (ioctl RNDRESEEDCRNG, by perl-base, which every Debian has; it fails the resume if the
+ *   kernel refuses). qemu's vmgenid device would do this inside the guest, but bookworm's
+ *   6.1 kernel does not bind it: its driver matches VM_GEN_COUNTER, qemu's _CID says
+ *   VM_Gen_Counter (matching by _CID came with 6.10's platform driver).
  * Resolves to the guest clock's offset from the host's afterwards, in ms (positive: ahead).
  */
 export async function fixResumedGuest(s: HostSession): Promise<{ skewMs: number }> {

@@ -73,9 +73,6 @@ export function qemuArgs(o: { host: LabHost; accel: Accel; memoryMiB: number; im
     '-netdev',
     `dgram,id=n1,local.type=inet,local.host=127.0.0.1,local.port=${o.ports.link[h]},remote.type=inet,remote.host=127.0.0.1,remote.port=${o.ports.link[other(h)]}`,
     '-device', `virtio-net-pci,netdev=n1,mac=${LINK_MAC[h]}`,
-    // A VM generation ID, new for every qemu process: a guest resumed from a saved state sees
-    // it change and its kernel reseeds its random generator at once (vmgenid driver).
-    '-device', 'vmgenid,guid=auto',
     '-serial', `file:${f.serialLog}`,
     '-display', 'none',
     '-monitor', `unix:${f.monitor},server,nowait`,
