@@ -50,6 +50,8 @@ export { findLabQemus } from './vm.ts';
 
 const envOf = (o?: LabEnvOptions) => o?.env ?? process.env;
 
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
 function readCpuinfo(): string {
   try {
     return readFileSync('/proc/cpuinfo', 'utf8');
@@ -195,9 +197,8 @@ export async function labUp(opts: LabUpOptions = {}, onProgress: ProgressFn = ()
       await hub.closeAll();
     }
   };
-  /** Cold boot, let systemd finish, save the state, and resume from it (which proves it loads). */
-  const coldBootAndSave = async (h: LabHost, key: string): Promise<VmBoot> => {
-    await coldBoot(h);
+  /** On a freshly cold-booted VM: let systemd finish, save the state, and resume from it (which proves it loads). */
+  const saveAndResume = async (h: LabHost, key: string): Promise<VmBoot> => {
     const hub = new SshHub({ env });
     let uptime: number | undefined;
     try {
@@ -226,7 +227,7 @@ export async function labUp(opts: LabUpOptions = {}, onProgress: ProgressFn = ()
         return { how: 'resumed', clockSkewMs: await resume(h, state) };
       } catch (e) {
         if (opts.signal?.aborted) throw e;
-        fallback = `resume failed: ${(e as Error).message}`;
+        fallback = `resume failed: ${firstLine(e)}`;
         onProgress({ step: 'boot', host: h, message: `${fallback}; booting cold instead` });
         await stopVm(paths.runDir, h);
         // A state qemu cannot load is dropped, so this boot saves a good one.
@@ -237,12 +238,13 @@ export async function labUp(opts: LabUpOptions = {}, onProgress: ProgressFn = ()
         }
       }
     }
+    await coldBoot(h);
     try {
-      return { ...(await coldBootAndSave(h, key)), fallback };
+      return { ...(await saveAndResume(h, key)), fallback };
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       // Saving or resuming the fresh state failed: the lab still comes up, cold, and says why.
-      fallback = `${fallback ? `${fallback}; ` : ''}saving the state failed: ${(e as Error).message}`;
+      fallback = `${fallback ? `${fallback}; ` : ''}saving the state failed: ${firstLine(e)}`;
       onProgress({ step: 'boot', host: h, message: `${fallback}; booting cold again` });
       await stopVm(paths.runDir, h);
       const again = findState(paths, h, memoryMiB, key);
