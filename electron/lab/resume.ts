@@ -378,7 +378,9 @@ date -u +%s.%N`;
       p.stdin.end(randomBytes(64));
     }
   });
+  const ended = new Promise<void>((resolve) => p.stdout.once('end', () => resolve()));
   const r = await p.done;
+  await Promise.race([ended, sleep(2000)]);
   const hostNow = Date.now();
   const guestNow = Number(out.trim().split('\n').pop()) * 1000;
   if (r.code !== 0 || !Number.isFinite(guestNow)) {
