@@ -9,6 +9,7 @@
  * /var/lib/ferry-workload/ on BOTH VMs at the same path: CRIU needs every open file to exist at
  * the same path (and size) on the target, so a migration copies them there before restoring.
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../shared/errors.ts';
@@ -32,12 +33,14 @@ import {
   type LabUpOptions,
   type LabUpResult,
   type ProgressFn,
+  type VmBoot,
   type VmStatus,
   type WorkloadOptions,
   type WorkloadStarted,
   type WorkloadStatusLine,
 } from './types.ts';
 import { vmReachability } from './reach.ts';
+import { dropState, findState, fixResumedGuest, hostCpuId, imageId, qemuVersion, saveState, STATE_FILES, stateKey, waitResumed, type SavedState } from './resume.ts';
 import { bootVm, findLabQemus, readBanner, readRunState, runStateFile, stopVm, vmFiles, vmPid, waitForSsh, type LabRunState } from './vm.ts';
 
 export * from './types.ts';
@@ -46,6 +49,16 @@ export { inspectImage, buildImage } from './image.ts';
 export { findLabQemus } from './vm.ts';
 
 const envOf = (o?: LabEnvOptions) => o?.env ?? process.env;
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+function readCpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export function resolvePorts(p: LabUpOptions['ports'] = {}): LabPorts {
   const ports: LabPorts = {
@@ -144,35 +157,118 @@ export async function labUp(opts: LabUpOptions = {}, onProgress: ProgressFn = ()
 
   const timeoutMs = opts.sshTimeoutMs ?? (accel === 'kvm' ? 60_000 : 180_000);
   const perVm = { source: 0, target: 0 } as Record<LabHost, number>;
+  const boot = {} as Record<LabHost, VmBoot>;
   const b0 = Date.now();
   const waiting = new Set<LabHost>(LAB_HOSTS);
   const heartbeat = setInterval(() => {
     if (waiting.size === 0) return;
     onProgress({ step: 'ssh', message: `waiting for SSH on ${[...waiting].join(' and ')} (${Math.round((Date.now() - b0) / 1000)} s)`, active: true });
   }, 2000);
+  const qemu = tools['qemu-system-x86_64'];
+  const useStates = (opts.boot ?? 'auto') === 'auto';
+  const keyInput = useStates
+    ? { accel, memoryMiB, imageId: imageId(paths.imageDir), qemuVersion: await qemuVersion(qemu, env), hostCpu: accel === 'kvm' ? hostCpuId(readCpuinfo()) : undefined }
+    : undefined;
+
+  /** Prove trust end to end: Ferry's SSH layer verifies the host key and logs in with the lab key. */
+  const verify = async (hub: SshHub, h: LabHost) => {
+    const r = await hub.session(labAlias(h)).exec(['hostname'], { timeoutMs: 30_000 });
+    if (r.code !== 0 || r.stdout.trim() !== h) {
+      throw new FerryError({ code: 'lab-boot-failed', host: labAlias(h), message: `The ${h} VM answered SSH but \`hostname\` said "${r.stdout.trim()}"`, evidence: r.stderr.trim() });
+    }
+  };
+  const coldBoot = async (h: LabHost) => {
+    onProgress({ step: 'boot', host: h, message: `booting ${h} cold (${accel}, ssh 127.0.0.1:${ports.ssh[h]})` });
+    const pid = await bootVm({ host: h, accel, memoryMiB, paths, ports, qemu, qemuImg: tools['qemu-img'], env });
+    onProgress({ step: 'boot', host: h, message: `qemu pid ${pid}; waiting for sshd`, done: true });
+    await waitForSsh({ host: h, port: ports.ssh[h], pid, runDir: paths.runDir, timeoutMs, signal: opts.signal });
+  };
+  const resume = async (h: LabHost, state: SavedState): Promise<number> => {
+    onProgress({ step: 'boot', host: h, message: `resuming ${h} from its saved state (saved ${state.meta.savedAt})` });
+    const pid = await bootVm({ host: h, accel, memoryMiB, paths, ports, qemu, qemuImg: tools['qemu-img'], env, resume: state });
+    await waitResumed({ runDir: paths.runDir, host: h, pid, timeoutMs: 120_000 });
+    onProgress({ step: 'boot', host: h, message: `qemu pid ${pid}; state loaded`, done: true });
+    await waitForSsh({ host: h, port: ports.ssh[h], pid, runDir: paths.runDir, timeoutMs, signal: opts.signal });
+    const hub = new SshHub({ env });
+    try {
+      await verify(hub, h);
+      return (await fixResumedGuest(hub.session(labAlias(h)))).skewMs;
+    } finally {
+      await hub.closeAll();
+    }
+  };
+  /** On a freshly cold-booted VM: let systemd finish, save the state, and resume from it (which proves it loads). */
+  const saveAndResume = async (h: LabHost, key: string): Promise<VmBoot> => {
+    const hub = new SshHub({ env });
+    let uptime: number | undefined;
+    try {
+      await verify(hub, h);
+      onProgress({ step: 'boot', host: h, message: `${h} answers SSH after ${((Date.now() - b0) / 1000).toFixed(1)} s; letting its boot finish to save its state` });
+      // A settled guest: every later resume starts from a quiet VM. "degraded" is settled too.
+      await hub.session(labAlias(h)).exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: 240_000 });
+      uptime = Number((await hub.session(labAlias(h)).exec(['cut', '-d', ' ', '-f1', '/proc/uptime'])).stdout.trim()) || undefined;
+    } finally {
+      await hub.closeAll();
+    }
+    const state = await saveState({ paths, host: h, memoryMiB, accel, key, qemuVersion: keyInput!.qemuVersion, guestUptimeS: uptime });
+    onProgress({ step: 'boot', host: h, message: `saved ${h}'s state in ${(state.meta.saveMs / 1000).toFixed(1)} s (${(state.meta.bytes[STATE_FILES.memory]! / 1024 ** 2).toFixed(0)} MiB); later labs resume from it`, done: true });
+    return { how: 'resumed', saved: true, clockSkewMs: await resume(h, state) };
+  };
+  const bringUp = async (h: LabHost): Promise<VmBoot> => {
+    if (!keyInput) {
+      await coldBoot(h);
+      return { how: 'cold' };
+    }
+    const key = stateKey({ host: h, ...keyInput });
+    const state = findState(paths, h, memoryMiB, key);
+    let fallback: string | undefined;
+    if (state) {
+      try {
+        return { how: 'resumed', clockSkewMs: await resume(h, state) };
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        fallback = `resume failed: ${firstLine(e)}`;
+        onProgress({ step: 'boot', host: h, message: `${fallback}; booting cold instead` });
+        await stopVm(paths.runDir, h);
+        // A state qemu cannot load is dropped, so this boot saves a good one.
+        if (e instanceof FerryError && e.code === 'lab-resume-failed') await dropState(state);
+        else {
+          await coldBoot(h);
+          return { how: 'cold', fallback };
+        }
+      }
+    }
+    await coldBoot(h);
+    try {
+      return { ...(await saveAndResume(h, key)), fallback };
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      // Saving or resuming the fresh state failed: the lab still comes up, cold, and says why.
+      fallback = `${fallback ? `${fallback}; ` : ''}saving the state failed: ${firstLine(e)}`;
+      onProgress({ step: 'boot', host: h, message: `${fallback}; booting cold again` });
+      await stopVm(paths.runDir, h);
+      const again = findState(paths, h, memoryMiB, key);
+      if (again) await dropState(again);
+      await coldBoot(h);
+      return { how: 'cold', fallback };
+    }
+  };
+
   try {
     await Promise.all(
       LAB_HOSTS.map(async (h) => {
-        onProgress({ step: 'boot', host: h, message: `booting ${h} (${accel}, ssh 127.0.0.1:${ports.ssh[h]})` });
-        const pid = await bootVm({ host: h, accel, memoryMiB, paths, ports, qemu: tools['qemu-system-x86_64'], qemuImg: tools['qemu-img'], env });
-        onProgress({ step: 'boot', host: h, message: `qemu pid ${pid}; waiting for sshd`, done: true });
-        await waitForSsh({ host: h, port: ports.ssh[h], pid, runDir: paths.runDir, timeoutMs, signal: opts.signal });
+        boot[h] = await bringUp(h);
         perVm[h] = Date.now() - b0;
         waiting.delete(h);
-        onProgress({ step: 'ssh', host: h, message: `${h} answers SSH after ${(perVm[h] / 1000).toFixed(1)} s`, done: true });
+        const b = boot[h];
+        const how = b.how === 'resumed' ? `resumed${b.saved ? ' (state saved by this up)' : ''}, clock set (${b.clockSkewMs} ms off)` : `cold boot${b.fallback ? ` (${b.fallback})` : ''}`;
+        onProgress({ step: 'ssh', host: h, message: `${h} answers SSH after ${(perVm[h] / 1000).toFixed(1)} s: ${how}`, done: true });
       }),
     );
     // Prove trust end to end: Ferry's SSH layer verifies the host key and logs in with the lab key.
     const hub = new SshHub({ env });
     try {
-      await Promise.all(
-        LAB_HOSTS.map(async (h) => {
-          const r = await hub.session(labAlias(h)).exec(['hostname'], { timeoutMs: 30_000 });
-          if (r.code !== 0 || r.stdout.trim() !== h) {
-            throw new FerryError({ code: 'lab-boot-failed', host: labAlias(h), message: `The ${h} VM answered SSH but \`hostname\` said "${r.stdout.trim()}"`, evidence: r.stderr.trim() });
-          }
-        }),
-      );
+      await Promise.all(LAB_HOSTS.map((h) => verify(hub, h)));
     } finally {
       await hub.closeAll();
     }
@@ -186,7 +282,7 @@ export async function labUp(opts: LabUpOptions = {}, onProgress: ProgressFn = ()
   clearInterval(heartbeat);
   const bootMs = Date.now() - b0;
   onProgress({ step: 'ready', message: `lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`, done: true });
-  return { accel, ports, image, built, alreadyUp: false, timings: { buildMs, bootMs, totalMs: Date.now() - t0, perVm } };
+  return { accel, ports, image, built, alreadyUp: false, timings: { buildMs, bootMs, totalMs: Date.now() - t0, perVm }, boot };
 }
 
 export async function labStatus(opts: LabEnvOptions = {}): Promise<LabStatus> {

@@ -1,7 +1,8 @@
 /**
  * The rehearsal lab, for real: builds (or reuses) the image, boots both VMs under qemu,
  * and talks to them only through Ferry's SSH layer (SshHub, aliases lab-source / lab-target,
- * host keys verified from Ferry's known_hosts). Cold: ~2 min image build + ~50 s boot (TCG).
+ * host keys verified from Ferry's known_hosts). Cold: ~2 min image build + ~50 s boot (TCG);
+ * later labs resume both VMs from their saved post-boot states in seconds.
  *
  * Isolation: a temp FERRY_HOME and HOME (ssh_config, known_hosts, run dir), other ports than
  * the default lab, and the user's real image cache (FERRY_LAB_CACHE) so a warm run is fast.
@@ -56,6 +57,28 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('rehearsal lab (t
     // Trust lives in Ferry's own files, as managed blocks.
     expect(fs.readFileSync(s.knownHosts, 'utf8')).toMatch(/^\[127\.0\.0\.1\]:2231 ssh-ed25519 AAAA/m);
     expect(fs.readFileSync(s.sshConfig, 'utf8')).toContain('Host lab-target');
+  }, 60_000);
+
+  /** Guest clock minus host clock (ms, midpoint of the exec), and the first 16 bytes urandom gives. */
+  const guestFacts = async (h: 'source' | 'target') => {
+    const t1 = Date.now();
+    const r = await hub.session(labAlias(h)).exec(['sh', '-c', 'date -u +%s.%N; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"'], { timeoutMs: 30_000 });
+    const t2 = Date.now();
+    const [date, random] = r.stdout.trim().split('\n');
+    return { skewMs: Number(date) * 1000 - (t1 + t2) / 2, random: random!, rttMs: t2 - t1 };
+  };
+  const firstResume: Record<string, string> = {};
+
+  it('each VM was resumed from its saved state, with the host clock set and its random generator reseeded', async () => {
+    for (const h of LAB_HOSTS) {
+      expect(up.boot?.[h]?.how, `${h}: ${up.boot?.[h]?.fallback}`).toBe('resumed');
+      const f = await guestFacts(h);
+      log(`${h}: clock ${f.skewMs.toFixed(0)} ms off (exec ${f.rttMs} ms), urandom ${f.random}`);
+      // The saved state's clock stood still since it was saved; up set it from the host.
+      expect(Math.abs(f.skewMs)).toBeLessThan(3000 + f.rttMs);
+      expect(f.random).toMatch(/^[0-9a-f]{32}$/);
+      firstResume[h] = f.random;
+    }
   }, 60_000);
 
   it('each VM is who it says: hostname and its own host key', async () => {
@@ -135,4 +158,18 @@ print("no connection:", err); sys.exit(1)`;
     expect(s.up).toBe(false);
     expect(s.vms.every((v) => !v.running)).toBe(true);
   }, 120_000);
+
+  it('a second up resumes the same saved states, yet the guests draw other random bytes than after the first', async () => {
+    const again = await labUp({ env, ports });
+    hub = new SshHub({ env });
+    for (const h of LAB_HOSTS) {
+      expect(again.boot?.[h]?.how).toBe('resumed');
+      expect(again.boot?.[h]?.saved).toBeFalsy();
+      const f = await guestFacts(h);
+      log(`${h} again: clock ${f.skewMs.toFixed(0)} ms off, urandom ${f.random}`);
+      expect(Math.abs(f.skewMs)).toBeLessThan(3000 + f.rttMs);
+      // Same saved RAM, so without a reseed the same bytes would come out in the same order.
+      expect(f.random).not.toBe(firstResume[h]);
+    }
+  }, 300_000);
 });

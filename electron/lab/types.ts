@@ -61,6 +61,23 @@ export interface LabUpOptions extends LabEnvOptions {
   /** Debian mirror for debootstrap (default: read from this machine's apt sources). */
   mirror?: string;
   signal?: AbortSignal;
+  /**
+   * 'auto' (default): resume each VM from its saved post-boot state when there is one for this
+   * image, memory size and qemu; otherwise boot cold and save one. 'cold': boot cold, save nothing.
+   */
+  boot?: 'auto' | 'cold';
+}
+
+/** How one VM came up. */
+export interface VmBoot {
+  /** 'resumed': from a saved post-boot state; 'cold': kernel and systemd booted now. */
+  how: 'resumed' | 'cold';
+  /** This `up` booted cold, saved the state and resumed from it (the first `up` of a key). */
+  saved?: boolean;
+  /** Why a saved state could not be used, when `up` fell back to a cold boot. */
+  fallback?: string;
+  /** After a resume: the guest clock's offset from the host's once set, ms (positive: ahead). */
+  clockSkewMs?: number;
 }
 
 export interface ImageInfo {
@@ -111,6 +128,8 @@ export interface LabUpResult {
   /** ms: image build (0 when reused), boot to ssh-ready of the slower VM, total. */
   timings: { buildMs: number; bootMs: number; totalMs: number; perVm: Record<LabHost, number> };
   alreadyUp: boolean;
+  /** How each VM came up (absent when the lab was already up). */
+  boot?: Record<LabHost, VmBoot>;
 }
 
 export interface WorkloadOptions extends LabEnvOptions {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FerryError } from '../../shared/errors.ts';
 import type { LabPaths } from './context.ts';
+import { quoteArg } from '../ssh/quote.ts';
 import { IMAGE_FILES, pidAlive } from './image.ts';
 import { LINK_MAC, USER_MAC, labAlias, type Accel, type LabHost, type LabPorts } from './types.ts';
 
@@ -15,6 +16,8 @@ export interface VmFiles {
   overlay: string;
   pidfile: string;
   monitor: string;
+  /** QMP socket: what `up` uses to save and resume a VM (the HMP monitor stays for humans). */
+  qmp: string;
   serialLog: string;
 }
 
@@ -22,6 +25,7 @@ export const vmFiles = (runDir: string, h: LabHost): VmFiles => ({
   overlay: path.join(runDir, `${h}.qcow2`),
   pidfile: path.join(runDir, `${h}.pid`),
   monitor: path.join(runDir, `${h}.mon`),
+  qmp: path.join(runDir, `${h}.qmp`),
   serialLog: path.join(runDir, `${h}.serial.log`),
 });
 
@@ -44,8 +48,12 @@ export function readRunState(runDir: string): LabRunState | undefined {
   }
 }
 
-/** The qemu argv for one VM (without the binary). */
-export function qemuArgs(o: { host: LabHost; accel: Accel; memoryMiB: number; imageDir: string; runDir: string; ports: LabPorts }): string[] {
+/**
+ * The qemu argv for one VM (without the binary). With `incoming` (a saved state file) qemu
+ * loads that state instead of booting and runs it when loaded; every other argument stays the
+ * same, as migration needs the same machine on both ends.
+ */
+export function qemuArgs(o: { host: LabHost; accel: Accel; memoryMiB: number; imageDir: string; runDir: string; ports: LabPorts; incoming?: string }): string[] {
   const f = vmFiles(o.runDir, o.host);
   const h = o.host;
   return [
@@ -68,8 +76,11 @@ export function qemuArgs(o: { host: LabHost; accel: Accel; memoryMiB: number; im
     '-serial', `file:${f.serialLog}`,
     '-display', 'none',
     '-monitor', `unix:${f.monitor},server,nowait`,
+    '-qmp', `unix:${f.qmp},server=on,wait=off`,
     '-pidfile', f.pidfile,
     '-daemonize',
+    // exec: runs through /bin/sh; the path is quoted as one word.
+    ...(o.incoming ? ['-incoming', `exec:cat ${quoteArg(o.incoming)}`] : []),
   ];
 }
 
@@ -140,19 +151,37 @@ export async function tailFile(file: string, lines = 25): Promise<string> {
   }
 }
 
-/** Create the VM's fresh overlay and start qemu daemonized. Resolves once qemu has daemonized. */
-export async function bootVm(o: { host: LabHost; accel: Accel; memoryMiB: number; paths: LabPaths; ports: LabPorts; qemu: string; qemuImg: string; env: NodeJS.ProcessEnv }): Promise<number> {
+/**
+ * Create the VM's fresh overlay and start qemu daemonized. Resolves once qemu has daemonized.
+ * With `resume`, the overlay is a copy of the saved disk and qemu loads the saved state.
+ */
+export async function bootVm(o: {
+  host: LabHost;
+  accel: Accel;
+  memoryMiB: number;
+  paths: LabPaths;
+  ports: LabPorts;
+  qemu: string;
+  qemuImg: string;
+  env: NodeJS.ProcessEnv;
+  resume?: { stateFile: string; diskFile: string };
+}): Promise<number> {
   const f = vmFiles(o.paths.runDir, o.host);
-  for (const p of [f.overlay, f.pidfile, f.monitor, f.serialLog]) await fs.rm(p, { force: true });
-  if (Buffer.byteLength(f.monitor) > 100) {
+  for (const p of [f.overlay, f.pidfile, f.monitor, f.qmp, f.serialLog]) await fs.rm(p, { force: true });
+  if (Buffer.byteLength(f.monitor) > 100 || Buffer.byteLength(f.qmp) > 100) {
     throw new FerryError({ code: 'lab-path-too-long', message: `The monitor socket path is too long for a unix socket: ${f.monitor}`, hint: 'Use a shorter FERRY_HOME / XDG_STATE_HOME' });
   }
-  const base = path.join(o.paths.imageDir, IMAGE_FILES.base);
-  const img = await execa(o.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', f.overlay], { reject: false, all: true, env: o.env, extendEnv: false });
-  if (img.exitCode !== 0) {
-    throw new FerryError({ code: 'lab-boot-failed', host: labAlias(o.host), message: 'Could not create the VM overlay', evidence: img.all?.trim().split('\n').pop() });
+  if (o.resume) {
+    // The disk as it was when the state was saved (its backing file is the cached base image).
+    await fs.copyFile(o.resume.diskFile, f.overlay, fsConstants.COPYFILE_FICLONE);
+  } else {
+    const base = path.join(o.paths.imageDir, IMAGE_FILES.base);
+    const img = await execa(o.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', f.overlay], { reject: false, all: true, env: o.env, extendEnv: false });
+    if (img.exitCode !== 0) {
+      throw new FerryError({ code: 'lab-boot-failed', host: labAlias(o.host), message: 'Could not create the VM overlay', evidence: img.all?.trim().split('\n').pop() });
+    }
   }
-  const args = qemuArgs({ host: o.host, accel: o.accel, memoryMiB: o.memoryMiB, imageDir: o.paths.imageDir, runDir: o.paths.runDir, ports: o.ports });
+  const args = qemuArgs({ host: o.host, accel: o.accel, memoryMiB: o.memoryMiB, imageDir: o.paths.imageDir, runDir: o.paths.runDir, ports: o.ports, incoming: o.resume?.stateFile });
   const r = await execa(o.qemu, args, { reject: false, all: true, env: o.env, extendEnv: false, timeout: 60_000 });
   if (r.exitCode !== 0) {
     const evidence = r.all?.trim().split('\n').pop();
@@ -243,7 +272,7 @@ async function monitorQuit(sockPath: string): Promise<void> {
   });
 }
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (!pidAlive(pid)) return true;
@@ -268,6 +297,6 @@ export async function stopVm(runDir: string, h: LabHost): Promise<boolean> {
     }
     stopped = true;
   }
-  for (const p of [f.pidfile, f.monitor]) await fs.rm(p, { force: true });
+  for (const p of [f.pidfile, f.monitor, f.qmp]) await fs.rm(p, { force: true });
   return stopped;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProgressDisplay } from './lab.ts';
+import { describeBoot, ProgressDisplay } from './lab.ts';
 
 describe('lab progress display (not a TTY)', () => {
   it('prints one line per step with elapsed time, and throttles running fractions', () => {
@@ -19,5 +19,16 @@ describe('lab progress display (not a TTY)', () => {
     expect(lines[2]).toContain('waiting for SSH on source and target (2 s)');
     expect(lines[3]).toContain('ssh[source]: answers SSH');
     expect(out).not.toContain('\r');
+  });
+});
+
+describe('how `ferry lab up` says each VM came up', () => {
+  it('names a resume, a first save, and a cold boot with the reason a resume was not possible', () => {
+    expect(describeBoot({ how: 'resumed', clockSkewMs: 12 })).toBe('resumed from its saved post-boot state; clock set from the host (12 ms off), random generator reseeded');
+    expect(describeBoot({ how: 'resumed', saved: true, clockSkewMs: -3 })).toContain('(saved just now after a cold boot)');
+    expect(describeBoot({ how: 'cold' })).toBe('cold boot');
+    expect(describeBoot({ how: 'cold', fallback: 'resume failed: qemu exited while loading the saved state of source' })).toBe(
+      'cold boot (resume failed: qemu exited while loading the saved state of source)',
+    );
   });
 });

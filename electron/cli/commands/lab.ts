@@ -12,6 +12,7 @@ import {
   type LabHost,
   type LabProgress,
   type LabStatus,
+  type VmBoot,
 } from '../../lab/index.ts';
 import { SshHub } from '../../ssh/index.ts';
 
@@ -141,7 +142,8 @@ export function registerLabCommands(program: Command): void {
       `
 Everything stays on this machine: SSH on 127.0.0.1:2221/2222, and a private 10.0.0.0/24 link
 between the VMs (source 10.0.0.1, target 10.0.0.2). The image is built once (root, ~2 min)
-into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
+into Ferry's cache; the first \`up\` boots both VMs cold and saves their settled state, later
+ones resume from it in seconds (--cold-boot to boot anyway).`,
     );
 
   lab
@@ -152,8 +154,9 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
     .addOption(new Option('--accel <accel>', 'qemu accelerator (auto: KVM only with vmx/svm and a working /dev/kvm)').choices(['auto', 'tcg', 'kvm']).default('auto'))
     .option('--timeout <seconds>', 'how long to wait for each VM\'s SSH (default 180 under TCG)', parseIntArg)
     .option('--rebuild', 'rebuild the image even if the cached one is current')
+    .option('--cold-boot', 'boot both VMs cold instead of resuming them from their saved post-boot states')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; json?: boolean }) => {
+    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; coldBoot?: boolean; json?: boolean }) => {
       const display = new ProgressDisplay();
       // Ctrl-C: stop the build or the boot cleanly (labUp stops both VMs and removes the temp build).
       const ac = new AbortController();
@@ -169,6 +172,7 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
             signal: ac.signal,
             accel: o.accel,
             rebuild: o.rebuild,
+            boot: o.coldBoot ? 'cold' : 'auto',
             sshTimeoutMs: o.timeout ? o.timeout * 1000 : undefined,
             ports: {
               ssh: o.sshPorts ? { source: o.sshPorts[0], target: o.sshPorts[1] } : undefined,
@@ -186,6 +190,8 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
         process.stdout.write(
           `lab ${r.alreadyUp ? 'already up' : 'up'}: accel ${r.accel}; ${LAB_HOSTS.map((h) => `${labAlias(h)} 127.0.0.1:${r.ports.ssh[h]}`).join(', ')}\n` +
             (r.alreadyUp ? '' : `  ${r.built ? `image build ${(t.buildMs / 1000).toFixed(0)} s, ` : ''}boot to SSH ${(t.bootMs / 1000).toFixed(1)} s, total ${(t.totalMs / 1000).toFixed(1)} s\n`) +
+            // Resumed from a saved state or booted cold (and why, when a resume was not possible).
+            (r.boot ? LAB_HOSTS.map((h) => `  ${labAlias(h)}: ${describeBoot(r.boot![h])}\n`).join('') : '') +
             `  try: ferry lab ssh source -- criu check\n`,
         );
       } finally {
@@ -270,3 +276,11 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
 }
 
 export { FerryError };
+
+/** One line on how a VM came up, for `ferry lab up`. */
+export function describeBoot(b: VmBoot): string {
+  if (b.how === 'resumed') {
+    return `resumed from its saved post-boot state${b.saved ? ' (saved just now after a cold boot)' : ''}; clock set from the host (${b.clockSkewMs ?? '?'} ms off), random generator reseeded`;
+  }
+  return `cold boot${b.fallback ? ` (${b.fallback})` : ''}`;
+}
