@@ -238,6 +238,9 @@ export function summaryLine(r: MigrationResult) {
     // Service probe: what clients saw (summary and runs), null when the plan had none.
     serviceProbe: r.serviceProbe ?? null,
     error: r.error ?? null,
+    // Evacuating a host: where the process runs now (null: check both hosts by hand), and its unit there.
+    runsOn: r.runsOn ?? null,
+    unit: r.unit ?? null,
   };
 }
 

@@ -90,6 +90,11 @@ export interface MigrationResult {
   /** Service probe: what clients saw through the cutover (the plan asked for it). */
   serviceProbe?: ServiceProbeResult;
   error?: FerryErrorInfo;
+  // Evacuating a host: where the process runs at the end, for a playbook's summary.
+  /** The host the process runs on now; undefined when a rollback was incomplete (check both hosts by hand). */
+  runsOn?: string;
+  /** The systemd scope the restored tree runs in on the target (committed, target with systemd). */
+  unit?: string;
 }
 
 export function newMigrationId(now = new Date()): string {
@@ -337,7 +342,18 @@ export class Migration {
         : undefined,
       ...(probe ? { serviceProbe: probe } : {}),
       error,
+      ...this.whereItRuns(outcome),
     };
+  }
+
+  // Evacuating a host: where the process runs at the end, by the same rules as summary().
+  private whereItRuns(outcome: Outcome): Pick<MigrationResult, 'runsOn' | 'unit'> {
+    const { source, target } = this.plan;
+    if (outcome === 'committed') return { runsOn: target, ...(this.scope && !this.postcopy ? { unit: `${this.scope}.scope` } : {}) };
+    if (this.postcopy?.pastPointOfNoReturn) return { runsOn: target };
+    if (outcome === 'rolled-back') return { runsOn: source };
+    if (this.phase === 'failed' && (this.rollbackProblems.length || this.sourceFrozen)) return {};
+    return { runsOn: source };
   }
 
   // --- Service probe (client-visible downtime) ---------------------------------------------------
