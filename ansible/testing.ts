@@ -46,11 +46,13 @@ export async function runEvacuation(o: {
   parallel?: number;
   maxFailures?: number;
   migrateArgs?: string[];
+  /** The CLI's argv prefix (default FERRY_CLI). */
+  cli?: string[];
 }): Promise<Evacuation> {
   const vars = {
     ferry_plans: o.plans,
     ferry_run_dir: o.runDir,
-    ferry_cli: FERRY_CLI,
+    ferry_cli: o.cli ?? FERRY_CLI,
     ...(o.parallel !== undefined ? { ferry_parallel: o.parallel } : {}),
     ...(o.maxFailures !== undefined ? { ferry_max_failures: o.maxFailures } : {}),
     ...(o.migrateArgs ? { ferry_migrate_args: o.migrateArgs } : {}),
