@@ -5,14 +5,30 @@
  * own page-server port so two migrations between the same hosts never reach for one port.
  */
 import { execa } from 'execa';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startWorkload } from '../electron/lab/index.ts';
 import { engineLab } from '../electron/engine/testing/lab.ts';
 import { FERRY_CLI, migrationSpan, runEvacuation } from './testing.ts';
 
 const lab = engineLab('ferry-evacuate-lab-', 16);
+// Outside the lab's root (removed at the end): the run directories and, after a failure, the
+// journals stay for a look; removed when every test passed.
+const kept = mkdtempSync(path.join(os.tmpdir(), 'ferry-evacuate-runs-'));
+let passed = 0;
+afterAll(() => {
+  if (passed === 2) rmSync(kept, { recursive: true, force: true });
+  else process.stdout.write(`[evacuate] run directories and journals kept in ${kept}\n`);
+});
+
+/** The workloads as the source's ps shows them: printed before each rollout. */
+async function showWorkloads(when: string): Promise<void> {
+  const ps = await lab.sh('lab-source', 'ps -eo pid,stat,etime,rss,args | grep -e "[f]erry-workload" -e "[c]riu"; exit 0');
+  process.stdout.write(`[evacuate] on lab-source ${when}:\n${ps.stdout}`);
+}
 
 interface Workload {
   name: string;
@@ -33,8 +49,14 @@ async function prepare(ws: Workload[]): Promise<{ plans: string[]; before: Map<s
 }
 
 async function planFile(w: Workload): Promise<string> {
-  // 6 s: the lab's downtime budget under TCG (as `ferry rehearse` uses).
-  const r = await execa(FERRY_CLI[0]!, [...FERRY_CLI.slice(1), 'plan', 'new', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(w.pid), '--port', String(w.port), '--max-downtime', '6s', '--auto'], { env: lab.env });
+  // 6 s: the lab's downtime budget under TCG (as `ferry rehearse` uses). The policy cuts over
+  // rather than rolling back when pre-copy stops converging: two guests' worth of migrations
+  // share one host CPU here, and this suite is about the rollout, not the policy.
+  const r = await execa(
+    FERRY_CLI[0]!,
+    [...FERRY_CLI.slice(1), 'plan', 'new', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(w.pid), '--port', String(w.port), '--max-downtime', '6s', '--on-not-converging', 'cutover', '--auto'],
+    { env: lab.env },
+  );
   const file = path.join(lab.root, `${w.name}.yaml`);
   await writeFile(file, r.stdout);
   return file;
@@ -52,6 +74,10 @@ async function expectMovedIntact(w: Workload, counterBefore: number): Promise<vo
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a host with the playbook (lab)', () => {
   lab.useInSuite();
+  // Before the lab (and its journals) go: keep the journals beside the run directories.
+  afterAll(() => {
+    if (passed !== 2) cpSync(path.join(lab.env.FERRY_HOME!, 'data', 'journals'), path.join(kept, 'journals'), { recursive: true });
+  });
 
   it('moves three workloads from lab-source to lab-target, two at a time; each verifies on the target', async () => {
     const ws: Workload[] = [
@@ -60,7 +86,8 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
       { name: 'evac-c', pid: 50200, port: 27002 },
     ];
     const { plans, before } = await prepare(ws);
-    const runDir = path.join(lab.root, 'run-all');
+    const runDir = path.join(kept, 'run-all');
+    await showWorkloads('before the rollout');
     const r = await runEvacuation({ plans, runDir, env: lab.env, parallel: 2, maxFailures: 0 });
     process.stdout.write(`\n[evacuate] three workloads, two at a time:\n${r.table ?? r.output.slice(-4000)}\n`);
     expect(r.exitCode, r.output.slice(-4000)).toBe(0);
@@ -76,6 +103,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
     expect(b!.startedAt).toBeLessThan(a!.endedAt);
     expect(c!.startedAt).toBeGreaterThanOrEqual(Math.max(a!.endedAt, b!.endedAt));
     for (const w of ws) await expectMovedIntact(w, before.get(w.name)!);
+    passed++;
   }, 10 * 60_000);
 
   it('reports a plan that fails preflight (no such PID) while the others still move', async () => {
@@ -86,7 +114,8 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
     const { plans, before } = await prepare(ws);
     // Nothing runs as PID 50300 on the source: this one fails in preflight.
     const ghost = await planFile({ name: 'evac-ghost', pid: 50300, port: 27002 });
-    const runDir = path.join(lab.root, 'run-ghost');
+    const runDir = path.join(kept, 'run-ghost');
+    await showWorkloads('before the rollout');
     // The ghost shares the first batch with evac-d; one failure allowed, so evac-e's batch still starts.
     const r = await runEvacuation({ plans: [ghost, ...plans], runDir, env: lab.env, parallel: 2, maxFailures: 1 });
     process.stdout.write(`\n[evacuate] one plan failing in preflight:\n${r.table ?? r.output.slice(-4000)}\n`);
@@ -103,5 +132,6 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
     expect(r.table).toMatch(/^evac-ghost: preflight-failed: /m);
     expect(r.output).toContain('1 of 3 did not move');
     for (const w of ws) await expectMovedIntact(w, before.get(w.name)!);
+    passed++;
   }, 10 * 60_000);
 });

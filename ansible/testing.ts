@@ -19,13 +19,17 @@ export interface EvacuationRow {
   source: string;
   target: string;
   pid: number;
-  outcome: 'committed' | 'rolled-back' | 'failed' | 'did-not-start' | 'not-started';
+  outcome: 'committed' | 'rolled-back' | 'failed' | 'unfinished' | 'did-not-start' | 'not-started';
   freeze_window_ms: number | null;
   predicted_ms: number | null;
   runs_on: string | null;
   unit: string | null;
   migration_id: string | null;
   error: string | null;
+  /** ferry's exit code (null: never ran). */
+  exit_code: number | null;
+  /** Its event stream (ferry --json), RUN_DIR/PLAN.jsonl. */
+  log: string | null;
 }
 
 export interface Evacuation {
