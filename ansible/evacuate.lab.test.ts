@@ -41,7 +41,10 @@ async function prepare(ws: Workload[]): Promise<{ plans: string[]; before: Map<s
   const before = new Map<string, number>();
   const plans: string[] = [];
   for (const w of ws) {
-    await startWorkload({ env: lab.env, host: 'source', mib: 8, rate: 200, pid: w.pid, name: w.name }, lab.hub);
+    const started = await startWorkload({ env: lab.env, host: 'source', mib: 8, rate: 200, pid: w.pid, name: w.name }, lab.hub);
+    // The plan names the PID the workload got (the one asked for, unless something forked in between).
+    if (started.pid !== w.pid) process.stdout.write(`[evacuate] ${w.name} asked for PID ${w.pid}, got ${started.pid}\n`);
+    w.pid = started.pid;
     plans.push(await planFile(w));
   }
   for (const w of ws) before.set(w.name, (await lab.waitForCounterAbove('source', w.name, 0)).counter);
