@@ -5,7 +5,7 @@
  * batches, the stop after more than N failures, the summary). The lab test proves the moves.
  */
 import { execa } from 'execa';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -24,6 +24,7 @@ const silent = net.createServer((s) => (held.add(s), s.on('error', () => undefin
 afterAll(() => {
   for (const s of held) s.destroy();
   silent.close();
+  rmSync(root, { recursive: true, force: true });
 });
 
 /** A plan file written by `ferry plan new`, as a user would. */
