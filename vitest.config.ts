@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 //   against a real engine (needs `npm run build` first); fast and parallel.
 // - lab: real CRIU in the rehearsal VMs (*.lab.test.ts); one file at a time, because the
 //   files share the two VMs, and with generous timeouts, because the guests run under TCG.
-const unitInclude = ['electron/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/**/*.test.ts', 'e2e/**/*.e2e.test.ts'];
-const labInclude = ['electron/**/*.lab.test.ts', 'e2e/**/*.lab.test.ts'];
+// ansible/: the evacuation playbook, tested with real ansible-playbook and the real CLI.
+const unitInclude = ['electron/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/**/*.test.ts', 'e2e/**/*.e2e.test.ts', 'ansible/**/*.test.ts'];
+const labInclude = ['electron/**/*.lab.test.ts', 'e2e/**/*.lab.test.ts', 'ansible/**/*.lab.test.ts'];
 
 export default defineConfig({
   test: {

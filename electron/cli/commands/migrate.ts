@@ -261,8 +261,8 @@ export function summaryLine(r: MigrationResult, plan?: Pick<MigrationPlan, 'sour
   return {
     type: 'summary',
     migrationId: r.migrationId,
-    // Many migrations at once: which process (as resolved), and where it runs now (null: see error).
-    ...(plan ? { source: plan.source, target: plan.target, pid: r.pid ?? plan.pid, runsOn: r.outcome === 'committed' ? plan.target : r.outcome === 'rolled-back' ? plan.source : null } : {}),
+    // Many migrations at once: which process (as resolved) between which hosts.
+    ...(plan ? { source: plan.source, target: plan.target, pid: r.pid ?? plan.pid } : {}),
     pageServerPort: r.pageServerPort ?? null,
     outcome: r.outcome,
     freezeWindowMs: r.freezeWindowMs ?? null,
@@ -272,6 +272,9 @@ export function summaryLine(r: MigrationResult, plan?: Pick<MigrationPlan, 'sour
     // Service probe: what clients saw (summary and runs), null when the plan had none.
     serviceProbe: r.serviceProbe ?? null,
     error: r.error ?? null,
+    // Evacuating a host: where the process runs now (null: check both hosts by hand), and its unit there.
+    runsOn: r.runsOn ?? null,
+    unit: r.unit ?? null,
   };
 }
 

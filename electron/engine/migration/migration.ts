@@ -99,6 +99,11 @@ export interface MigrationResult {
   /** Many migrations at once: the PID migrated (a selector's, once resolved) and the page-server port reserved. */
   pid?: number;
   pageServerPort?: number;
+  // Evacuating a host: where the process runs at the end, for a playbook's summary.
+  /** The host the process runs on now; undefined when a rollback was incomplete (check both hosts by hand). */
+  runsOn?: string;
+  /** The systemd scope the restored tree runs in on the target (committed, target with systemd). */
+  unit?: string;
 }
 
 export function newMigrationId(now = new Date()): string {
@@ -353,7 +358,18 @@ export class Migration {
       error,
       ...(this.plan.pid > 0 ? { pid: this.plan.pid } : {}),
       ...(this.resolved ? { pageServerPort: this.plan.pageServerPort } : {}),
+      ...this.whereItRuns(outcome),
     };
+  }
+
+  // Evacuating a host: where the process runs at the end, by the same rules as summary().
+  private whereItRuns(outcome: Outcome): Pick<MigrationResult, 'runsOn' | 'unit'> {
+    const { source, target } = this.plan;
+    if (outcome === 'committed') return { runsOn: target, ...(this.scope && !this.postcopy ? { unit: `${this.scope}.scope` } : {}) };
+    if (this.postcopy?.pastPointOfNoReturn) return { runsOn: target };
+    if (outcome === 'rolled-back') return { runsOn: source };
+    if (this.phase === 'failed' && (this.rollbackProblems.length || this.sourceFrozen)) return {};
+    return { runsOn: source };
   }
 
   // --- Service probe (client-visible downtime) ---------------------------------------------------
