@@ -1,8 +1,9 @@
 /**
  * The evacuation playbook against the lab (one boot, slot 16): ansible-playbook from Debian's
  * ansible-core runs `ferry migrate --plan FILE --auto --json` for plan files written by
- * `ferry plan new`, two at a time. Small self-verifying workloads (8 MiB); each plan has its
- * own page-server port so two migrations between the same hosts never reach for one port.
+ * `ferry plan new`, two at a time. Small self-verifying workloads (8 MiB). Every plan names the
+ * same page-server port, as `ferry plan new` writes it: the engine reserves a free pair from the
+ * plan's range on the target, so two migrations at once never reach for one port.
  */
 import { execa } from 'execa';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +34,6 @@ async function showWorkloads(when: string): Promise<void> {
 interface Workload {
   name: string;
   pid: number;
-  port: number;
 }
 
 /** Start each workload on the source and write its plan with the real CLI; the counters before. */
@@ -57,7 +57,7 @@ async function planFile(w: Workload): Promise<string> {
   // share one host CPU here, and this suite is about the rollout, not the policy.
   const r = await execa(
     FERRY_CLI[0]!,
-    [...FERRY_CLI.slice(1), 'plan', 'new', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(w.pid), '--port', String(w.port), '--max-downtime', '6s', '--on-not-converging', 'cutover', '--auto'],
+    [...FERRY_CLI.slice(1), 'plan', 'new', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(w.pid), '--max-downtime', '6s', '--on-not-converging', 'cutover', '--auto'],
     { env: lab.env },
   );
   const file = path.join(lab.root, `${w.name}.yaml`);
@@ -84,9 +84,9 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
 
   it('moves three workloads from lab-source to lab-target, two at a time; each verifies on the target', async () => {
     const ws: Workload[] = [
-      { name: 'evac-a', pid: 50000, port: 27000 },
-      { name: 'evac-b', pid: 50100, port: 27001 },
-      { name: 'evac-c', pid: 50200, port: 27002 },
+      { name: 'evac-a', pid: 50000 },
+      { name: 'evac-b', pid: 50100 },
+      { name: 'evac-c', pid: 50200 },
     ];
     const { plans, before } = await prepare(ws);
     const runDir = path.join(kept, 'run-all');
@@ -111,12 +111,12 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('evacuating a hos
 
   it('reports a plan that fails preflight (no such PID) while the others still move', async () => {
     const ws: Workload[] = [
-      { name: 'evac-d', pid: 50000, port: 27000 },
-      { name: 'evac-e', pid: 50100, port: 27001 },
+      { name: 'evac-d', pid: 50000 },
+      { name: 'evac-e', pid: 50100 },
     ];
     const { plans, before } = await prepare(ws);
     // Nothing runs as PID 50300 on the source: this one fails in preflight.
-    const ghost = await planFile({ name: 'evac-ghost', pid: 50300, port: 27002 });
+    const ghost = await planFile({ name: 'evac-ghost', pid: 50300 });
     const runDir = path.join(kept, 'run-ghost');
     await showWorkloads('before the rollout');
     // The ghost shares the first batch with evac-d; one failure allowed, so evac-e's batch still starts.
