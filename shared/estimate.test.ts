@@ -8,6 +8,8 @@ import {
   DEFAULT_DUMP_PER_SOCKET_MS,
   DEFAULT_RESTORE_PER_PROCESS_MS,
   DEFAULT_SHMEM_DUMP_MS_PER_PAGE,
+  DEFAULT_ADDRESS_MOVE_MS,
+  DEFAULT_CONNECTIONS_RESTORE_MS,
   DEFAULT_RESTORE_MS_PER_PAGE,
   DEFAULT_COPY_MS,
   DEFAULT_DUMP_FIXED_MS,
@@ -448,4 +450,16 @@ describe('the tree shape: processes, sockets and shared memory the final dump pa
     expect(cold.terms.find((t) => t.name === 'shared-memory')).toMatchObject({ source: 'default', ms: 4096 * DEFAULT_SHMEM_DUMP_MS_PER_PAGE });
     expect(cold.basis).toMatch(/4096 pages of shared memory, written whole by the final dump/);
   });
+
+  it('a server: its TCP connections add the restore\'s network lock, a moved service address its own term', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const plain = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree: { processes: 1, sockets: 3, sharedPages: 0 } });
+    const server = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree: { processes: 1, sockets: 3, sharedPages: 0, connections: 2 }, movesAddress: true });
+    expect(server.predictedMs - plain.predictedMs).toBeCloseTo(DEFAULT_CONNECTIONS_RESTORE_MS + DEFAULT_ADDRESS_MOVE_MS, 6);
+    expect(server.terms.find((t) => t.name === 'address-move')).toMatchObject({ source: 'default', ms: DEFAULT_ADDRESS_MOVE_MS });
+    expect(server.terms.find((t) => t.name === 'tree-restore')!.detail).toMatch(/2 TCP connection\(s\): network lock and repair/);
+    // Neither is inside CRIU's frozen_time.
+    expect(server.frozen.ms).toBeCloseTo(plain.frozen.ms, 6);
+  });
+
 });

@@ -151,7 +151,8 @@ export function checkSharedMemory(inv: Inventory, source: string): CheckResult |
 export function treeShape(inv: Inventory): TreeShape {
   const shm = new Map<string, number>();
   for (const p of inv.procs) for (const m of p.maps) if (m.shmPages !== undefined) shm.set(`${m.dev}:${m.ino}`, Math.max(shm.get(`${m.dev}:${m.ino}`) ?? 0, m.shmPages));
-  return { processes: inv.procs.length, sockets: inv.sockets.length, sharedPages: [...shm.values()].reduce((a, b) => a + b, 0) };
+  const connections = inv.sockets.filter((s) => s.proto !== 'unix' && s.proto.startsWith('tcp') && s.state === 'ESTABLISHED').length;
+  return { processes: inv.procs.length, sockets: inv.sockets.length, sharedPages: [...shm.values()].reduce((a, b) => a + b, 0), connections };
 }
 
 // ---------------------------------------------------------------------------------------------

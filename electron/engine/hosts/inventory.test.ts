@@ -147,8 +147,13 @@ describe('policy', () => {
     expect(treeShape(inv).sharedPages).toBe(2048);
     inv.procs.push({ ...inv.procs[0]!, pid: inv.procs[0]!.pid + 1, ppid: inv.procs[0]!.pid, maps: [{ path: '/dev/zero (deleted)', ino: 4, dev: '00:01', shmPages: 2048 }] });
     expect(checkSharedMemory(inv, 'src')).toMatchObject({ status: 'fail', fix: expect.stringContaining('start it on the target') });
-    // One object counted once however many map it.
-    expect(treeShape(inv)).toMatchObject({ processes: 2, sharedPages: 2048 });
+    // One object counted once however many map it; only established TCP counts as a connection.
+    inv.sockets = [
+      { inode: 1, proto: 'tcp', state: 'LISTEN', local: '10.0.0.1', localPort: 80, remote: '0.0.0.0', remotePort: 0 },
+      { inode: 2, proto: 'tcp', state: 'ESTABLISHED', local: '10.0.0.1', localPort: 80, remote: '10.0.0.9', remotePort: 5000 },
+      { inode: 3, proto: 'unix', kind: 'stream', listening: false, connected: true },
+    ];
+    expect(treeShape(inv)).toEqual({ processes: 2, sockets: 3, sharedPages: 2048, connections: 1 });
     expect(judgeInventory({ plan, inv, tgt: { caps: fakeCaps({ addrs: [] }), paths: new Map() } }).checks.find((c) => c.id === 'shared-memory')!.status).toBe('fail');
   });
   it('session: a shell job only brings its process groups; ext-unix-sk covers a dgram peer with a name', () => {
@@ -214,7 +219,7 @@ time.sleep(60)`;
       for (let i = 0; i < 100 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
       const argv = inventoryArgv(tree.pid!);
       const inv = parseInventory(spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).stdout);
-      expect(treeShape(inv)).toEqual({ processes: 3, sockets: 0, sharedPages: 300 });
+      expect(treeShape(inv)).toEqual({ processes: 3, sockets: 0, sharedPages: 300, connections: 0 });
       // Shared by three processes: a blocker that names them.
       const c = checkSharedMemory(inv, 'src')!;
       expect(c).toMatchObject({ id: 'shared-memory', status: 'fail' });
