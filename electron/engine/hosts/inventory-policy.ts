@@ -100,8 +100,8 @@ export function judgeInventory(i: PolicyInput): PolicyResult {
  * Anonymous shared memory (MAP_SHARED of /dev/zero or a memfd). Shared by two or more processes
  * of the tree it is a blocker: in the lab (services.lab.test.ts' tree: three python3 processes,
  * 16 MiB shared, a ring of pipes), CRIU 3.17.1 restored the region older than the pipes between
- * the same processes in 2 of 5 committed migrations (one cold, one pre-copy: each child's own
- * check failed once), and not in the other 3 or in 2 dump/restore runs on one host; the cause is
+ * the same processes in 2 of 4 committed migrations (one cold, one pre-copy: each child's own
+ * check failed once), and not in the other two (cold, with and without TLS) nor in two dump/restore runs on one host; the cause is
  * not found, so Ferry refuses rather than commit a tree whose memory may be wrong. In one
  * process it only costs time: CRIU never pre-dumps it and has no dirty tracking for it, so every
  * final dump writes all of it inside the freeze (the estimate counts it).
@@ -133,7 +133,7 @@ export function checkSharedMemory(inv: Inventory, source: string): CheckResult |
       source,
       'Shared memory',
       `${mib(o.pages)} of anonymous shared memory (MAP_SHARED) is shared by ${list(o.pids.map((pid) => who(byPid.get(pid)!)))}${shared.length > 1 ? ` (and ${shared.length - 1} more such region(s))` : ''}: ` +
-        'CRIU 3.17 restored such a region older than the pipes between the same processes in 2 of 5 lab migrations, so the processes would read stale memory after a "committed" migration. Ferry does not migrate it.',
+        'CRIU 3.17 restored such a region older than the pipes between the same processes in 2 of 4 lab migrations, so the processes would read stale memory after a "committed" migration. Ferry does not migrate it.',
       'Stop the application and start it on the target instead; or run it as one process (shared memory within one process is carried, at a cost to the freeze).',
     );
   }

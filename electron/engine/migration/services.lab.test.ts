@@ -69,7 +69,7 @@ describe('services keep their clients through a migration (lab)', () => {
     await expectOnlyOnTarget('http');
   }, 10 * 60_000);
 
-  // CRIU 3.17.1 restored this tree's shared region older than its pipes in 2 of 5 committed lab
+  // CRIU 3.17.1 restored this tree's shared region older than its pipes in 2 of 4 committed lab
   // migrations (its children's own check failed): preflight refuses it, before any freeze.
   test('a process tree sharing anonymous memory is refused by preflight, with the reason, and runs on', async () => {
     const r = await ZOO_CASES.tree(hosts, ifs);
