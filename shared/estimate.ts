@@ -43,6 +43,9 @@ export const PAGE_SIZE = 4096;
  * 800 ms taken. Shared memory, from the last task to "Unfreezing": 2908 pages in 0.22 s, 2549
  * in 0.23 s = 0.077, 0.09 ms/page. Restore: `criu restore` of the 3-process tree 1.09 and 1.72 s
  * where one process of its private pages would take ~0.39 s: ~0.35-0.65 s per further process.
+ * Per socket on the dump side these runs could not separate from the rest (the nginx dump's
+ * wall clock, 3.0 s, includes its second process): 100 ms is a guess kept small; the cost the lab
+ * did show for servers is on the restore side (SERVER_COSTS below).
  */
 const TREE_COSTS = { dumpPerProcessMs: 800, restorePerProcessMs: 450, dumpPerSocketMs: 100, shmemDumpMsPerPage: 0.085 } as const;
 /**
