@@ -2,6 +2,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeStats } from '../electron/criu/stats.ts';
 import {
   predictionWithDefaultCosts,
+  treeDumpMs,
+  treeRestoreMs,
+  DEFAULT_DUMP_PER_PROCESS_MS,
+  DEFAULT_DUMP_PER_SOCKET_MS,
+  DEFAULT_RESTORE_PER_PROCESS_MS,
+  DEFAULT_SHMEM_DUMP_MS_PER_PAGE,
+  DEFAULT_ADDRESS_MOVE_MS,
+  DEFAULT_CONNECTIONS_RESTORE_MS,
+  DEFAULT_RESTORE_MS_PER_PAGE,
   DEFAULT_COPY_MS,
   DEFAULT_DUMP_FIXED_MS,
   DEFAULT_RESTORE_FIXED_MS,
@@ -397,4 +406,60 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
     expect(e.restoreMemory).toBeUndefined();
     expect(restoreTerm(e).source).toBe('measured');
   });
+});
+
+describe('the tree shape: processes, sockets and shared memory the final dump pays for', () => {
+  const sum = (e: ReturnType<typeof estimateDowntime>, ...names: string[]) => e.terms.filter((t) => names.includes(t.name)).reduce((a, t) => a + t.ms, 0);
+
+  it('one process with no sockets and no shared memory changes nothing', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const plain = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0 });
+    const one = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree: { processes: 1, sockets: 0, sharedPages: 0 } });
+    expect(one.predictedMs).toBe(plain.predictedMs);
+    expect(one.terms.map((t) => t.name)).toEqual(plain.terms.map((t) => t.name));
+  });
+
+  it('each further process and each socket adds its fixed part to the frozen dump and the restore', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const plain = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0 });
+    const tree = { processes: 3, sockets: 2, sharedPages: 0 };
+    const e = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree });
+    expect(treeDumpMs(tree)).toBe(2 * DEFAULT_DUMP_PER_PROCESS_MS + 2 * DEFAULT_DUMP_PER_SOCKET_MS);
+    expect(treeRestoreMs(tree)).toBe(2 * DEFAULT_RESTORE_PER_PROCESS_MS);
+    expect(sum(e, 'tree-dump')).toBe(treeDumpMs(tree));
+    expect(sum(e, 'tree-restore')).toBe(treeRestoreMs(tree));
+    expect(e.predictedMs - plain.predictedMs).toBeCloseTo(treeDumpMs(tree) + treeRestoreMs(tree), 6);
+    expect(e.frozen.ms - plain.frozen.ms).toBeCloseTo(treeDumpMs(tree), 6);
+    expect(e.basis).toMatch(/tree 3 processes, 2 sockets/);
+  });
+
+  it("shared memory is written whole by the final dump: at the pre-dumps' drain and bandwidth when measured, the lab rate before", () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const tree = { processes: 1, sockets: 0, sharedPages: 4096 };
+    const e = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree });
+    const shm = e.terms.find((t) => t.name === 'shared-memory')!;
+    expect(shm.source).toBe('measured');
+    // The same pages as private pages would cost, minus the drain's intercept: between 0 and the whole memory terms for 4096 pages.
+    const asPrivate = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, liveDirty: { pages: 4096 } });
+    expect(shm.ms).toBeGreaterThan(0);
+    expect(shm.ms).toBeLessThanOrEqual(sum(asPrivate, 'drain', 'memwrite') + 1e-6);
+    expect(shm.lowMs).toBeCloseTo(shm.ms * 0.5, 6);
+    expect(shm.highMs).toBeCloseTo(shm.ms * 2.5, 6);
+    expect(sum(e, 'tree-restore')).toBeCloseTo(4096 * DEFAULT_RESTORE_MS_PER_PAGE, 6);
+    const cold = estimateDowntime({ iterations: [], budgetMs: 300, tree });
+    expect(cold.terms.find((t) => t.name === 'shared-memory')).toMatchObject({ source: 'default', ms: 4096 * DEFAULT_SHMEM_DUMP_MS_PER_PAGE });
+    expect(cold.basis).toMatch(/4096 pages of shared memory, written whole by the final dump/);
+  });
+
+  it('a server: its TCP connections add the restore\'s network lock, a moved service address its own term', () => {
+    const it3 = conv.iterations.slice(0, 3);
+    const plain = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree: { processes: 1, sockets: 3, sharedPages: 0 } });
+    const server = estimateDowntime({ iterations: it3, budgetMs: 300, nowMs: 0, tree: { processes: 1, sockets: 3, sharedPages: 0, connections: 2 }, movesAddress: true });
+    expect(server.predictedMs - plain.predictedMs).toBeCloseTo(DEFAULT_CONNECTIONS_RESTORE_MS + DEFAULT_ADDRESS_MOVE_MS, 6);
+    expect(server.terms.find((t) => t.name === 'address-move')).toMatchObject({ source: 'default', ms: DEFAULT_ADDRESS_MOVE_MS });
+    expect(server.terms.find((t) => t.name === 'tree-restore')!.detail).toMatch(/2 TCP connection\(s\): network lock and repair/);
+    // Neither is inside CRIU's frozen_time.
+    expect(server.frozen.ms).toBeCloseTo(plain.frozen.ms, 6);
+  });
+
 });

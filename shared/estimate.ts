@@ -34,6 +34,30 @@ import { msPerPage, restoreMemory, type RestoreMemory, type RestoreProbe } from 
 
 export const PAGE_SIZE = 4096;
 
+/**
+ * Lab figures behind the tree constants below (CRIU 3.17.1 under TCG, slot 14, 2026-12-01): the
+ * services zoo's python3 tree (3 processes, 16 MiB anonymous shared memory), final dumps' -v4
+ * logs. Per further process, the time from one task's "Dumping task" to the next one's, for the
+ * children (few pages each in incremental dumps): 0.83, 0.35 s (local images), 1.77, 0.85 s (page
+ * server), 1.17, 0.65, 0.83, 0.86 s (cold, page server; their pages included): median ~0.84 s,
+ * 800 ms taken. Shared memory, from the last task to "Unfreezing": 2908 pages in 0.22 s, 2549
+ * in 0.23 s = 0.077, 0.09 ms/page. Restore: `criu restore` of the 3-process tree 1.09 and 1.72 s
+ * where one process of its private pages would take ~0.39 s: ~0.35-0.65 s per further process.
+ * Per socket on the dump side these runs could not separate from the rest (the nginx dump's
+ * wall clock, 3.0 s, includes its second process): 100 ms is a guess kept small; the cost the lab
+ * did show for servers is on the restore side (SERVER_COSTS below).
+ */
+const TREE_COSTS = { dumpPerProcessMs: 800, restorePerProcessMs: 450, dumpPerSocketMs: 100, shmemDumpMsPerPage: 0.085 } as const;
+/**
+ * Servers (same lab run, nginx with two keep-alive connections and the service address moved;
+ * freeze window 15.3 s, the estimate without these terms 8.7 s): from the journaled commands'
+ * start times, the address move (release on the source, guard, add and announce on the target)
+ * took 3.9 s, and the restore of the tree with its established connections 7.0 s, against
+ * ~0.8 s for its processes and pages: CRIU's network lock and unlock on the target
+ * (iptables-restore) and the TCP repair of each connection. One run each: defaults, ±50%.
+ */
+const SERVER_COSTS = { addressMoveMs: 3900, connectionsRestoreMs: 6200 } as const;
+
 // ---------------------------------------------------------------------------------------------
 // Defaults, all from the rehearsal lab (CRIU 3.17.1, Debian bookworm guests under QEMU TCG, one
 // vCPU, VM link over qemu -netdev dgram; fixtures/criu/{converging,non-converging,rollback,lazy}).
@@ -100,6 +124,28 @@ export const MIN_BANDWIDTH_UNCERTAINTY = 0.1;
  */
 export const DRAIN_LOW_FACTOR = 0.5;
 export const DRAIN_HIGH_FACTOR = 2.5;
+/**
+ * The tree's shape (processes, sockets, anonymous shared memory): the final dump pays for each
+ * whatever the dirty rate, and a one-process estimate missed it (2-5x low for trees and servers).
+ * Measured in the lab (services.lab.test.ts' workloads, CRIU 3.17.1 under TCG; see each constant):
+ * the per-process part is the dump of each task's non-page state (parasite, VMAs, files, core)
+ * from dump.log's timestamps; the restore part from `criu restore`'s wall clock.
+ */
+export const DEFAULT_DUMP_PER_PROCESS_MS = TREE_COSTS.dumpPerProcessMs;
+export const DEFAULT_RESTORE_PER_PROCESS_MS = TREE_COSTS.restorePerProcessMs;
+/** Each socket the final dump carries (TCP repair, the network lock's rule, its image). */
+export const DEFAULT_DUMP_PER_SOCKET_MS = TREE_COSTS.dumpPerSocketMs;
+/** Moving a service address inside the freeze: four journaled commands and arping's wait. */
+export const DEFAULT_ADDRESS_MOVE_MS = SERVER_COSTS.addressMoveMs;
+/** Restoring established TCP connections: CRIU's network lock and unlock on the target, TCP repair. */
+export const DEFAULT_CONNECTIONS_RESTORE_MS = SERVER_COSTS.connectionsRestoreMs;
+/**
+ * Anonymous shared memory is never in a pre-dump with CRIU 3.17 (pre-dump skips shared
+ * mappings) and has no dirty tracking (CRIU_TRACK_SHMEM is off), so the final dump writes all of
+ * its allocated pages, each time. Per page (drain and write together) when no pre-dump measured it.
+ */
+export const DEFAULT_SHMEM_DUMP_MS_PER_PAGE = TREE_COSTS.shmemDumpMsPerPage;
+
 /** A cost the caller measured: ±15% with 3 or more samples, ±30% with fewer. */
 export const MEASURED_COST_UNCERTAINTY = { many: 0.15, few: 0.3 } as const;
 
@@ -303,9 +349,24 @@ export interface EstimateInput {
   costs?: CutoverCosts;
   /** Measured restore: page images read on the target during pre-copy, and its MemAvailable. */
   restoreProbe?: RestoreProbe;
+  /** What the tree holds (preflight's inventory): the fixed costs a one-process estimate leaves out. */
+  tree?: TreeShape;
+  /** The plan moves a service address inside the freeze window. */
+  movesAddress?: boolean;
 }
 
-export type TermName = 'dump-fixed' | 'drain' | 'memwrite' | 'dump-overhead' | 'copy' | 'restore';
+/** The tree as the final dump sees it, from preflight's inventory. */
+export interface TreeShape {
+  processes: number;
+  /** TCP, UDP and unix sockets the tree holds. */
+  sockets: number;
+  /** Established TCP connections (carried with --tcp-established): the restore's network lock. */
+  connections?: number;
+  /** Allocated pages of anonymous shared memory (counted once per object). */
+  sharedPages: number;
+}
+
+export type TermName = 'dump-fixed' | 'drain' | 'memwrite' | 'dump-overhead' | 'copy' | 'restore' | 'tree-dump' | 'shared-memory' | 'tree-restore' | 'address-move';
 
 export interface EstimateTerm {
   name: TermName;
@@ -405,6 +466,16 @@ const pct = (rel: number) => `±${Math.round(rel * 100)}%`;
  * lab defaults at ±50%, would almost never fit. The band and `basis` are there for the user
  * to see how much of the prediction rests on defaults.
  */
+/** The final dump's fixed part beyond one process: each further process and each socket. */
+export function treeDumpMs(t: TreeShape): number {
+  return Math.max(0, t.processes - 1) * DEFAULT_DUMP_PER_PROCESS_MS + Math.max(0, t.sockets) * DEFAULT_DUMP_PER_SOCKET_MS;
+}
+
+/** The restore beyond one process: each further process, and the shared pages (not in the pre-dumps' count). */
+export function treeRestoreMs(t: TreeShape): number {
+  return Math.max(0, t.processes - 1) * DEFAULT_RESTORE_PER_PROCESS_MS + Math.max(0, t.sharedPages) * DEFAULT_RESTORE_MS_PER_PAGE + ((t.connections ?? 0) > 0 ? DEFAULT_CONNECTIONS_RESTORE_MS : 0);
+}
+
 export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   const pre = input.iterations.filter((i) => i.kind === 'pre-dump');
   const costs = input.costs ?? {};
@@ -513,7 +584,24 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   } else if (last) {
     defaultNotes.push('no bandwidth measured (memwrite_time 0): memory write time left out');
   }
-  const frozenTerms = terms.filter((t) => t.name === 'dump-fixed' || t.name === 'drain' || t.name === 'memwrite');
+  // --- the tree's shape: per process, per socket, and the shared memory written whole
+  const tree = input.tree;
+  if (tree && (tree.processes > 1 || tree.sockets > 0)) {
+    const ms = treeDumpMs(tree);
+    push('tree-dump', { point: ms, rel: DEFAULT_UNCERTAINTY }, 'default', `${tree.processes - 1} more process(es) × ${DEFAULT_DUMP_PER_PROCESS_MS} ms + ${tree.sockets} socket(s) × ${DEFAULT_DUMP_PER_SOCKET_MS} ms = ${formatMs(ms)} (lab, ${pct(DEFAULT_UNCERTAINTY)})`);
+    defaultNotes.push(`tree ${tree.processes} processes, ${tree.sockets} sockets: ${formatMs(ms)}`);
+  }
+  if (tree && tree.sharedPages > 0) {
+    // Measured per page when the pre-dumps drained and wrote pages; CRIU writes it whole each time.
+    const d = last ? drainMs(pre, tree.sharedPages) - drainMs(pre, 0) : 0;
+    const w = bw !== undefined ? ((tree.sharedPages * PAGE_SIZE) / bw) * 1000 : undefined;
+    const measured = last !== undefined && w !== undefined && d > 0;
+    const ms = measured ? d + w : tree.sharedPages * DEFAULT_SHMEM_DUMP_MS_PER_PAGE;
+    const what = `${tree.sharedPages} pages of shared memory, written whole by the final dump (CRIU pre-dumps skip it)`;
+    push('shared-memory', { point: ms, rel: 0 }, measured ? 'measured' : 'default', `${what}: ${formatMs(ms)} (${measured ? "the pre-dumps' drain and bandwidth" : `lab ${DEFAULT_SHMEM_DUMP_MS_PER_PAGE} ms/page`}; ${DRAIN_LOW_FACTOR}x–${DRAIN_HIGH_FACTOR}x)`, DRAIN_LOW_FACTOR, DRAIN_HIGH_FACTOR);
+    (measured ? measuredNotes : defaultNotes).push(`${what} ${formatMs(ms)}`);
+  }
+  const frozenTerms = terms.filter((t) => t.name === 'dump-fixed' || t.name === 'drain' || t.name === 'memwrite' || t.name === 'tree-dump' || t.name === 'shared-memory');
   const frozen = {
     ms: frozenTerms.reduce((a, t) => a + t.ms, 0),
     lowMs: frozenTerms.reduce((a, t) => a + t.lowMs, 0),
@@ -581,6 +669,15 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     }
   }
 
+  if (tree && (tree.processes > 1 || tree.sharedPages > 0 || (tree.connections ?? 0) > 0)) {
+    const ms = treeRestoreMs(tree);
+    const conns = (tree.connections ?? 0) > 0 ? ` + ${tree.connections} TCP connection(s): network lock and repair ${formatMs(DEFAULT_CONNECTIONS_RESTORE_MS)}` : '';
+    push('tree-restore', { point: ms, rel: DEFAULT_UNCERTAINTY }, 'default', `restore of ${tree.processes - 1} more process(es) × ${DEFAULT_RESTORE_PER_PROCESS_MS} ms + ${tree.sharedPages} shared pages × ${DEFAULT_RESTORE_MS_PER_PAGE} ms${conns} = ${formatMs(ms)} (lab, ${pct(DEFAULT_UNCERTAINTY)})`);
+  }
+  if (input.movesAddress) {
+    push('address-move', { point: DEFAULT_ADDRESS_MOVE_MS, rel: DEFAULT_UNCERTAINTY }, 'default', `moving the service address ${formatMs(DEFAULT_ADDRESS_MOVE_MS)} (lab, ${pct(DEFAULT_UNCERTAINTY)})`);
+    defaultNotes.push(`moving the service address ${formatMs(DEFAULT_ADDRESS_MOVE_MS)}`);
+  }
   const predictedMs = terms.reduce((a, t) => a + t.ms, 0);
   const lowMs = terms.reduce((a, t) => a + t.lowMs, 0);
   const highMs = terms.reduce((a, t) => a + t.highMs, 0);

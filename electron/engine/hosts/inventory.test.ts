@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeAddress, inventoryArgv, normalizeAddress, parseInventory, parseTargetStat, targetStatArgv } from './inventory.ts';
-import { checkExternal, checkFileLocks, checkSession, checkSysvIpc, checkTcp, criuTreeFlags, judgeInventory, pathsToCheck } from './inventory-policy.ts';
+import { checkExternal, checkFileLocks, checkSession, checkSysvIpc, checkTcp, checkSharedMemory, criuTreeFlags, judgeInventory, pathsToCheck, treeShape } from './inventory-policy.ts';
 import { dump, restore } from '../../criu/index.ts';
 import { ZOO_PY, zooArgs } from './inventory-zoo.ts';
 
@@ -139,6 +139,23 @@ describe('policy', () => {
     inv.procs[0]!.ipcNs = 'ipc:[2]';
     expect(checkSysvIpc(inv, 'src').status).toBe('pass');
   });
+  it('anonymous shared memory: one process only warns (its freeze cost), shared by two is a blocker, none says nothing', () => {
+    const inv = baseInv();
+    expect(checkSharedMemory(inv, 'src')).toBeUndefined();
+    inv.procs[0]!.maps = [{ path: '/dev/zero (deleted)', ino: 4, dev: '00:01', shmPages: 2048 }];
+    expect(checkSharedMemory(inv, 'src')).toMatchObject({ status: 'warn', detail: expect.stringContaining('2048 pages (8.0 MiB) of anonymous shared memory') });
+    expect(treeShape(inv).sharedPages).toBe(2048);
+    inv.procs.push({ ...inv.procs[0]!, pid: inv.procs[0]!.pid + 1, ppid: inv.procs[0]!.pid, maps: [{ path: '/dev/zero (deleted)', ino: 4, dev: '00:01', shmPages: 2048 }] });
+    expect(checkSharedMemory(inv, 'src')).toMatchObject({ status: 'fail', fix: expect.stringContaining('start it on the target') });
+    // One object counted once however many map it; only established TCP counts as a connection.
+    inv.sockets = [
+      { inode: 1, proto: 'tcp', state: 'LISTEN', local: '10.0.0.1', localPort: 80, remote: '0.0.0.0', remotePort: 0 },
+      { inode: 2, proto: 'tcp', state: 'ESTABLISHED', local: '10.0.0.1', localPort: 80, remote: '10.0.0.9', remotePort: 5000 },
+      { inode: 3, proto: 'unix', kind: 'stream', listening: false, connected: true },
+    ];
+    expect(treeShape(inv)).toEqual({ processes: 2, sockets: 3, sharedPages: 2048, connections: 1 });
+    expect(judgeInventory({ plan, inv, tgt: { caps: fakeCaps({ addrs: [] }), paths: new Map() } }).checks.find((c) => c.id === 'shared-memory')!.status).toBe('fail');
+  });
   it('session: a shell job only brings its process groups; ext-unix-sk covers a dgram peer with a name', () => {
     const inv = baseInv();
     inv.procs[0]!.sid = 5;
@@ -186,5 +203,31 @@ describe('the inventory program on this machine', () => {
     const r = judgeInventory({ plan, inv, tgt: t });
     const failing = r.checks.filter((c) => c.status === 'fail').map((c) => c.id).sort();
     expect(failing).toEqual(expect.arrayContaining(['external-peers', 'file-locks', 'session-members', 'sysv-ipc', 'tcp-established']));
+  });
+
+  it('counts a tree of three with anonymous shared memory: each object once, its touched pages only', async () => {
+    const ready = join(dir, 'tree-ready');
+    // 300 of 1024 pages touched in one MAP_SHARED region, a second untouched region; a child and a grandchild share both.
+    const prog = `import mmap,os,sys,time
+a=mmap.mmap(-1,1024*4096,mmap.MAP_SHARED); b=mmap.mmap(-1,64*4096,mmap.MAP_SHARED)
+for i in range(300): a[i*4096]=1
+if os.fork()==0:
+    if os.fork()==0: open(sys.argv[1],'w').close()
+time.sleep(60)`;
+    const tree = spawn('python3', ['-c', prog, ready], { detached: true, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
+      const argv = inventoryArgv(tree.pid!);
+      const inv = parseInventory(spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).stdout);
+      expect(treeShape(inv)).toEqual({ processes: 3, sockets: 0, sharedPages: 300, connections: 0 });
+      // Shared by three processes: a blocker that names them.
+      const c = checkSharedMemory(inv, 'src')!;
+      expect(c).toMatchObject({ id: 'shared-memory', status: 'fail' });
+      expect(c.detail).toContain(`PID ${tree.pid}`);
+      expect(c.detail).toMatch(/1\.2 MiB of anonymous shared memory \(MAP_SHARED\) is shared by PID \d+ .*PID \d+ .*PID \d+ .*\(and 1 more such region/);
+      expect(inv.procs[0]!.maps.flatMap((m) => (m.shmPages !== undefined ? [m.shmPages] : [])).sort((x, y) => x - y)).toEqual([0, 300]);
+    } finally {
+      try { process.kill(-tree.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 });

@@ -165,14 +165,19 @@ def inventory(root):
             f = l.split(None, 5)
             if len(f) < 6 or f[4] == '0': continue
             path = f[5]
-            if path in seen:
-                if 'x' in f[1]: seen[path]['exec'] = True
+            key = (path, f[4]) if path.startswith('/dev/zero') or path.startswith('/memfd:') else path
+            if key in seen:
+                if 'x' in f[1]: seen[key]['exec'] = True
                 continue
             e = {'path': path, 'ino': int(f[4]), 'dev': f[3], 'exec': 'x' in f[1]}
-            seen[path] = e
+            seen[key] = e
             if path.startswith('/') and not path.endswith(' (deleted)'):
                 s = st(d + '/map_files/' + f[0]) or st(path)
                 if s: e['stat'] = s
+            elif f[1][3] == 's' and (path.startswith('/dev/zero') or path.startswith('/memfd:')):
+                # Anonymous shared memory: its allocated pages, what CRIU's final dump writes whole.
+                try: e['shmPages'] = os.stat(d + '/map_files/' + f[0]).st_blocks // 8
+                except OSError: pass
             maps.append(e)
         ent = {'pid': pid, 'ppid': all[pid]['ppid'], 'pgrp': all[pid]['pgrp'], 'sid': all[pid]['sid'], 'state': all[pid]['state'], 'cmd': cmd(pid, all), 'tracer': tracer,
                'ipcNs': rl(d + '/ns/ipc'), 'netNs': rl(d + '/ns/net'), 'fds': fds, 'maps': maps}
@@ -284,6 +289,8 @@ export interface InvMap {
   ino: number;
   dev: string;
   stat?: FileStat;
+  /** Anonymous shared memory (MAP_SHARED of /dev/zero, memfd): its allocated pages (st_blocks). */
+  shmPages?: number;
 }
 
 export interface InvProcess {
@@ -500,7 +507,7 @@ export function parseInventory(stdout: string): Inventory {
       fd: num(f.fd), target: String(f.target), stat: fileStat(f.stat), flags: f.flags === undefined ? undefined : num(f.flags),
       watches: Array.isArray(f.watches) ? (f.watches as Array<Record<string, unknown>>).map((w) => ({ kind: w.kind === 'fanotify' ? 'fanotify' : 'inotify', ino: w.ino === undefined ? undefined : num(w.ino), dev: str(w.dev), path: str(w.path) })) : undefined,
     })),
-    maps: ((p.maps ?? []) as Array<Record<string, unknown>>).map((m) => ({ path: String(m.path), ino: num(m.ino), dev: String(m.dev ?? ''), stat: fileStat(m.stat), ...(m.exec !== undefined ? { exec: m.exec === true } : {}) })),
+    maps: ((p.maps ?? []) as Array<Record<string, unknown>>).map((m) => ({ path: String(m.path), ino: num(m.ino), dev: String(m.dev ?? ''), stat: fileStat(m.stat), ...(m.exec !== undefined ? { exec: m.exec === true } : {}), ...(m.shmPages !== undefined ? { shmPages: num(m.shmPages) } : {}) })),
   }));
   const other = (o: Record<string, unknown>): OtherProcess => ({ pid: num(o.pid), cmd: String(o.cmd ?? ''), ...(o.pgrp !== undefined ? { pgrp: num(o.pgrp) } : {}), ...(o.sid !== undefined ? { sid: num(o.sid) } : {}), ...(o.fd !== undefined ? { fd: num(o.fd) } : {}) });
   const sockets: InvSocket[] = [];

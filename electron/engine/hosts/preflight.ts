@@ -5,6 +5,7 @@ import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, par
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
 import { inventoryArgv, parseInventory, parseTargetStat, targetStatArgv, type Inventory } from './inventory.ts';
+import type { TreeShape } from '../../../shared/estimate.ts';
 import { judgeInventory, pathsToCheck, type NetworkLock } from './inventory-policy.ts';
 import { pythonMissing } from '../dirty/dirty-sampler.ts';
 import type { OpenFile } from '../../../shared/domain.ts';
@@ -25,6 +26,8 @@ export interface PreflightFacts {
   sourceAddress?: string;
   /** The network lock both hosts can run, when the tree has TCP connections to carry. */
   networkLock?: NetworkLock;
+  /** Tree shape (inventory): processes, sockets, shared memory, for the freeze estimate. */
+  treeShape?: TreeShape;
 }
 
 const PAGE = 4096;
@@ -220,6 +223,7 @@ export async function runPreflight(
   const inventory = await inventoryChecks(plan, run, tree.map((p) => p.pid));
   checks.push(...inventory.checks);
   const { filesToSync, openFiles, networkLock } = inventory;
+  const treeShape = inventory.tree; // tree shape: the estimate's per-process, per-socket, shared-memory terms
 
   // 9. Room on the target: memory for the restored tree, disk for the images.
   const mem = parseMemAvailable((await run.run(target, ['cat', '/proc/meminfo'])).stdout);
@@ -273,7 +277,7 @@ export async function runPreflight(
   // --- service address: on the source, free on the target, interfaces exist.
   checks.push(...(await serviceAddressChecks(plan, run)));
 
-  return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock };
+  return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock, ...(treeShape ? { treeShape } : {}) };
 }
 
 async function checkPageServerPort(
@@ -364,7 +368,7 @@ export function openFilesOf(inv: Inventory): OpenFile[] {
  * has no python3 (or the program fails), the older open-files check runs instead and a
  * warning says what was not checked.
  */
-export async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[]; networkLock?: NetworkLock }> {
+export async function inventoryChecks(plan: MigrationPlan, run: CommandRunner, pids: number[]): Promise<{ checks: CheckResult[]; filesToSync: string[]; openFiles: OpenFile[]; networkLock?: NetworkLock; tree?: TreeShape }> {
   const { source, target } = plan;
   const r = await run.run(source, inventoryArgv(plan.pid), { quiet: true, timeoutMs: 60_000 });
   let inv: Inventory | undefined;

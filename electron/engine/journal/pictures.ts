@@ -22,7 +22,7 @@ export function journalPictures(records: readonly JournalRecord[], r: Replay): J
     const ts = e?.terms?.filter((t) => names.includes(t.name)) ?? [];
     return ts.length ? ts.reduce((sum, t) => sum + t.ms, 0) : undefined;
   };
-  const predicted = e?.terms ? { dump: term('dump-fixed', 'drain', 'memwrite', 'dump-overhead'), copy: term('copy'), restore: term('restore') } : undefined;
+  const predicted = e?.terms ? { dump: term('dump-fixed', 'drain', 'memwrite', 'dump-overhead', 'tree-dump', 'shared-memory'), copy: term('copy'), restore: term('restore', 'tree-restore') } : undefined;
   return {
     events,
     freeze: {

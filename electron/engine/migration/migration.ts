@@ -11,7 +11,7 @@ import type {
   RollbackPreview,
 } from '../../../shared/domain.ts';
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
-import { buildIteration, estimateDowntime, type CutoverCosts } from '../../../shared/estimate.ts';
+import { buildIteration, estimateDowntime, type CutoverCosts, type TreeShape } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
 import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
@@ -151,6 +151,8 @@ export class Migration {
   private sourceAddress?: string;
   /** The network lock preflight chose for both hosts. */
   private networkLock?: NetworkLock;
+  /** Tree shape from preflight's inventory (the estimate's per-process, per-socket, shared-memory terms). */
+  private treeShape?: TreeShape;
   /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
   private hooksStarted = false;
   // Leftovers (keep logs, remove copied files, restore scope): see leftovers.ts.
@@ -431,6 +433,7 @@ export class Migration {
     this.process = facts.process;
     this.sourceAddress = facts.sourceAddress;
     this.networkLock = facts.networkLock;
+    this.treeShape = facts.treeShape; // tree shape: the estimate's fixed costs per process, socket, shared memory
     this.filesToSync = [...new Set([...facts.filesToSync, ...this.plan.fileSync])];
     for (const c of facts.report.checks) {
       this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: `preflight ${c.status}`, reason: `${c.host ? `${c.host}: ` : ''}${c.title}: ${c.detail}`, at: this.now() });
@@ -575,7 +578,7 @@ export class Migration {
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }

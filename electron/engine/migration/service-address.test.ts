@@ -77,7 +77,8 @@ describe('argv builders', () => {
 
   test('announce: gratuitous ARP (Habets arping) for IPv4, an unsolicited NA for IPv6', () => {
     const arp = announceArgv(v4, 'br0');
-    expect(arp.slice(3)).toEqual(['ferry-announce', '-U', '-c', '2', '-W', '0.1', '-w', '1', '-i', 'br0', '10.0.0.100']);
+    // Sender and target are both the service address (a true gratuitous ARP), not the interface's own address.
+    expect(arp.slice(3)).toEqual(['ferry-announce', '-U', '-S', '10.0.0.100', '-c', '2', '-W', '0.1', '-w', '1', '-i', 'br0', '10.0.0.100']);
     expect(arp[2]).toBe('arping "$@"; s=$?; [ "$s" -le 1 ] || exit "$s"'); // nobody answering a gratuitous ARP is success
     const na = announceArgv(v6, 'eth1');
     expect(na.slice(0, 2)).toEqual(['python3', '-c']);

@@ -76,14 +76,18 @@ for _ in range(2): s.sendto(msg,('ff02::1',0,0,idx))
 
 /**
  * Tell the link the address moved. IPv4: two gratuitous ARP requests (Debian's arping,
- * Habets': -U unsolicited, -i interface, 100 ms apart, give up after 1 s). arping exits 1
- * when nothing answers, the normal case for an announcement: the wrapper makes that 0, so
- * the journal and the runbook show it as the success it is. IPv6: an unsolicited NA.
+ * Habets': -U unsolicited, -i interface, 100 ms apart, give up after 1 s). -S makes the
+ * sender the service address itself: without it Habets' arping sends from the interface's
+ * primary address (10.0.0.2 on the lab's br0, seen on the wire), an ordinary who-has that
+ * updates no neighbour's entry for the service address, and clients kept sending to the old
+ * host until their entry expired (nginx keep-alive clients stalled ~110 s in the lab). arping
+ * exits 1 when nothing answers, the normal case for an announcement: the wrapper makes that
+ * 0, so the journal and the runbook show it as the success it is. IPv6: an unsolicited NA.
  */
 export function announceArgv(sa: ServiceAddress, iface: string): string[] {
   const p = parsed(sa);
   if (p.family === 6) return ['python3', '-c', UNSOLICITED_NA, iface, p.ip];
-  return ['sh', '-c', 'arping "$@"; s=$?; [ "$s" -le 1 ] || exit "$s"', 'ferry-announce', '-U', '-c', '2', '-W', '0.1', '-w', '1', '-i', iface, p.ip];
+  return ['sh', '-c', 'arping "$@"; s=$?; [ "$s" -le 1 ] || exit "$s"', 'ferry-announce', '-U', '-S', p.ip, '-c', '2', '-W', '0.1', '-w', '1', '-i', iface, p.ip];
 }
 
 /** Duplicate address probe from the target (sender 0.0.0.0, like DAD): who answers for the address? */

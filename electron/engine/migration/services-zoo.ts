@@ -45,6 +45,8 @@ export interface ZooResult {
   connectionKept?: boolean;
   /** The workload's own check: acknowledged writes read back, answers right, the tree's ring intact. */
   dataVerified: boolean;
+  /** The client's neighbour entry for the service address right after the migration (`ip neigh show`). */
+  serviceNeighbor?: string;
   /** Human-readable evidence for the test's messages. */
   detail: string;
   events: EngineEvent[];
@@ -130,7 +132,7 @@ progress(True)
  * token round a ring of pipes. Each checks what the one before it wrote in the shared region
  * and a page of it rewritten every round; a status line a second (open-append-close).
  */
-const TREE = String.raw`import mmap,os,socket,struct,sys,time
+export const TREE = String.raw`import mmap,os,socket,struct,sys,time
 status=sys.argv[1]; MiB=16
 shm=mmap.mmap(-1,MiB<<20,mmap.MAP_SHARED)
 a=os.pipe(); b=os.pipe(); c=os.pipe()
@@ -160,9 +162,11 @@ while True:
     time.sleep(0.005)
 `;
 
+// One process (master_process off): nginx's master and worker share anonymous memory (its
+// accept mutex and counters), which preflight refuses (inventory-policy.ts, checkSharedMemory).
 const NGINX_CONF = `worker_processes 1;
 daemon off;
-master_process on;
+master_process off;
 pid ${ZOO_DIR}/nginx.pid;
 error_log ${ZOO_DIR}/nginx-error.log;
 events { worker_connections 64; }
@@ -218,6 +222,9 @@ ip -n client addr replace ${CLIENT_IP}/24 dev veth-c
 ip -n client link set lo up
 ip -n client link set veth-c up
 ip -o addr show dev br0 | grep -q ' 10.0.0.2/24 ' || { echo 'br0 lost 10.0.0.2' >&2; exit 1; }
+# The target already knows the client (as a server on a LAN knows its clients): it never ARPs
+# for it, so only Ferry's announcement can tell the client that the service address moved.
+ip neigh replace ${CLIENT_IP} lladdr "$(ip netns exec client cat /sys/class/net/veth-c/address)" dev br0 nud permanent
 `;
 
 export async function setUpClientNetwork(h: ZooHosts): Promise<{ sourceInterface: string; targetInterface: string }> {
@@ -247,7 +254,7 @@ export async function cleanZoo(h: ZooHosts, sourceInterface?: string): Promise<v
   await h.session('lab-target').exec(['ip', 'addr', 'del', SERVICE_ADDRESS, 'dev', 'br0']);
   if (sourceInterface) {
     await h.session('lab-source').exec(['ip', 'addr', 'replace', SERVICE_ADDRESS, 'dev', sourceInterface]);
-    await h.session('lab-source').exec(['arping', '-U', '-c', '1', '-w', '1', '-i', sourceInterface, SERVICE_IP]);
+    await h.session('lab-source').exec(['arping', '-U', '-S', SERVICE_IP, '-c', '1', '-w', '1', '-i', sourceInterface, SERVICE_IP]);
   }
   await h.session('lab-target').exec(['ip', '-n', 'client', 'neigh', 'flush', 'all']);
 }
@@ -320,6 +327,9 @@ export async function redisCase(h: ZooHosts, ifs: { sourceInterface: string; tar
     return p && p.acked >= 100 ? p : undefined;
   });
   const { result, events } = await migrate(h, zooPlan('redis', ifs));
+  // Right after the cutover, before any of the client's own timers could re-resolve it: where the
+  // client sends to the service address now (only the announcement can have changed it).
+  const serviceNeighbor = (await tgt.exec(['ip', '-n', 'client', 'neigh', 'show', SERVICE_IP], { timeoutMs: 30_000 })).stdout.trim();
   // The same connection goes on writing, to the target now (or to the source after a rollback).
   const after = await waitFor('the redis client to write after the migration', async () => {
     const p = await readJson<P>(tgt, out);
@@ -338,11 +348,12 @@ export async function redisCase(h: ZooHosts, ifs: { sourceInterface: string; tar
     clientGapMs: end.gapMs,
     connectionKept: kept,
     dataVerified: !end.error && end.missing === 0 && end.acked > before.acked,
+    serviceNeighbor,
     detail: `acked ${end.acked} (${before.acked} before the migration, ${after?.acked ?? '?'} soon after), missing ${end.missing}, local port ${before.port} -> ${end.portAfter}, error ${end.error ?? 'none'}; on the target: ${est || 'no such connection'}`,
   };
 }
 
-/** nginx (master + worker) on the source, keep-alive HTTP clients in the namespace. */
+/** nginx (one process) on the source, keep-alive HTTP clients in the namespace. */
 export async function httpCase(h: ZooHosts, ifs: { sourceInterface: string; targetInterface: string }, clients = 2): Promise<ZooResult> {
   const src = h.session('lab-source');
   const tgt = h.session('lab-target');
@@ -382,7 +393,7 @@ export async function httpCase(h: ZooHosts, ifs: { sourceInterface: string; targ
 }
 
 /** The python3 tree (parent + 2 children, shared memory, pipes): no network, its own check. */
-export async function treeCase(h: ZooHosts, ifs: { sourceInterface: string; targetInterface: string }): Promise<ZooResult> {
+export async function treeCase(h: ZooHosts, ifs: { sourceInterface: string; targetInterface: string }, over: Partial<MigrationPlan> = {}): Promise<ZooResult> {
   const src = h.session('lab-source');
   const tgt = h.session('lab-target');
   const pid = ZOO_PIDS.tree;
@@ -400,7 +411,7 @@ export async function treeCase(h: ZooHosts, ifs: { sourceInterface: string; targ
     const l = await line(src);
     return l && l.rounds > 50 ? l : undefined;
   });
-  const { result, events } = await migrate(h, zooPlan('tree', ifs, { fileSync: [status] }));
+  const { result, events } = await migrate(h, zooPlan('tree', ifs, { fileSync: [status], ...over }));
   const where = result.outcome === 'committed' ? tgt : src;
   const after = await waitFor('the tree to run on after the migration', async () => {
     const l = await line(where);

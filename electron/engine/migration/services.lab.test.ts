@@ -1,6 +1,7 @@
 /**
  * The workload zoo in the lab (one boot, slot 8): Redis with a client writing over one kept
- * connection, nginx with keep-alive clients, and a python3 tree with shared memory and pipes.
+ * connection, nginx with keep-alive clients, and a python3 tree with shared memory and pipes
+ * (refused by preflight: see its test).
  * The clients live in a network namespace on the target VM bridged onto the private link
  * (services-zoo.ts), and the service address 10.0.0.100 moves from the source's link
  * interface to the target's br0 inside the freeze window. Each workload checks itself.
@@ -46,6 +47,9 @@ describe('services keep their clients through a migration (lab)', () => {
     expect(r.connectionKept, r.detail).toBe(true);
     expect(r.detail).toContain(`${SERVICE_IP}:6379`); // ss on the target shows the restored connection
     await expectOnlyOnTarget('redis');
+    // The announcement reached the client: it sends to the target's MAC (the target never ARPed for it).
+    const targetMac = (await lab.sh('lab-target', 'cat /sys/class/net/br0/address')).stdout.trim();
+    expect(r.serviceNeighbor, 'the client still sends to the old host').toContain(`lladdr ${targetMac}`);
     // The address moved: it is on the target's br0 and gone from the source; the guard is gone.
     expect((await lab.sh('lab-target', 'ip -o addr show dev br0')).stdout).toContain(`${SERVICE_IP}/24`);
     expect((await lab.sh('lab-source', 'ip -o addr show')).stdout).not.toContain(`${SERVICE_IP}/`);
@@ -65,12 +69,19 @@ describe('services keep their clients through a migration (lab)', () => {
     await expectOnlyOnTarget('http');
   }, 10 * 60_000);
 
-  test.skipIf(!FULL_LAB)('a process tree with shared memory and pipes migrates intact', async () => {
+  // CRIU 3.17.1 restored this tree's shared region older than its pipes in 2 of 4 committed lab
+  // migrations (its children's own check failed): preflight refuses it, before any freeze.
+  test('a process tree sharing anonymous memory is refused by preflight, with the reason, and runs on', async () => {
     const r = await ZOO_CASES.tree(hosts, ifs);
     report(r);
-    expect(r.outcome, r.why).toBe('committed');
+    expect(r.outcome).toBe('failed');
+    expect(r.freezeMs).toBeUndefined();
+    expect(r.why).toMatch(/Preflight found \d+ blocker\(s\); nothing was dumped\. First: Shared memory: [\d.]+ MiB of anonymous shared memory \(MAP_SHARED\) is shared by PID 53000/);
+    // The tree never stopped: it goes on, on the source, intact.
     expect(r.dataVerified, r.detail).toBe(true);
-    expect(r.detail).toMatch(/after: .*host=target/);
-    await expectOnlyOnTarget('tree');
+    expect(r.detail).toMatch(/after: .*host=source/);
+    const [src, tgt] = await Promise.all([lab.pidsOn('lab-source'), lab.pidsOn('lab-target')]);
+    expect(src.get(ZOO_PIDS.tree)).toMatch(/^[SR]/);
+    expect(tgt.has(ZOO_PIDS.tree)).toBe(false);
   }, 10 * 60_000);
 });
