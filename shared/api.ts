@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { FerryErrorInfo } from './errors.ts';
 import { interfaceNameProblem, serviceAddressProblem } from './service-address.ts';
+import { bytesPerSecondProblem } from './bandwidth-cap.ts';
 import type {
   DirtyRateProbe,
   DirtySample,
@@ -126,6 +127,15 @@ export const serviceAddressSchema = z.object({
   targetInterface: interfaceName,
 });
 
+// --- bandwidth cap ---
+export const bandwidthCapSchema = z.object({
+  bytesPerSecond: z.number().superRefine((v, ctx) => {
+    const p = bytesPerSecondProblem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  }),
+  during: z.enum(['precopy', 'precopy-and-dump']).optional(), // absent means precopy
+});
+
 export const planSchema = z.object({
   source: migrationHost,
   target: migrationHost,
@@ -149,6 +159,7 @@ export const planSchema = z.object({
   networkLock: z.enum(['auto', 'iptables', 'nftables']).optional(),
   tls: z.boolean().optional(), // absent means on
   serviceAddress: serviceAddressSchema.optional(),
+  bandwidthCap: bandwidthCapSchema.optional(),
 }) satisfies z.ZodType<MigrationPlan>;
 
 /** Every request the UI can make: method name -> params schema. */

@@ -3,6 +3,7 @@
  * WebSocket and are written to journals, so nothing here holds a function or a class.
  */
 import type { FerryErrorInfo } from './errors.ts';
+import type { BandwidthCapPlan } from './bandwidth-cap.ts';
 
 /** A host as the user names it: an alias from ~/.ssh/config or Ferry's own ssh_config. */
 export interface HostInfo {
@@ -186,6 +187,12 @@ export interface MigrationPlan {
   // --- service address ---
   /** An address clients use, moved from the source's interface to the target's inside the freeze window; absent means none. */
   serviceAddress?: ServiceAddress;
+  // --- bandwidth cap ---
+  /**
+   * The page stream's rate capped on the source (kernel traffic control) during pre-copy, and
+   * during the final dump too when `during` says so (that lengthens the freeze); absent means no cap.
+   */
+  bandwidthCap?: BandwidthCapPlan;
 }
 
 /** Whether a plan's page streams use TLS (on unless the plan says false). */
