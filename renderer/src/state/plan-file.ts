@@ -5,6 +5,7 @@
  */
 import { hooksToDrafts } from './hooks.ts';
 import { probeToDraft } from './probe.ts';
+import { formatBandwidth } from '../../../shared/bandwidth-cap.ts';
 import type { PlanFileOpened, PlanFileProblem, RecentPlanFile } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
@@ -72,6 +73,8 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     serviceAddress: plan.serviceAddress?.address ?? '',
     serviceSourceInterface: plan.serviceAddress?.sourceInterface ?? '',
     serviceTargetInterface: plan.serviceAddress?.targetInterface ?? '',
+    maxBandwidth: plan.bandwidthCap ? formatBandwidth(plan.bandwidthCap.bytesPerSecond) : '',
+    capFinalDump: plan.bandwidthCap?.during === 'precopy-and-dump',
     base: plan,
   };
   return draft;

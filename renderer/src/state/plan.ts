@@ -6,6 +6,7 @@
 import { defaultPolicy, planSchema } from '../../../shared/api.ts';
 import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
 import { draftHooks, type HookDraft } from './hooks.ts';
+import { bandwidthProblem, parseBandwidth } from '../../../shared/bandwidth-cap.ts';
 import { defaultProbeDraft, draftProbe, PROBE_FIELD_OF, type ProbeDraft } from './probe.ts';
 
 /** The form's fields; the service probe's are in ProbeDraft (state/probe.ts). */
@@ -50,6 +51,9 @@ export interface PlanDraft extends ProbeDraft {
   serviceAddress: string;
   serviceSourceInterface: string;
   serviceTargetInterface: string;
+  // --- bandwidth cap: empty = none ("20MiB/s"); the final dump is capped only when asked.
+  maxBandwidth: string;
+  capFinalDump: boolean;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -89,6 +93,8 @@ export function defaultDraft(): PlanDraft {
     serviceAddress: '',
     serviceSourceInterface: '',
     serviceTargetInterface: '',
+    maxBandwidth: '',
+    capFinalDump: false,
   };
 }
 
@@ -135,6 +141,8 @@ const FIELD_OF: Record<string, DraftField> = {
   'serviceAddress.address': 'serviceAddress',
   'serviceAddress.sourceInterface': 'serviceSourceInterface',
   'serviceAddress.targetInterface': 'serviceTargetInterface',
+  'bandwidthCap.bytesPerSecond': 'maxBandwidth',
+  bandwidthCap: 'maxBandwidth',
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -204,6 +212,16 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
     const src = d.serviceSourceInterface.trim();
     Object.assign(candidate, { serviceAddress: { address: d.serviceAddress.trim(), sourceInterface: src, targetInterface: d.serviceTargetInterface.trim() || src } });
   } else delete (candidate as { serviceAddress?: unknown }).serviceAddress;
+  // --- bandwidth cap: the form is the truth; an opened plan's implicit 'precopy' stays implicit.
+  delete (candidate as { bandwidthCap?: unknown }).bandwidthCap;
+  if (d.maxBandwidth.trim()) {
+    const bytesPerSecond = parseBandwidth(d.maxBandwidth);
+    if (bytesPerSecond === undefined) errors.maxBandwidth = bandwidthProblem(d.maxBandwidth);
+    else {
+      const implicit = !d.capFinalDump && d.base?.bandwidthCap !== undefined && d.base.bandwidthCap.during === undefined;
+      Object.assign(candidate, { bandwidthCap: { bytesPerSecond, ...(implicit ? {} : { during: d.capFinalDump ? 'precopy-and-dump' : 'precopy' }) } });
+    }
+  }
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';
   if (d.healthKind === 'tcp' && d.healthPort.trim() === '') errors.healthPort = 'Give the port to check';
