@@ -91,6 +91,11 @@ const parseIntArg = (v: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
   return n;
 };
+const parseMemory = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 512 || n > 16384) throw new InvalidArgumentError('must be MiB from 512 to 16384');
+  return n;
+};
 const parsePair = (v: string): [number, number] => {
   const parts = v.split(',').map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((n) => !Number.isInteger(n) || n < 1 || n > 65535)) throw new InvalidArgumentError('give two ports: SOURCE,TARGET');
@@ -152,8 +157,9 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
     .addOption(new Option('--accel <accel>', 'qemu accelerator (auto: KVM only with vmx/svm and a working /dev/kvm)').choices(['auto', 'tcg', 'kvm']).default('auto'))
     .option('--timeout <seconds>', 'how long to wait for each VM\'s SSH (default 180 under TCG)', parseIntArg)
     .option('--rebuild', 'rebuild the image even if the cached one is current')
+    .option('--memory <MiB>', "each VM's memory, 512 to 16384 (default 1024; a 512 MiB workload restores without the memory cliff at 2048)", parseMemory)
     .option('--json', 'print the result as JSON')
-    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; json?: boolean }) => {
+    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; memory?: number; json?: boolean }) => {
       const display = new ProgressDisplay();
       // Ctrl-C: stop the build or the boot cleanly (labUp stops both VMs and removes the temp build).
       const ac = new AbortController();
@@ -169,6 +175,7 @@ into Ferry's cache; each \`up\` starts both VMs from a clean overlay.`,
             signal: ac.signal,
             accel: o.accel,
             rebuild: o.rebuild,
+            ...(o.memory !== undefined ? { memoryMiB: o.memory } : {}),
             sshTimeoutMs: o.timeout ? o.timeout * 1000 : undefined,
             ports: {
               ssh: o.sshPorts ? { source: o.sshPorts[0], target: o.sshPorts[1] } : undefined,
