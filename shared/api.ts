@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { FerryErrorInfo } from './errors.ts';
 import { interfaceNameProblem, serviceAddressProblem } from './service-address.ts';
+import { bytesPerSecondProblem } from './bandwidth-cap.ts';
 import type {
   DirtyRateProbe,
   DirtySample,
@@ -138,6 +139,14 @@ export const processSelectorSchema = z.discriminatedUnion('kind', [
 export const portRangeSchema = z
   .object({ first: port, last: port })
   .refine((r) => r.last >= r.first + 1, { message: 'must hold at least two ports (the page server and the guard take a pair)', path: ['last'] }) satisfies z.ZodType<PortRange>;
+// --- bandwidth cap ---
+export const bandwidthCapSchema = z.object({
+  bytesPerSecond: z.number().superRefine((v, ctx) => {
+    const p = bytesPerSecondProblem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  }),
+  during: z.enum(['precopy', 'precopy-and-dump']).optional(), // absent means precopy
+});
 
 export const planSchema = z.object({
   source: migrationHost,
@@ -166,6 +175,7 @@ export const planSchema = z.object({
   // Many migrations at once: a process named by unit or pidfile (pid 0 until resolved), the port range.
   select: processSelectorSchema.optional(),
   portRange: portRangeSchema.optional(),
+  bandwidthCap: bandwidthCapSchema.optional(),
 })
   .superRefine((p, ctx) => {
     if (p.pid === 0 && !p.select) ctx.addIssue({ code: 'custom', path: ['pid'], message: 'must be at least 1 (or name the process by unit or pidfile)' });

@@ -3,6 +3,7 @@
  * WebSocket and are written to journals, so nothing here holds a function or a class.
  */
 import type { FerryErrorInfo } from './errors.ts';
+import type { BandwidthCapPlan } from './bandwidth-cap.ts';
 
 /** A host as the user names it: an alias from ~/.ssh/config or Ferry's own ssh_config. */
 export interface HostInfo {
@@ -198,6 +199,12 @@ export interface MigrationPlan {
    * concurrent migrations never meet on one port. Absent: pageServerPort to pageServerPort + 99.
    */
   portRange?: PortRange;
+  // --- bandwidth cap ---
+  /**
+   * The page stream's rate capped on the source (kernel traffic control) during pre-copy, and
+   * during the final dump too when `during` says so (that lengthens the freeze); absent means no cap.
+   */
+  bandwidthCap?: BandwidthCapPlan;
 }
 
 /** A process chosen by what names it on the source rather than by PID. */

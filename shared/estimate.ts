@@ -31,6 +31,8 @@
  */
 import type { DowntimeEstimate, IterationStats } from './domain.ts';
 import { msPerPage, restoreMemory, type RestoreMemory, type RestoreProbe } from './restore-cost.ts';
+// Bandwidth cap: the final dump's rate and the convergence under the plan's cap.
+import { capCoversDump, describeConvergence, finalDumpBandwidth, predictConvergence, type BandwidthCapPlan, type Convergence } from './bandwidth-cap.ts';
 
 export const PAGE_SIZE = 4096;
 
@@ -353,6 +355,8 @@ export interface EstimateInput {
   tree?: TreeShape;
   /** The plan moves a service address inside the freeze window. */
   movesAddress?: boolean;
+  /** The plan's bandwidth cap on the page stream (absent: none). */
+  bandwidthCap?: BandwidthCapPlan;
 }
 
 /** The tree as the final dump sees it, from preflight's inventory. */
@@ -397,6 +401,8 @@ export interface DowntimeEstimateDetail extends DowntimeEstimate {
   learnedFromRuns?: number;
   /** Images + restored process against the target's memory, when its MemAvailable was measured. */
   restoreMemory?: RestoreMemory;
+  /** The plan's bandwidth cap, whether it covers the final dump, and pre-copy's convergence under it. */
+  bandwidthCap?: { bytesPerSecond: number; finalDump: boolean; convergence?: Convergence };
 }
 
 interface Band {
@@ -550,8 +556,12 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   const bws = pre.map((i) => i.bandwidthBytesPerSec).filter((b): b is number => b !== undefined && b > 0);
   const sumPages = pre.reduce((a, i) => a + (i.memwriteTimeUs > 0 ? i.pagesWritten : 0), 0);
   const sumWriteS = pre.reduce((a, i) => a + i.memwriteTimeUs, 0) / 1e6;
-  const bw = sumWriteS > 0 ? (sumPages * PAGE_SIZE) / sumWriteS : undefined;
+  const measuredBw = sumWriteS > 0 ? (sumPages * PAGE_SIZE) / sumWriteS : undefined;
   const bwRel = spread(bws, MIN_BANDWIDTH_UNCERTAINTY);
+  // Bandwidth cap: the final dump writes at min(measured, cap) when the cap covers it.
+  const capped = capTerms(input.bandwidthCap, measuredBw, last);
+  const bw = capped?.bytesPerSec ?? measuredBw;
+  if (capped) measuredNotes.push(...capped.notes);
 
   // --- frozen part of the final dump
   costTerm('dump-fixed', costs.dumpFixedMs, DEFAULT_DUMP_FIXED_MS, 'final-dump fixed part');
@@ -702,7 +712,27 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     terms,
     learnedFromRuns: costs.from ? costs.samples : undefined,
     ...(memory ? { restoreMemory: memory } : {}),
+    ...(capped ? { bandwidthCap: capped.detail } : {}),
   };
+}
+
+// --- Bandwidth cap ---------------------------------------------------------------------------
+/** The cap's effect on the estimate: the final dump's rate, the notes for the basis, and pre-copy's convergence under it. */
+function capTerms(
+  cap: BandwidthCapPlan | undefined,
+  measuredBw: number | undefined,
+  last: TimedIterationStats | undefined,
+): { bytesPerSec: number | undefined; notes: string[]; detail: NonNullable<DowntimeEstimateDetail['bandwidthCap']> } | undefined {
+  if (!cap) return undefined;
+  const final = finalDumpBandwidth(measuredBw, cap);
+  const notes = final.note ? [final.note] : [];
+  const send = measuredBw === undefined ? cap.bytesPerSecond : Math.min(measuredBw, cap.bytesPerSecond);
+  const convergence =
+    last?.dirtyPagesPerSec !== undefined
+      ? predictConvergence({ startPages: last.pagesWritten, dirtyPagesPerSec: last.dirtyPagesPerSec, sendBytesPerSec: send, fixedMsPerIteration: Math.max(0, last.wallMs - last.memwriteTimeUs / 1000) })
+      : undefined;
+  if (convergence) notes.push(describeConvergence(convergence, cap, send));
+  return { bytesPerSec: final.bytesPerSec, notes, detail: { bytesPerSecond: cap.bytesPerSecond, finalDump: capCoversDump(cap), ...(convergence ? { convergence } : {}) } };
 }
 
 /**

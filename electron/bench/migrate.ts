@@ -11,17 +11,36 @@
  * (--no-tls-compare skips it).
  *
  *   npm run bench:migrate -- [--mib 256] [--rate 1000] [--runs 1] [--no-tls-compare]
+ *
+ * Size sweep: `--sizes 64,256,512` migrates each size cold and with pre-copy (TLS on, no TLS
+ * comparison) and prints, per size and mode, the freeze windows and their ratio, predicted
+ * against measured with the band, whether the measured window fell inside the band, and the
+ * restore's share of the window; medians over --runs. `--memory MiB` boots the lab's VMs with
+ * that much memory (512 MiB needs more than the default 1024 to stay off the memory cliff).
+ *
+ *   npm run bench:migrate -- --sizes 64,256,512 [--runs 3] [--rate 1000] [--memory 2048]
  */
 import { parseArgs } from 'node:util';
 import { defaultPolicy, newPlan } from '../../shared/api.ts';
 import { predictionWithDefaultCosts, type DowntimeEstimateDetail } from '../../shared/estimate.ts';
 import { MigrationService } from '../engine/migrations.ts';
 import type { MigrationResult } from '../engine/migration/migration.ts';
-import { labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
+import { labDown, labUp, startWorkload, workloadStatus, LINK_ADDR } from '../lab/index.ts';
 import { SshHub } from '../ssh/index.ts';
 import { table } from '../cli/progress.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, rate: { type: 'string', default: '1000' }, runs: { type: 'string', default: '1' }, 'tls-compare': { type: 'boolean', default: true } }, allowNegative: true });
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '256' },
+    rate: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '1' },
+    'tls-compare': { type: 'boolean', default: true },
+    // Size sweep.
+    sizes: { type: 'string' },
+    memory: { type: 'string' },
+  },
+  allowNegative: true,
+});
 const mib = Number(values.mib);
 const rate = Number(values.rate);
 const runs = Number(values.runs);
@@ -32,6 +51,7 @@ const median = (xs: number[]) => {
 };
 
 async function main() {
+  if (values.sizes !== undefined) return sweep();
   process.stderr.write(`lab up…\n`);
   const up = await labUp({});
   const hub = new SshHub();
@@ -143,6 +163,121 @@ async function main() {
     process.stdout.write(`${table(['page streams', 'page-server bandwidth (pre-dumps)', 'freeze window'], [tlsRow('TLS', on), tlsRow('plain TCP', off)])}\n`);
     process.stdout.write(`TLS / plain: bandwidth ${(bw(on) / bw(off)).toFixed(2)}x, freeze window ${(median(on.map((r) => r.freezeWindowMs ?? NaN)) / median(off.map((r) => r.freezeWindowMs ?? NaN))).toFixed(2)}x\n`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size sweep: cold and pre-copy at each size, medians over runs, the issue's goals at the end.
+
+interface SweepRun {
+  result: MigrationResult;
+  /** Host wall clock of `criu restore` (its recorded command), inside the freeze window. */
+  restoreMs?: number;
+}
+
+/** One migration of a fresh workload of `size` MiB, auto mode; its result and the restore's duration. */
+async function migrateOnce(hub: SshHub, size: number, mode: 'cold' | 'precopy', label: string): Promise<SweepRun> {
+  for (const alias of ['lab-source', 'lab-target']) {
+    await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
+    await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry-workload']);
+  }
+  const name = `bench-${label}`;
+  const wl = await startWorkload({ host: 'source', mib: size, rate, name }, hub);
+  await new Promise((r) => setTimeout(r, 5000));
+  const plan = newPlan({
+    source: 'lab-source',
+    target: 'lab-target',
+    pid: wl.pid,
+    mode,
+    policy: { ...defaultPolicy, onNotConverging: 'cutover' },
+    auto: true,
+    targetAddress: LINK_ADDR.target,
+  });
+  const restoreIds = new Set<string>();
+  let restoreMs: number | undefined;
+  const service = new MigrationService(
+    (a) => hub.session(a),
+    (e) => {
+      if (e.type === 'command-started' && e.argv.includes('restore') && e.argv.some((a) => a.endsWith('criu'))) restoreIds.add(e.commandId);
+      if (e.type === 'command-finished' && restoreIds.has(e.commandId)) restoreMs = e.durationMs;
+    },
+  );
+  const r = await service.start(plan).done;
+  const after = r.outcome === 'committed' ? await workloadStatus('target', { name }, hub).catch(() => undefined) : undefined;
+  process.stderr.write(`  ${r.outcome}, freeze ${r.freezeWindowMs} ms (predicted ${r.predictedMs ?? '-'} ms), restore ${restoreMs ?? '?'} ms, target ${after?.raw ?? 'n/a'}\n`);
+  if (r.outcome !== 'committed' || after?.verify !== 'OK') throw new Error(`${mode} run at ${size} MiB did not migrate intact: ${r.error?.message ?? after?.raw}`);
+  return { result: r, restoreMs };
+}
+
+async function sweep() {
+  const sizes = values.sizes!.split(',').map((x) => Number(x.trim()));
+  if (!sizes.length || sizes.some((x) => !Number.isInteger(x) || x < 1 || x > 512)) throw new Error(`--sizes takes MiB from 1 to 512, comma-separated (e.g. 64,256,512), got ${values.sizes}`);
+  const memoryMiB = values.memory !== undefined ? Number(values.memory) : undefined;
+  if (memoryMiB !== undefined && (!Number.isInteger(memoryMiB) || memoryMiB < 512)) throw new Error(`--memory takes MiB, at least 512, got ${values.memory}`);
+  process.stderr.write(`lab up${memoryMiB ? ` (${memoryMiB} MiB per VM)` : ''}…\n`);
+  const up = await labUp({ ...(memoryMiB ? { memoryMiB } : {}) });
+  if (up.alreadyUp && memoryMiB) process.stderr.write(`note: the lab was already up; its VMs keep the memory they booted with (ferry lab down first for --memory ${memoryMiB})\n`);
+  const hub = new SshHub();
+  const modes = ['cold', 'precopy'] as const;
+  const runsOf = new Map<string, SweepRun[]>();
+  try {
+    for (let run = 0; run < runs; run++) {
+      for (const size of sizes) {
+        for (const mode of modes) {
+          process.stderr.write(`run ${run + 1}/${runs}: ${mode}, ${size} MiB at ${rate} pages/s…\n`);
+          const key = `${size}/${mode}`;
+          runsOf.set(key, [...(runsOf.get(key) ?? []), await migrateOnce(hub, size, mode, `${size}-${mode}-${run}`)]);
+        }
+      }
+    }
+  } finally {
+    await hub.closeAll();
+    // A lab this run booted goes down with it; one that was up stays up.
+    if (!up.alreadyUp) await labDown({}).catch(() => undefined);
+  }
+
+  const ms = (x: number) => (Number.isNaN(x) ? '-' : `${Math.round(x)} ms`);
+  const signed = (x: number) => (Number.isNaN(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+  const rows: string[][] = [];
+  const goals: string[] = [];
+  const freezeOf = (size: number, mode: string) => median((runsOf.get(`${size}/${mode}`) ?? []).map((r) => r.result.freezeWindowMs ?? NaN));
+  for (const size of sizes) {
+    const cold = freezeOf(size, 'cold');
+    for (const mode of modes) {
+      const rs = runsOf.get(`${size}/${mode}`) ?? [];
+      const freeze = freezeOf(size, mode);
+      const est = rs.map((r) => r.result.estimateAtCutover as DowntimeEstimateDetail | undefined);
+      const pred = median(rs.map((r) => r.result.predictedMs ?? NaN));
+      const low = median(est.map((e) => e?.lowMs ?? NaN));
+      const high = median(est.map((e) => e?.highMs ?? NaN));
+      const err = median(rs.map((r) => (r.result.predictedMs !== undefined && r.result.freezeWindowMs ? (r.result.predictedMs - r.result.freezeWindowMs) / r.result.freezeWindowMs : NaN)));
+      const inBand = rs.filter((r, i) => est[i] && r.result.freezeWindowMs !== undefined && r.result.freezeWindowMs >= est[i]!.lowMs && r.result.freezeWindowMs <= est[i]!.highMs).length;
+      const predicted = rs.filter((r, i) => est[i] && r.result.freezeWindowMs !== undefined).length;
+      const share = median(rs.map((r) => (r.restoreMs !== undefined && r.result.freezeWindowMs ? r.restoreMs / r.result.freezeWindowMs : NaN)));
+      rows.push([
+        `${size} MiB`,
+        mode,
+        ms(freeze),
+        mode === 'cold' ? '1.00' : (freeze / cold).toFixed(2),
+        ms(pred),
+        Number.isNaN(low) ? '-' : `${Math.round(low)}–${Math.round(high)} ms`,
+        signed(err),
+        predicted ? `${inBand}/${predicted}` : '- (no estimate: cold has no pre-dump)',
+        Number.isNaN(share) ? '-' : `${Math.round(share * 100)}%`,
+      ]);
+      if (mode === 'precopy' && predicted) {
+        const met = inBand === predicted && Math.abs(err) <= 0.25;
+        goals.push(`${size} MiB pre-copy: measured ${ms(freeze)} ${inBand === predicted ? 'inside' : 'OUTSIDE'} the band in ${inBand}/${predicted} run(s), median error ${signed(err)} (goal: inside the band and within 25%): ${met ? 'met' : 'NOT met'}`);
+      }
+    }
+    if (size === 256) {
+      const ratio = freezeOf(256, 'precopy') / cold;
+      goals.push(`256 MiB pre-copy / cold: ${ratio.toFixed(2)} (goal ≤ 0.15): ${ratio <= 0.15 ? 'met' : 'NOT met'}`);
+    }
+  }
+  if (!sizes.includes(256)) goals.push('256 MiB pre-copy / cold (goal ≤ 0.15): not measured in this sweep');
+  process.stdout.write(`\nbench:migrate size sweep — workloads dirtying ${rate} pages/s, lab accel ${up.accel}${memoryMiB && !up.alreadyUp ? `, ${memoryMiB} MiB per VM` : ''}, ${runs} run(s) each, medians\n\n`);
+  process.stdout.write(`${table(['size', 'mode', 'freeze window', '/ cold', 'predicted', 'band', 'pred. error', 'inside band', 'restore share'], rows)}\n\n`);
+  process.stdout.write(`goals:\n${goals.map((g) => `  ${g}`).join('\n')}\n`);
 }
 
 main().catch((e) => {

@@ -92,6 +92,11 @@ const parseIntArg = (v: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
   return n;
 };
+const parseMemory = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 512 || n > 16384) throw new InvalidArgumentError('must be MiB from 512 to 16384');
+  return n;
+};
 const parsePair = (v: string): [number, number] => {
   const parts = v.split(',').map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((n) => !Number.isInteger(n) || n < 1 || n > 65535)) throw new InvalidArgumentError('give two ports: SOURCE,TARGET');
@@ -155,8 +160,9 @@ ones resume from it in seconds (--cold-boot to boot anyway).`,
     .option('--timeout <seconds>', 'how long to wait for each VM\'s SSH (default 180 under TCG)', parseIntArg)
     .option('--rebuild', 'rebuild the image even if the cached one is current')
     .option('--cold-boot', 'boot both VMs cold instead of resuming them from their saved post-boot states')
+    .option('--memory <MiB>', "each VM's memory, 512 to 16384 (default 1024; a 512 MiB workload restores without the memory cliff at 2048)", parseMemory)
     .option('--json', 'print the result as JSON')
-    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; coldBoot?: boolean; json?: boolean }) => {
+    .action(async (o: { sshPorts?: [number, number]; linkPorts?: [number, number]; accel: 'auto' | 'tcg' | 'kvm'; timeout?: number; rebuild?: boolean; coldBoot?: boolean; memory?: number; json?: boolean }) => {
       const display = new ProgressDisplay();
       // Ctrl-C: stop the build or the boot cleanly (labUp stops both VMs and removes the temp build).
       const ac = new AbortController();
@@ -173,6 +179,7 @@ ones resume from it in seconds (--cold-boot to boot anyway).`,
             accel: o.accel,
             rebuild: o.rebuild,
             boot: o.coldBoot ? 'cold' : 'auto',
+            ...(o.memory !== undefined ? { memoryMiB: o.memory } : {}),
             sshTimeoutMs: o.timeout ? o.timeout * 1000 : undefined,
             ports: {
               ssh: o.sshPorts ? { source: o.sshPorts[0], target: o.sshPorts[1] } : undefined,

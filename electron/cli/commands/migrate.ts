@@ -5,6 +5,7 @@ import type { EngineEvent } from '../../../shared/api.ts';
 import { POSTCOPY_MODES, postcopyRisk, type IterationStats, type MigrationPlan, type PortRange, type ProcessSelector, type ServiceProbe } from '../../../shared/domain.ts';
 import { describeGap, PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
+import { bandwidthProblem, parseBandwidth } from '../../../shared/bandwidth-cap.ts';
 import { MigrationService } from '../../engine/migrations.ts';
 import { loadPlanFile, overridePlan, renderPlanYaml, validatePlan, type PlanOverrides } from '../../engine/plans/plan-file.ts';
 import type { MigrationResult } from '../../engine/migration/migration.ts';
@@ -58,6 +59,26 @@ export interface MigrateCliOptions {
   unit?: string;
   pidfile?: string;
   portRange?: PortRange;
+  /** Bandwidth cap: bytes/s (--max-bandwidth 20MiB/s), and whether it covers the final dump. */
+  maxBandwidth?: number;
+  capFinalDump?: boolean;
+}
+
+// --- Bandwidth cap flags ---
+/** --max-bandwidth: "20MiB/s" → bytes/s, refused with the reason when not a rate in bounds. */
+export function bandwidthArg(v: string): number {
+  const problem = bandwidthProblem(v);
+  if (problem) throw new FerryError({ code: 'invalid-argument', message: `--max-bandwidth ${v}: ${problem}`, hint: 'For example --max-bandwidth 20MiB/s (or 500KiB/s, 100Mbit/s).' });
+  return parseBandwidth(v)!;
+}
+
+/** The plan's bandwidth cap from --max-bandwidth and --cap-final-dump (the latter needs the former). */
+export function bandwidthCapFromOptions(o: Pick<MigrateCliOptions, 'maxBandwidth' | 'capFinalDump'>): Pick<MigrationPlan, 'bandwidthCap'> {
+  if (o.maxBandwidth === undefined) {
+    if (o.capFinalDump) throw new FerryError({ code: 'invalid-argument', message: '--cap-final-dump needs a cap: --max-bandwidth RATE', hint: 'Add --max-bandwidth 20MiB/s.' });
+    return {};
+  }
+  return { bandwidthCap: { bytesPerSecond: o.maxBandwidth, during: o.capFinalDump ? 'precopy-and-dump' : 'precopy' } };
 }
 
 /** --unit NAME or --pidfile PATH (one at most), as the plan's selector. */
@@ -122,6 +143,7 @@ export function planFromOptions(o: MigrateCliOptions): MigrationPlan {
     ...serviceAddressFromOptions(o),
     ...(select ? { select } : {}),
     ...(o.portRange ? { portRange: o.portRange } : {}),
+    ...bandwidthCapFromOptions(o),
   };
 }
 
@@ -176,6 +198,8 @@ function addPlanOptions(cmd: Command): Command {
     .option('--no-tls', 'send pages in clear, without TLS (only on a network you trust)')
     .option('--service-address <addr/prefix>', 'an address clients use (10.0.0.100/24): moved from the source to the target inside the freeze window, announced, moved back on rollback')
     .option('--service-interface <if[,if]>', 'the interface the service address lives on: one name for both hosts, or SOURCE_IF,TARGET_IF', interfaces)
+    .option('--max-bandwidth <rate>', "cap the page stream's rate during pre-copy, on the source with tc (20MiB/s, 500KiB/s, 100Mbit/s)", bandwidthArg)
+    .option('--cap-final-dump', 'cap the final dump too (it lengthens the freeze window); needs --max-bandwidth')
     .option('--trust-fingerprint <fp...>', 'trust a host key with this SHA256 fingerprint without asking')
     .option('--json', 'one JSON object per line; the last line summarises the run')
     .option('-v, --verbose', 'show every command as it runs');
@@ -228,6 +252,8 @@ export function planFileWithFlags(file: string, o: MigrateCliOptions, cmd: Comma
     tls: typed('tls') as boolean | undefined,
     serviceAddress: typed('serviceAddress') as string | undefined,
     serviceInterface: typed('serviceInterface') as string[] | undefined,
+    maxBandwidth: typed('maxBandwidth') as number | undefined,
+    capFinalDump: typed('capFinalDump') as boolean | undefined,
   };
   return validatePlan(overridePlan(loadPlanFile(file), flags), `The plan from ${file} with your flags`);
 }

@@ -13,6 +13,7 @@ import { addressFix, suggestTargetAddress } from './addresses.ts';
 import { budgetCheck } from './budget.ts';
 import type { CutoverCosts } from '../../../shared/estimate.ts';
 import { serviceAddressChecks } from '../migration/service-address.ts';
+import { bandwidthCapChecks } from '../migration/bandwidth-cap.ts';
 import { parseServiceAddress } from '../../../shared/service-address.ts';
 
 /** What preflight learned that the migration itself needs. */
@@ -276,6 +277,8 @@ export async function runPreflight(
 
   // --- service address: on the source, free on the target, interfaces exist.
   checks.push(...(await serviceAddressChecks(plan, run)));
+  // --- bandwidth cap: tc on the source, the interface toward the target, its root qdisc.
+  checks.push(...(await bandwidthCapChecks(plan, run)));
 
   return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock, ...(treeShape ? { treeShape } : {}) };
 }

@@ -31,6 +31,7 @@ function journaled(events: TimedEvent[]): Replay {
 describe('renderReport (converging lab run)', () => {
   it('answers: what happened, how long was the freeze, what did CRIU measure, what ran', () => {
     const md = renderReport(journaled(convergingEvents()));
+    expect(md).not.toContain('| bandwidth cap |'); // none in the plan
     expect(md).toMatch(/^# Migration 2026-11-23T05-15-29Z-c0ffee\n/);
     expect(md).toContain('**Outcome: committed**');
     expect(md).toContain('| source → target | lab-source → lab-target |');
@@ -50,6 +51,13 @@ describe('renderReport (converging lab run)', () => {
     expect(md).toMatch(/\| 2 \| precopy \| 05:15:41\.878Z \| lab-source \| `lab-source: 'criu' 'pre-dump' '-t' '50000' .*` \| 5\.9 s \| 0 \|/);
     expect(md).toMatch(/\| lab-source → lab-target \| `lab-source: 'tar' .* \\\| lab-target: 'tar' .*` \| 5\.2 s \| 0 \|/);
     expect(md).toContain('## Timeline');
+  });
+
+  it('names the bandwidth cap the plan set', () => {
+    const events = convergingEvents().map((t) =>
+      t.event.type === 'migration-started' ? { ...t, event: { ...t.event, plan: { ...t.event.plan, bandwidthCap: { bytesPerSecond: 20 * 1024 * 1024 } } } } : t,
+    );
+    expect(renderReport(journaled(events))).toContain('| bandwidth cap | 20 MiB/s on the page stream (tc on lab-source), pre-copy only |');
   });
 
   it('compares predicted and measured for every phase of the freeze window', () => {

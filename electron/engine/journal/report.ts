@@ -10,6 +10,7 @@ import { measuredCutover } from './learn.ts';
 import { quoteArg, quoteArgv } from '../../ssh/quote.ts';
 import { isRedacted, type Replay, type ReplayedCommand } from './journal.ts';
 import { describeGap } from '../../../shared/probe.ts';
+import { capCoversDump, describeBandwidth } from '../../../shared/bandwidth-cap.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Markdown helpers
@@ -104,6 +105,10 @@ export function renderReport(r: Replay): string {
           ],
           // Service address.
           ...(p.serviceAddress ? [['service address', `${p.serviceAddress.address}: ${p.source} ${p.serviceAddress.sourceInterface} → ${p.target} ${p.serviceAddress.targetInterface}`]] : []),
+          // Bandwidth cap.
+          ...(p.bandwidthCap
+            ? [['bandwidth cap', `${describeBandwidth(p.bandwidthCap.bytesPerSecond)} on the page stream (tc on ${p.source}), ${capCoversDump(p.bandwidthCap) ? 'pre-copy and the final dump' : 'pre-copy only'}`]]
+            : []),
           ['files synced', p.fileSync.length ? p.fileSync.join(', ') : 'none'],
           ['retention', p.retention],
           ['started', r.startedAt],

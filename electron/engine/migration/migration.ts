@@ -37,6 +37,7 @@ import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
+import { BandwidthCapOnSource } from './bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
 // Many migrations at once: the process by selector, its claim on the source, a reserved port pair.
 import { Claims, localClaimContext, type ClaimContext } from './claims.ts';
@@ -180,6 +181,8 @@ export class Migration {
   private claims?: Claims;
   /** Set once the PID and the port are fixed on the hosts (plan-resolved journaled). */
   private resolved = false;
+  // --- bandwidth cap: tc on the source's interface toward the target, for the page stream only.
+  private readonly bandwidthCap?: BandwidthCapOnSource;
 
   constructor(
     public plan: MigrationPlan,
@@ -205,6 +208,13 @@ export class Migration {
       reestimate: () => this.estimate(Date.now(), true),
     });
     if (plan.serviceAddress) this.serviceAddress = new ServiceAddressMove({ plan, run: this.run });
+    if (plan.bandwidthCap) {
+      this.bandwidthCap = new BandwidthCapOnSource({
+        plan,
+        run: this.run,
+        decide: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
+      });
+    }
   }
   private readonly overrideBlockers: boolean;
 
@@ -274,6 +284,7 @@ export class Migration {
     steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`);
     // --- service address: back on the source before it resumes.
     if (this.serviceAddress) steps.push(...this.serviceAddress.rollbackSteps());
+    if (this.bandwidthCap) steps.push(...this.bandwidthCap.rollbackSteps()); // bandwidth cap
     if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
     else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
     steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`);
@@ -457,6 +468,7 @@ export class Migration {
     let i = 0;
     if (this.plan.mode === 'precopy') {
       this.setPhase('precopy');
+      await this.bandwidthCap?.apply(); // bandwidth cap: on before the first pre-dump
       for (;;) {
         i += 1;
         await this.precopyIteration(i);
@@ -578,7 +590,7 @@ export class Migration {
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
@@ -746,6 +758,8 @@ export class Migration {
     if (this.rollbackRequested()) return this.rollback('rolled back by the user before the final dump');
     await this.startServiceProbe();
     if (this.plan.mode === 'postcopy') return this.cutoverPostcopy(last);
+    // Bandwidth cap, outside the freeze: off for the final dump, unless the plan caps it too.
+    await this.bandwidthCap?.beforeFinalDump();
     const dir = this.iterDir(last);
     const incremental = this.plan.mode === 'precopy' && last > 1;
     // Pages always travel source -> target over the page server, never through the console;
@@ -962,6 +976,10 @@ export class Migration {
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
     await this.dropTls();
+    // Bandwidth cap: off at the latest now (a failure is reported, never fatal: the process moved).
+    await this.bandwidthCap?.remove().catch((e) =>
+      this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: `Remove the cap on ${source} by hand: tc qdisc del dev IFACE root handle fe77:` } }),
+    );
     // --- service address: CRIU's connection locks on the source are dead rules now.
     await this.serviceAddress?.cleanUpSource().catch(() => undefined);
     if (this.plan.retention === 'delete-on-commit') {
@@ -1087,6 +1105,7 @@ export class Migration {
     this.sourceFrozen = state.finalDumpStarted;
     this.restoreStarted = state.restoreStarted;
     this.hooksStarted = state.hooksStarted ?? false;
+    this.bandwidthCap?.recovering(); // bandwidth cap: may still be on
     const where = await this.whereIsIt();
     this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
     let outcome: Outcome;
@@ -1185,6 +1204,7 @@ export class Migration {
       await attempt(`removing the files Ferry copied to ${target}`, () => this.run.run(target, removeCreatedArgv(created), { check: true, what: 'removing the copied files' }));
     }
     await attempt(`deleting images on ${target}`, () => this.run.run(target, this.deleteImagesArgv(), { check: true, what: 'deleting the images' }));
+    if (this.bandwidthCap) await attempt(`removing the bandwidth cap on ${source}`, () => this.bandwidthCap!.remove()); // bandwidth cap
     // --- service address: back on the source, announced, before it resumes.
     if (this.serviceAddress) await attempt('moving the service address back to the source', () => this.serviceAddress!.moveBack());
     const beforeResume = problems.length;

@@ -1,7 +1,8 @@
 /**
  * In the lab, one bounded migration: the restore is measured on the target during
  * pre-copy (outside the freeze) and the estimate rests on it, and while `criu restore` runs
- * its progress (pages loaded, from its own log) is shown. One lab boot, one 128 MiB migration.
+ * its progress (pages loaded, from its own log) is shown. One lab boot, one 128 MiB migration,
+ * then a 16 MiB one with the page stream capped (tc on the source) during pre-copy.
  */
 import { describe, expect, it } from 'vitest';
 import { startWorkload } from '../../lab/index.ts';
@@ -76,6 +77,60 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
         `restore probe: ${t.detail}\n` +
         `restore: predicted ${Math.round(t.ms)} ms (${Math.round(t.lowMs)}–${Math.round(t.highMs)}), measured ${restoreCmd?.durationMs} ms for ${journal.restoreStats?.pagesRestored} pages\n` +
         `freeze window: predicted ${r.predictedMs} ms (${Math.round(e.lowMs)}–${Math.round(e.highMs)}), measured ${r.freezeWindowMs} ms`,
+    );
+  }, 10 * 60_000);
+
+  // --- Bandwidth cap: the same boot, a small workload, the page stream capped during pre-copy.
+  it('caps the page stream with tc on the source during pre-copy, and takes the cap off before the final dump', async () => {
+    const name = 'capped';
+    const CAP = 2 * 1024 * 1024;
+    await startWorkload({ env, host: 'source', mib: 16, rate: 200, pid: WORKLOAD_PID, name }, lab.hub);
+    const before = await waitForCounterAbove('source', name, 0);
+    // While pre-copy waits for the user after the first pre-dump: what is on the source's interface?
+    let duringPrecopy: Promise<string> | undefined;
+    const m = migrate(plan({ bandwidthCap: { bytesPerSecond: CAP } }), (e, control) => {
+      if (e.type !== 'estimate' || e.live || duringPrecopy) return;
+      duringPrecopy = lab.sh('lab-source', 'for d in /sys/class/net/*; do tc qdisc show dev "${d##*/}"; done').then((r) => r.stdout);
+      void duringPrecopy.finally(() => control('cutover-now'));
+    });
+    const r = await m.done;
+    expect(r.error).toBeUndefined();
+    expect(r.outcome).toBe('committed');
+    expect((await waitForCounterAbove('target', name, before.counter)).verify).toBe('OK');
+    await expectRunsOnlyOn('lab-target');
+
+    // Preflight found tc and the interface toward 10.0.0.2; the qdisc was there during pre-copy and is gone now.
+    const pre = m.events.find((e) => e.type === 'decision' && e.reason.includes('Bandwidth cap'));
+    expect(pre && pre.type === 'decision' ? pre.action : undefined).toBe('preflight pass');
+    expect(await duringPrecopy).toMatch(/^qdisc htb fe77: root/m);
+    const after = await lab.sh('lab-source', 'for d in /sys/class/net/*; do tc qdisc show dev "${d##*/}"; done');
+    expect(after.stdout).not.toMatch(/fe77:/);
+
+    // The journal holds the tc commands, on the source, in order: on before the first pre-dump, off before the final dump.
+    const journal = replay(readJournal(journalPath(m.id, { env })).records);
+    const lines = journal.commands.map((c) => ({ host: c.host, line: c.argv.join(' '), code: c.code }));
+    const at = (re: RegExp) => lines.findIndex((c) => re.test(c.line));
+    const add = at(/^tc qdisc add dev \S+ root handle fe77: htb/);
+    const filter = at(/^tc filter add .* match ip dst 10\.0\.0\.2\/32 match ip dport 27000 0xffff flowid fe77:1/);
+    const off = at(/ferry-uncap/);
+    expect(add).toBeGreaterThanOrEqual(0);
+    expect(lines[add]!.host).toBe('lab-source');
+    expect(filter).toBeGreaterThan(add);
+    expect(filter).toBeLessThan(at(/criu pre-dump/));
+    expect(off).toBeGreaterThan(at(/criu pre-dump/));
+    expect(off).toBeLessThan(at(/criu dump /));
+    expect(lines[off]!.code).toBe(0);
+
+    // Figures: the pre-dump's page write against the cap (CRIU's memwrite_time, and the host's wall clock).
+    const first = r.iterations.find((i) => i.kind === 'pre-dump')!;
+    const final = r.iterations.find((i) => i.kind === 'dump');
+    const shaped = m.events.find((e) => e.type === 'decision' && e.action === 'bandwidth cap off');
+    const mib = (b?: number) => (b === undefined ? '?' : (b / 1048576).toFixed(2));
+    console.log(
+      `bandwidth cap ${mib(CAP)} MiB/s: pre-dump 1 wrote ${first.pagesWritten} pages (${mib(first.pagesWritten * 4096)} MiB) at ${mib(first.bandwidthBytesPerSec)} MiB/s (memwrite_time), ` +
+        `${mib((first.pagesWritten * 4096) / (first.wallMs / 1000))} MiB/s over its ${first.wallMs} ms wall; ` +
+        `final dump (uncapped) ${final?.pagesWritten} pages at ${mib(final?.bandwidthBytesPerSec)} MiB/s; ${shaped && shaped.type === 'decision' ? shaped.reason : 'no cap-off decision'}\n` +
+        `freeze window: predicted ${r.predictedMs} ms, measured ${r.freezeWindowMs} ms`,
     );
   }, 10 * 60_000);
 });

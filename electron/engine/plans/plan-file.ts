@@ -29,6 +29,7 @@ import { defaultPolicy, HOOK_TIMEOUT, planSchema } from '../../../shared/api.ts'
 import type { HealthCheck, Hook, MigrationPlan, PlanHooks, PortRange, ProcessSelector, ServiceAddress, ServiceProbe } from '../../../shared/domain.ts';
 import { PROBE_LIMITS, withProbeDefaults } from '../../../shared/probe.ts';
 import { FerryError } from '../../../shared/errors.ts';
+import { bandwidthProblem, formatBandwidth, parseBandwidth, type BandwidthCapPlan } from '../../../shared/bandwidth-cap.ts';
 
 /** What a plan file gets for a field it leaves out. */
 export const PLAN_FILE_DEFAULTS = {
@@ -166,6 +167,8 @@ const ROOT_KEYS = [
   'network_lock',
   'tls',
   'service_address',
+  // Bandwidth cap.
+  'bandwidth_cap',
 ] as const;
 /** Service probe: exactly one of tcp/http, the rest optional. */
 const PROBE_KINDS = ['tcp', 'http'] as const;
@@ -220,6 +223,10 @@ const HINTS: Record<string, string> = {
   'service_address.address': 'Write an IPv4 or IPv6 address with its prefix length, like 10.0.0.100/24 or fd00::100/64.',
   'service_address.source_interface': 'Write the interface the address is on at the source, like eth1.',
   'service_address.target_interface': 'Write the interface of the target to put it on, like eth1 or br0.',
+  // Bandwidth cap.
+  bandwidth_cap: 'Write none, a rate like 20MiB/s (pre-copy only), or { rate: 20MiB/s, during: precopy | precopy-and-dump }.',
+  'bandwidth_cap.rate': 'Write a rate with its unit, like 20MiB/s, 500KiB/s or 100Mbit/s (at least 64KiB/s).',
+  'bandwidth_cap.during': 'Write precopy (the pre-dumps only; the default) or precopy-and-dump (the final dump too, which lengthens the freeze).',
   hooks: 'Write hooks: { before_cutover: [...], after_restore: [...], on_rollback: [...] }; each phase is optional and lists hooks like { name: drain, on: local, command: [curl, -fsS, https://lb/drain], timeout: 30s }.',
   ...Object.fromEntries(
     Object.keys(HOOK_PHASE_KEYS).flatMap((ph) => [
@@ -526,6 +533,7 @@ class PlanReader {
     const networkLock = n('network_lock', 'networkLock', (v) => this.oneOf(v, 'network_lock', ['auto', 'iptables', 'nftables'] as const)) as MigrationPlan['networkLock'] | undefined;
     const tls = n('tls', 'tls', (v) => this.bool(v, 'tls')) as boolean | undefined;
     const serviceAddress = n('service_address', 'serviceAddress', (v) => this.serviceAddress(v)) as ServiceAddress | undefined;
+    const bandwidthCap = n('bandwidth_cap', 'bandwidthCap', (v) => this.bandwidthCap(v)) as BandwidthCapPlan | undefined;
 
     if (this.issues.length || source === undefined || target === undefined || pid === undefined) return undefined;
     const d = PLAN_FILE_DEFAULTS;
@@ -553,7 +561,39 @@ class PlanReader {
       ...(networkLock !== undefined ? { networkLock } : {}),
       ...(tls !== undefined ? { tls } : {}),
       ...(serviceAddress ? { serviceAddress } : {}),
+      ...(bandwidthCap ? { bandwidthCap } : {}),
     };
+  }
+
+  // --- bandwidth cap
+  /** bandwidth_cap: none | 20MiB/s | { rate: 20MiB/s, during: precopy | precopy-and-dump }. */
+  private bandwidthCap(node: ParsedNode): BandwidthCapPlan | undefined {
+    const P = 'bandwidth_cap';
+    const rate = (v: ParsedNode, path: string): number | undefined => {
+      const text = this.str(v, path, 'must be a rate like 20MiB/s');
+      if (text === undefined) return undefined;
+      const problem = bandwidthProblem(text);
+      if (problem) return this.fail(v, path, problem);
+      this.note('bandwidthCap.bytesPerSecond', v, path, formatBandwidth);
+      return parseBandwidth(text);
+    };
+    if (isScalar(node)) {
+      if (node.value === 'none') return undefined;
+      const bytesPerSecond = rate(node, P);
+      return bytesPerSecond === undefined ? undefined : { bytesPerSecond };
+    }
+    const e = this.entries(node, P, ['rate', 'during']);
+    if (!e) return undefined;
+    const re = e.get('rate');
+    if (!re) return this.fail(node, `${P}.rate`, 'missing');
+    const rv = this.present(re, `${P}.rate`);
+    const bytesPerSecond = rv && rate(rv, `${P}.rate`);
+    const de = e.get('during');
+    const dv = de && this.present(de, `${P}.during`);
+    if (dv) this.note('bandwidthCap.during', dv, `${P}.during`);
+    const during = dv ? this.oneOf(dv, `${P}.during`, ['precopy', 'precopy-and-dump'] as const) : undefined;
+    if (bytesPerSecond === undefined || (de && !during)) return undefined;
+    return { bytesPerSecond, ...(during ? { during } : {}) };
   }
 
   /** service_probe: none | { tcp: HOST:PORT | http: URL, from, interval, timeout }. */
@@ -845,6 +885,8 @@ const HEADER = [
   '   service_address    { address: 10.0.0.100/24, source_interface: eth1, target_interface: eth1 }: an address',
   '                      clients use, moved from the source to the target inside the freeze window and',
   '                      announced there (gratuitous ARP / neighbour advertisement); moved back on rollback  (none)',
+  '   bandwidth_cap      the page stream\'s rate, capped on the source with tc: 20MiB/s, or { rate: 20MiB/s,',
+  '                      during: precopy | precopy-and-dump } (the final dump too: a longer freeze)  (none)',
   '   hooks              your commands at phase boundaries, each phase a list  (none):',
   '     before_cutover   after the decision to cut over, before the final dump (the source still runs,',
   '                      outside the freeze window). One failing or timing out aborts the cutover:',
@@ -927,9 +969,10 @@ export function renderPlanYaml(plan: MigrationPlan): string {
     ...(plan.serviceAddress
       ? { service_address: { address: plan.serviceAddress.address, source_interface: plan.serviceAddress.sourceInterface, target_interface: plan.serviceAddress.targetInterface } }
       : {}),
+    ...(plan.bandwidthCap ? { bandwidth_cap: { rate: formatBandwidth(plan.bandwidthCap.bytesPerSecond), during: plan.bandwidthCap.during ?? 'precopy' } } : {}),
   });
   doc.commentBefore = HEADER;
-  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_probe', 'service_address']) {
+  for (const key of ['process', 'policy', 'page_server', 'health_check', 'service_probe', 'service_address', 'bandwidth_cap']) {
     const n = doc.get(key, true) as Node | undefined;
     if (isMap(n)) {
       n.flow = true;
@@ -988,6 +1031,9 @@ export interface PlanOverrides {
   /** --service-address and --service-interface. */
   serviceAddress?: string;
   serviceInterface?: string[];
+  /** --max-bandwidth RATE and --cap-final-dump. */
+  maxBandwidth?: number;
+  capFinalDump?: boolean;
 }
 
 /**
@@ -1050,6 +1096,14 @@ export function overridePlan(plan: MigrationPlan, o: PlanOverrides): MigrationPl
       targetInterface: tgt ?? src ?? prev?.targetInterface ?? '',
     };
   }
+  // --- bandwidth cap: a new rate keeps the file's `during` unless --cap-final-dump is given.
+  if (o.maxBandwidth !== undefined || o.capFinalDump !== undefined) {
+    const prev = plan.bandwidthCap;
+    const bytesPerSecond = o.maxBandwidth ?? prev?.bytesPerSecond;
+    if (bytesPerSecond === undefined) throw new FerryError({ code: 'invalid-argument', message: '--cap-final-dump needs a cap: --max-bandwidth RATE (or a bandwidth_cap in the plan)', hint: 'Add --max-bandwidth 20MiB/s.' });
+    const during = o.capFinalDump !== undefined ? (o.capFinalDump ? 'precopy-and-dump' : 'precopy') : prev?.during;
+    out.bandwidthCap = { bytesPerSecond, ...(during ? { during } : {}) };
+  }
   return out;
 }
 
@@ -1093,6 +1147,9 @@ const FILE_NAMES: Record<string, string> = {
   serviceAddress: 'service_address',
   'serviceAddress.sourceInterface': 'service_address.source_interface',
   'serviceAddress.targetInterface': 'service_address.target_interface',
+  bandwidthCap: 'bandwidth_cap',
+  'bandwidthCap.bytesPerSecond': 'bandwidth_cap.rate',
+  'bandwidthCap.during': 'bandwidth_cap.during',
 };
 
 /**

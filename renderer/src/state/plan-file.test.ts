@@ -36,6 +36,7 @@ const FULL: MigrationPlan = {
   serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'br0' },
   select: { kind: 'unit', unit: 'app.service' },
   portRange: { first: 27000, last: 27049 },
+  bandwidthCap: { bytesPerSecond: 20 * 1024 * 1024, during: 'precopy-and-dump' },
 };
 
 const roundTrip = (p: MigrationPlan) => {
@@ -88,6 +89,22 @@ describe('a plan from a file in the form', () => {
       expect(bad.errors.serviceAddress).toMatch(/prefix length/);
       expect(bad.errors.serviceSourceInterface).toMatch(/interface name/);
     }
+  });
+
+  it('the bandwidth cap: a rate in the form, the final dump only when ticked; emptied removes it; a bad rate sits at its field', () => {
+    expect(planToDraft(FULL)).toMatchObject({ maxBandwidth: '20MiB/s', capFinalDump: true });
+    const precopyOnly = draftToPlan({ ...planToDraft(FULL), maxBandwidth: '100Mbit/s', capFinalDump: false });
+    expect(precopyOnly.ok && precopyOnly.plan.bandwidthCap).toStrictEqual({ bytesPerSecond: 12_500_000, during: 'precopy' });
+    // A file's cap without `during` keeps it implicit, so an unchanged form changes nothing.
+    const implicit = { ...FULL, bandwidthCap: { bytesPerSecond: 1024 * 1024 } };
+    expect(roundTrip(implicit)).toStrictEqual(implicit);
+    const none = draftToPlan({ ...planToDraft(FULL), maxBandwidth: ' ' });
+    expect(none.ok && 'bandwidthCap' in none.plan).toBe(false);
+    const bad = draftToPlan({ ...planToDraft(FULL), maxBandwidth: '20 megs' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors.maxBandwidth).toMatch(/rate with its unit/);
+    const slow = draftToPlan({ ...planToDraft(FULL), maxBandwidth: '1KiB/s' });
+    expect(!slow.ok && slow.errors.maxBandwidth).toMatch(/at least 64KiB\/s/);
   });
 
   it('shows the values as the form edits them, and keeps the plan as the base', () => {

@@ -5,6 +5,7 @@
  */
 import { hooksToDrafts } from './hooks.ts';
 import { probeToDraft } from './probe.ts';
+import { formatBandwidth } from '../../../shared/bandwidth-cap.ts';
 import type { PlanFileOpened, PlanFileProblem, RecentPlanFile } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
 import type { FerryErrorInfo } from '../../../shared/errors.ts';
@@ -75,6 +76,8 @@ export function planToDraft(plan: MigrationPlan): PlanDraft {
     processBy: plan.select ? plan.select.kind : 'pid',
     selectorValue: plan.select ? (plan.select.kind === 'unit' ? plan.select.unit : plan.select.path) : '',
     portRange: plan.portRange ? `${plan.portRange.first}-${plan.portRange.last}` : '',
+    maxBandwidth: plan.bandwidthCap ? formatBandwidth(plan.bandwidthCap.bytesPerSecond) : '',
+    capFinalDump: plan.bandwidthCap?.during === 'precopy-and-dump',
     base: plan,
   };
   return draft;

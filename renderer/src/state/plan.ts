@@ -6,6 +6,7 @@
 import { defaultPolicy, planSchema } from '../../../shared/api.ts';
 import type { HealthCheck, MigrationPlan } from '../../../shared/domain.ts';
 import { draftHooks, type HookDraft } from './hooks.ts';
+import { bandwidthProblem, parseBandwidth } from '../../../shared/bandwidth-cap.ts';
 import { defaultProbeDraft, draftProbe, PROBE_FIELD_OF, type ProbeDraft } from './probe.ts';
 
 /** The form's fields; the service probe's are in ProbeDraft (state/probe.ts). */
@@ -56,6 +57,9 @@ export interface PlanDraft extends ProbeDraft {
   selectorValue: string;
   /** "27000-27099", or empty for the port and the 99 after it. */
   portRange: string;
+  // --- bandwidth cap: empty = none ("20MiB/s"); the final dump is capped only when asked.
+  maxBandwidth: string;
+  capFinalDump: boolean;
 }
 
 export const DEFAULT_PAGE_SERVER_PORT = 27000;
@@ -98,6 +102,8 @@ export function defaultDraft(): PlanDraft {
     processBy: 'pid',
     selectorValue: '',
     portRange: '',
+    maxBandwidth: '',
+    capFinalDump: false,
   };
 }
 
@@ -149,6 +155,8 @@ const FIELD_OF: Record<string, DraftField> = {
   portRange: 'portRange',
   'portRange.first': 'portRange',
   'portRange.last': 'portRange',
+  'bandwidthCap.bytesPerSecond': 'maxBandwidth',
+  bandwidthCap: 'maxBandwidth',
 };
 
 function healthCheck(d: PlanDraft): HealthCheck {
@@ -231,6 +239,16 @@ export function draftToPlan(d: PlanDraft): { ok: true; plan: MigrationPlan } | {
   else {
     delete (candidate as { portRange?: unknown }).portRange;
     if (d.portRange.trim()) errors.portRange = 'Two ports with a dash, like 27000-27099';
+  }
+  // --- bandwidth cap: the form is the truth; an opened plan's implicit 'precopy' stays implicit.
+  delete (candidate as { bandwidthCap?: unknown }).bandwidthCap;
+  if (d.maxBandwidth.trim()) {
+    const bytesPerSecond = parseBandwidth(d.maxBandwidth);
+    if (bytesPerSecond === undefined) errors.maxBandwidth = bandwidthProblem(d.maxBandwidth);
+    else {
+      const implicit = !d.capFinalDump && d.base?.bandwidthCap !== undefined && d.base.bandwidthCap.during === undefined;
+      Object.assign(candidate, { bandwidthCap: { bytesPerSecond, ...(implicit ? {} : { during: d.capFinalDump ? 'precopy-and-dump' : 'precopy' }) } });
+    }
   }
   if (d.source && d.source === d.target) errors.target = 'Target must be another host than the source';
   if (d.healthKind === 'command' && lines(d.healthArgv).length === 0) errors.healthArgv = 'Give the command, one argument per line';

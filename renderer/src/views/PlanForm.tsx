@@ -215,6 +215,15 @@ export function PlanForm({ showErrors }: { showErrors: boolean }) {
             </Field>
           </>
         )}
+        {/* Bandwidth cap: the page stream's rate, capped on the source with tc. */}
+        <Field label="Bandwidth cap (page stream)" field="maxBandwidth" errors={errors} hint="e.g. 20MiB/s or 100Mbit/s, capped on the source during pre-copy; empty: no cap">
+          {text('maxBandwidth', { mono: true, placeholder: '20MiB/s' })}
+        </Field>
+        {draft.maxBandwidth.trim() !== '' && (
+          <label>
+            <input type="checkbox" checked={draft.capFinalDump} onChange={(e) => edit({ capFinalDump: e.target.checked })} data-testid="cap-final-dump" /> Cap the final dump too (the freeze window gets longer)
+          </label>
+        )}
       </fieldset>
 
       <fieldset>

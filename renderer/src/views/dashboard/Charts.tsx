@@ -4,6 +4,7 @@ import { decimateBy } from '../../state/decimate.ts';
 import { liveChartData, liveNow, liveSeries } from '../../state/dirty.ts';
 import type { MigrationState } from '../../state/engine.ts';
 import { formatBytes, formatInt, formatRate, formatUs } from '../../state/format.ts';
+import { capCoversDump, describeBandwidth } from '../../../../shared/bandwidth-cap.ts';
 
 const CHART_HEIGHT = 220;
 const iterLabel = (i: number, kind: string) => (kind === 'dump' ? `${i} (final)` : String(i));
@@ -89,6 +90,15 @@ export function RatesChart({ m }: { m: MigrationState }) {
           <span className="kpi-label">Page-server bandwidth</span>
           <span className="kpi-value">{formatRate(last?.bandwidthBytesPerSec)}</span>
         </div>
+        {m.plan?.bandwidthCap && (
+          // Bandwidth cap: the page stream's limit beside what it measured.
+          <div className="kpi" data-testid="bandwidth-cap" data-bytes-per-second={m.plan.bandwidthCap.bytesPerSecond}>
+            <span className="kpi-label">Bandwidth cap (tc on the source)</span>
+            <span className="kpi-value">
+              {describeBandwidth(m.plan.bandwidthCap.bytesPerSecond)}, {capCoversDump(m.plan.bandwidthCap) ? 'pre-copy and final dump' : 'pre-copy only'}
+            </span>
+          </div>
+        )}
         <div className="kpi" data-testid="live-dirty" data-dirty-pages={now?.dirtyPages ?? ''}>
           <span className="kpi-label">Dirty now (live, since pre-dump {now?.sinceIteration ?? '—'})</span>
           <span className="kpi-value">
