@@ -209,8 +209,12 @@ export class Migration {
     });
     if (plan.serviceAddress) this.serviceAddress = new ServiceAddressMove({ plan, run: this.run });
     if (plan.bandwidthCap) {
+      const migration = this;
       this.bandwidthCap = new BandwidthCapOnSource({
-        plan,
+        // The plan as resolved: the page server's port is the reserved one, known only after the claims.
+        get plan() {
+          return migration.plan;
+        },
         run: this.run,
         decide: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
       });
