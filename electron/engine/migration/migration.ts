@@ -1145,6 +1145,8 @@ export class Migration {
       problems.push(`after rollback the process is ${where?.source ?? 'unknown'} on ${source} and ${where?.target ?? 'unknown'} on ${target}`);
     }
     if (problems.length) {
+      // Cutover guards: the console could not finish; the guards still can (the source guard resumes what it finds frozen).
+      await this.guard?.handOver(`the console's rollback did not finish (${problems.join('; ')}): the guards settle the rest`);
       this.rollbackProblems = problems;
       this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
       const onlyHooks = resumed && hookProblems.length === problems.length;

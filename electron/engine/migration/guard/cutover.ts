@@ -171,6 +171,14 @@ export class GuardedCutover {
     return 'handed-over';
   }
 
+  /** The console could not finish its own rollback (a host unreachable): stop renewing, the guards finish it. */
+  async handOver(why: string): Promise<void> {
+    if (this.state === 'off' || this.state === 'released' || this.state === 'handed-over') return;
+    this.state = 'handed-over';
+    this.note('handed over to the guards', why);
+    await Promise.all(this.leases.map((l) => l.stop()));
+  }
+
   /**
    * After a hand-over: wait until the source guard settled (or holds), reading its state
    * on the source; bounded by the lease plus `extraMs`. Undefined when the source cannot be read.
@@ -228,6 +236,11 @@ export async function journalGuards(
   const read = async (host: string) => {
     const c = new GuardClient(run, host, dir, secret ?? '').attach();
     let st = await c.status().catch(() => undefined);
+    // A released guard exits within a second: let it write its last line first.
+    for (let i = 0; i < 6 && st?.alive && secret; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      st = await c.status().catch(() => st);
+    }
     if (st?.alive && !secret) {
       // A returning console has no secret: stop the guard by its PID (it only reads its lease and answers peers).
       await run.run(host, ['kill', '-TERM', '--', String(st.state!.pid)]).catch(() => undefined);
