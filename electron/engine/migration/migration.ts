@@ -998,7 +998,7 @@ export class Migration {
   async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover; guarded?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
     const { source, target } = this.plan;
     // --- cutover guards: journal what they decided on each host first, and never undo it.
-    const settled = state.guarded ? await journalGuards(this.run, (e) => this.deps.record(e), this.id, source, target, guardDir(this.plan.workDir, this.id)) : undefined;
+    const settled = state.guarded ? await journalGuards(this.run, (e) => this.deps.record(e), this.id, { source, target }, guardDir(this.plan.workDir, this.id)) : undefined;
     if ((settled === 'source resumed by guard' && choice === 'commit') || (settled === 'target kept by guard' && choice === 'rollback')) {
       throw new FerryError({
         code: 'guard-decided',

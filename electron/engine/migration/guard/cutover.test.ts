@@ -4,10 +4,17 @@
  * (`ferry journal list`'s "settled" column, the next step of an unfinished guarded migration).
  * The wiring itself runs against real CRIU in faults.lab.test.ts.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LOCAL_HOST, type EngineEvent } from '../../../../shared/api.ts';
+import { CommandRunner } from '../../commands/runner.ts';
 import { replay } from '../../journal/journal.ts';
 import { MIGRATION_ID, convergingEvents } from '../../journal/journal.fixture.ts';
-import { guardDir, guardPort, settledFrom } from './cutover.ts';
+import { GuardedCutover, guardDir, guardPort, settledFrom } from './cutover.ts';
+import { fakeRestore, frozenTree, procState, until } from './guard.testing.ts';
 import { guardDecisionEvents, parseGuardStatus, type GuardLogEntry } from './guard.ts';
 
 const status = (state: string, leaseLost = true) =>
@@ -62,4 +69,91 @@ describe('the journal of a guarded cutover', () => {
     const r = replay(events.map((event, i) => ({ seq: i, at: new Date().toISOString(), event })) as never, { id: MIGRATION_ID });
     expect(r.summary.settled).toBe('source resumed by guard');
   });
+});
+
+describe('GuardedCutover on this machine (two guard directories, real guards, a real frozen tree)', () => {
+  const setup = async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'ferry-cutover-'));
+    const images = path.join(root, 'images');
+    mkdirSync(images);
+    const events: EngineEvent[] = [];
+    const run = new CommandRunner((e) => events.push(e), () => {
+      throw new Error('only the local host here');
+    }, () => 'root');
+    const tree = frozenTree();
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const g = new GuardedCutover({
+      run,
+      record: (e) => events.push(e),
+      migrationId: 'm1',
+      source: LOCAL_HOST,
+      target: LOCAL_HOST,
+      workDir: root,
+      targetAddress: '127.0.0.1',
+      pageServerPort: port,
+      leaseMs: 2000,
+      dirs: { source: path.join(root, 'source.guard'), target: path.join(root, 'target.guard') },
+    });
+    const pidfile = path.join(images, 'restored.pid');
+    await g.arm({ pids: [tree.pid!], images, restoredPidfile: pidfile });
+    const cleanup = () => {
+      for (const pid of [tree.pid, Number(existsSync(pidfile) ? readFileSync(pidfile, 'utf8') : 0)]) {
+        try {
+          if (pid) process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      rmSync(root, { recursive: true, force: true });
+    };
+    return { root, images, events, run, tree, g, pidfile, cleanup };
+  };
+  const actions = (events: EngineEvent[]) => events.flatMap((e) => (e.type === 'decision' ? [e.action] : []));
+
+  it('arm, restore through the target guard, commit, release: journaled, and nothing of the guards stays', async () => {
+    const t = await setup();
+    try {
+      expect(t.g.state).toBe('armed');
+      const r = await t.g.restore(fakeRestore(t.pidfile), 30_000);
+      expect(r.code).toBe(0);
+      expect(t.g.state).toBe('restored');
+      await t.g.commit();
+      process.kill(t.tree.pid!, 'SIGKILL'); // what Migration.commit does on the source
+      await t.g.release();
+      expect(t.g.state).toBe('released');
+      const a = actions(t.events);
+      expect(a).toContain('guards armed');
+      expect(a).toContain('guard on local: restoring → restored');
+      expect(a).toContain('guard on local: committed → released');
+      expect(a).not.toContain('hosts settled');
+      // The upload is one recorded command whose argv names the file, never the program text.
+      const argvs = t.events.flatMap((e) => (e.type === 'command-started' ? [e.argv.join(' ')] : []));
+      expect(argvs.some((x) => x.includes('ferry-write-file') && x.endsWith('0600'))).toBe(true);
+      expect(argvs.every((x) => x.length < 4000)).toBe(true);
+      expect(existsSync(path.join(t.root, 'source.guard')) || existsSync(path.join(t.root, 'target.guard'))).toBe(false);
+      // Both guards exited (pgrep exits 1 when nothing matches their directories).
+      await until('the guards to exit', () => (spawnSync('pgrep', ['-f', `${t.root}/(source|target).guard/guard.py start`]).status === 1 ? true : undefined), 10_000);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("one host's lease dies: the console stops the other, hands over, and the source guard resumes the tree", async () => {
+    const t = await setup();
+    try {
+      // The source's renew command dies as a dropped SSH link would end it.
+      execFileSync('pkill', ['-KILL', '-f', `guard.py renew ${path.join(t.root, 'source.guard')}`]);
+      await until('the lost lease', () => t.g.lost);
+      expect(t.g.lost!.host).toBe(LOCAL_HOST);
+      await expect(t.g.restore(fakeRestore(t.pidfile), 30_000)).rejects.toThrow(/lost its lease/);
+      expect(await t.g.rollback()).toBe('handed-over');
+      expect(await t.g.waitSettled(20_000)).toBe('source resumed by guard');
+      expect(procState(t.tree.pid)).toMatch(/^[SR]/);
+      expect(existsSync(t.images)).toBe(false); // the target guard dropped what it received
+      expect(await t.g.release()).toBe('source resumed by guard');
+      expect(actions(t.events)).toEqual(expect.arrayContaining(['lease lost', 'handed over to the guards', 'guard on local: frozen → resumed', 'guard on local: waiting → aborted', 'hosts settled']));
+    } finally {
+      t.cleanup();
+    }
+  }, 60_000);
 });

@@ -39,6 +39,8 @@ export interface GuardedCutoverOptions {
   targetAddress: string;
   pageServerPort: number;
   leaseMs?: number;
+  /** Where each host keeps its guard; default guardDir() on both. (Tests on one machine need two.) */
+  dirs?: { source: string; target: string };
 }
 
 export interface ArmOptions {
@@ -66,8 +68,8 @@ export class GuardedCutover {
   constructor(private readonly o: GuardedCutoverOptions) {
     this.dir = guardDir(o.workDir, o.migrationId);
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
-    this.src = new GuardClient(o.run, o.source, this.dir, this.secret);
-    this.tgt = new GuardClient(o.run, o.target, this.dir, this.secret);
+    this.src = new GuardClient(o.run, o.source, o.dirs?.source ?? this.dir, this.secret);
+    this.tgt = new GuardClient(o.run, o.target, o.dirs?.target ?? this.dir, this.secret);
   }
 
   /** The guards are up and the console still decides (restore, commit, rollback go through them). */
@@ -101,7 +103,7 @@ export class GuardedCutover {
       // Nothing is frozen yet: leave no guard, lease or directory behind, then fail the migration.
       await Promise.all([this.src.release().catch(() => undefined), this.tgt.release().catch(() => undefined)]);
       await Promise.all(this.leases.map((l) => l.stop()));
-      for (const host of [source, target]) await this.o.run.run(host, ['rm', '-rf', '--', this.dir]).catch(() => undefined);
+      for (const c of [this.src, this.tgt]) await this.o.run.run(c.host, ['rm', '-rf', '--', c.dir]).catch(() => undefined);
       throw e;
     }
   }
@@ -202,7 +204,7 @@ export class GuardedCutover {
     if (this.state === 'off' || this.state === 'released') return undefined;
     await Promise.all([this.src.release().catch(() => undefined), this.tgt.release().catch(() => undefined)]);
     await Promise.all(this.leases.map((l) => l.stop()));
-    const settled = await journalGuards(this.o.run, this.o.record, this.o.migrationId, this.o.source, this.o.target, this.dir, this.secret);
+    const settled = await journalGuards(this.o.run, this.o.record, this.o.migrationId, { source: this.o.source, target: this.o.target }, { source: this.src.dir, target: this.tgt.dir }, this.secret);
     this.state = 'released';
     return settled;
   }
@@ -228,12 +230,12 @@ export async function journalGuards(
   run: CommandRunner,
   record: (e: EngineEvent) => void,
   migrationId: string,
-  source: string,
-  target: string,
-  dir: string,
+  hosts: { source: string; target: string },
+  dirs: string | { source: string; target: string },
   secret?: string,
 ): Promise<Settled | undefined> {
-  const read = async (host: string) => {
+  const where = (['source', 'target'] as const).map((role) => ({ host: hosts[role], dir: typeof dirs === 'string' ? dirs : dirs[role] }));
+  const read = async ({ host, dir }: { host: string; dir: string }) => {
     const c = new GuardClient(run, host, dir, secret ?? '').attach();
     let st = await c.status().catch(() => undefined);
     // A released guard exits within a second: let it write its last line first.
@@ -242,20 +244,21 @@ export async function journalGuards(
       st = await c.status().catch(() => st);
     }
     if (st?.alive && !secret) {
-      // A returning console has no secret: stop the guard by its PID (it only reads its lease and answers peers).
+      // A returning console has no secret: stop the guard by its PID (the console takes over from here).
       await run.run(host, ['kill', '-TERM', '--', String(st.state!.pid)]).catch(() => undefined);
       st = await c.status().catch(() => st);
     }
     return st;
   };
-  const [s, t] = [await read(source), await read(target)];
-  for (const [host, st] of [[source, s], [target, t]] as const) {
+  const statuses = [await read(where[0]!), await read(where[1]!)];
+  where.forEach(({ host }, i) => {
+    const st = statuses[i];
     if (st?.found) for (const e of guardDecisionEvents(migrationId, host, st.log)) record(e);
-  }
-  const settled = s ? settledFrom(s) : undefined;
+  });
+  const settled = statuses[0] ? settledFrom(statuses[0]) : undefined;
   if (settled) record({ type: 'decision', migrationId, by: 'policy', action: 'hosts settled', reason: settled, at: new Date().toISOString() });
-  for (const [host, st] of [[source, s], [target, t]] as const) {
-    if (st) await run.run(host, ['rm', '-rf', '--', dir]).catch(() => undefined);
+  for (const [i, { host, dir }] of where.entries()) {
+    if (statuses[i]) await run.run(host, ['rm', '-rf', '--', dir]).catch(() => undefined);
   }
   return settled;
 }
