@@ -281,7 +281,7 @@ export async function runPreflight(
 
 // --- cutover guards ---
 /** The guards (migration/guard/guard.py) need python3 3.6+ on both hosts and port+1 free on the target. */
-async function guardChecks(plan: MigrationPlan, run: CommandRunner): Promise<CheckResult[]> {
+export async function guardChecks(plan: MigrationPlan, run: CommandRunner): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const title = 'python3 for the cutover guard';
   for (const host of [plan.source, plan.target]) {
