@@ -1183,6 +1183,7 @@ export class Migration {
     }
     if (settled === 'target kept by guard') {
       this.sourceFrozen = false;
+      if (this.plan.retention === 'delete-on-commit') for (const h of [source, target]) await this.run.run(h, ['rm', '-rf', '--', this.dir]).catch(() => undefined);
       this.rollbackProblems = [`the guards kept the restored copy on ${target} and killed the source copy; the health check and after-restore hooks did not run`];
       this.setPhase('failed', `${reason}; the guards settled: the process runs on ${target}`);
       return 'failed';

@@ -30,7 +30,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the cutover surv
   lab.useInSuite(() => cleanCell({ env: lab.env, hub: lab.hub }));
 
   it('console killed in the final dump while the hosts cannot reach each other: the guards hold, then the source resumes', async () => {
-    const r = await cell('final-dump', ['console-killed', 'hosts-link-cut'], 'killdump');
+    const r = await cell('final-dump', ['console-killed', 'hosts-link-cut'], 'killdump', 1000);
     expectOnePlace(r, 'source');
     expect(r.settled).toBe('source resumed by guard');
     expect(r.outcome).toBe('rolled-back');

@@ -79,14 +79,12 @@ function sh(lab: FaultLab, alias: string, script: string, ...args: string[]) {
   return lab.hub.session(alias).exec(['sh', '-c', script, 'sh', ...args], { timeoutMs: 20_000 });
 }
 
-/** PID's state letter on a host, '' when absent, '?' when the host did not answer. */
-async function stateOn(lab: FaultLab, alias: string): Promise<string> {
-  const r = await lab.hub
-    .session(alias)
-    .exec(['ps', '-o', 'stat=', '-p', String(FAULT_PID)], { timeoutMs: 8_000 })
-    .catch(() => undefined);
-  if (!r || r.timedOut) return '?';
-  return r.stdout.trim();
+/** PID's state letter on a host ('' when absent, '?' when the host did not answer) and how many guards run there. */
+async function stateOn(lab: FaultLab, alias: string): Promise<{ st: string; guards: number }> {
+  const r = await sh(lab, alias, 'echo "$(ps -o stat= -p "$1")"; pgrep -c -x ferry-guard; exit 0', String(FAULT_PID)).catch(() => undefined);
+  if (!r || r.timedOut || r.code !== 0) return { st: '?', guards: 0 };
+  const [st = '', guards = '0'] = r.stdout.split('\n');
+  return { st: st.trim(), guards: Number(guards.trim()) || 0 };
 }
 const running = (st: string) => /^[RSD]/.test(st);
 
@@ -199,18 +197,20 @@ export async function runCell(lab: FaultLab, o: { phase: FaultPhase; faults: Fau
   const injected = await Promise.race([fired, sleep(5 * 60_000).then(() => false)]);
   let where: CellResult['where'] = 'none';
   for (;;) {
-    const [s, t] = await Promise.all([stateOn(lab, 'lab-source'), stateOn(lab, 'lab-target')]);
+    const [a, b] = await Promise.all([stateOn(lab, 'lab-source'), stateOn(lab, 'lab-target')]);
+    const [s, t] = [a.st, b.st];
     observations += 1;
     if (running(s) && running(t)) bothSeen += 1;
     const one = (running(s) && t === '') || (running(t) && s === '');
-    if (one && cliDone) {
+    // Settled: one copy runs, no console works on it, and no guard still decides.
+    if (one && cliDone && a.guards + b.guards === 0) {
       where = running(s) ? 'source' : 'target';
       settledAt = Date.now();
       break;
     }
     if (Date.now() > deadline) {
       where = running(s) && running(t) ? 'both' : running(s) ? 'source' : running(t) ? 'target' : 'none';
-      notes.push(`not settled: source ${s || 'absent'}, target ${t || 'absent'}, console ${cliDone ? 'ended' : 'still running'}`);
+      notes.push(`not settled: source ${s || 'absent'}, target ${t || 'absent'}, console ${cliDone ? 'ended' : 'still running'}, guards ${a.guards}+${b.guards}`);
       cli.kill('SIGKILL');
       break;
     }
