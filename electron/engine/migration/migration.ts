@@ -1178,6 +1178,9 @@ export class Migration {
     if (settled === 'source resumed by guard') {
       this.sourceFrozen = false;
       await this.run.run(source, this.deleteImagesArgv()).catch(() => undefined);
+      // The guards move the process, not the traffic: undo that here, as a rollback does.
+      if (this.serviceAddress) await this.serviceAddress.moveBack().catch(() => undefined);
+      if (this.hooksStarted) await runHooks(this.hookContext, 'on-rollback', 'all').catch(() => undefined);
       this.setPhase('rolled-back', `${reason}; the guards settled: the source resumed`);
       return 'rolled-back';
     }
