@@ -332,6 +332,8 @@ export interface JournalSummary {
   outcome?: 'committed' | 'rolled-back' | 'failed';
   /** For an unfinished migration: what Ferry thinks is safe to do next. */
   nextStep?: string;
+  /** Cutover guards: how the hosts settled without the console (e.g. 'source resumed by guard'). */
+  settled?: string;
 }
 
 export interface LabStatus {

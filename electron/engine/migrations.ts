@@ -214,7 +214,9 @@ export class MigrationService {
     }, { id });
     try {
       const finalDumpStarted = r.commands.some((c) => c.argv.includes('dump') && c.argv.some((a) => a === 'criu' || a.endsWith('/criu')));
-      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0, cutover: journaledCutover(r) }, choice);
+      // Cutover guards: started (python3 .../guard.py start) means their logs are to be read on both hosts.
+      const guarded = r.commands.some((c) => c.argv[0] === 'python3' && c.argv[1]?.endsWith('/guard.py') && c.argv[2] === 'start');
+      return await migration.recover({ finalDumpStarted, restoreStarted: r.restoreStarted, hooksStarted: r.commands.some((c) => c.hook) || r.hooks.length > 0, cutover: journaledCutover(r), guarded }, choice);
     } finally {
       journal.close();
     }

@@ -1,5 +1,6 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newPlan } from '../../../shared/api.ts';
@@ -7,7 +8,7 @@ import { LocalHost } from '../commands/local.ts';
 import { CommandRunner } from '../commands/runner.ts';
 import { parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { readText } from '../../criu/test-fixtures.ts';
-import { checkTls, featuresFor, movedAddresses, parseRouteSource } from './preflight.ts';
+import { checkTls, featuresFor, guardChecks, movedAddresses, parseRouteSource } from './preflight.ts';
 import { checkBoundAddresses } from './inventory-policy.ts';
 import type { InetSocket } from './inventory.ts';
 
@@ -71,5 +72,51 @@ describe('bound addresses and the service address', () => {
     const sockets: InetSocket[] = [{ inode: 1, proto: 'tcp', state: 'LISTEN', local: '10.0.0.100', localPort: 6379, remote: '0.0.0.0', remotePort: 0 }];
     expect(checkBoundAddresses(sockets, ['10.0.0.2'], movedAddresses({ serviceAddress: { address: '10.0.0.100/24', sourceInterface: 'eth1', targetInterface: 'eth1' } }), 'lab-target').status).toBe('pass');
     expect(checkBoundAddresses(sockets, ['10.0.0.2'], movedAddresses({}), 'lab-target').status).toBe('fail');
+  });
+});
+
+// Cutover guards: python3 on both hosts, the guard's port free on the target.
+describe('preflight: the cutover guard', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  // A host whose python3 is this script (first on PATH); the real one otherwise.
+  const withPython = (script?: string) => {
+    if (!script) return new LocalHost();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fake-python-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'python3'), `#!/bin/sh\n${script}\n`);
+    chmodSync(join(dir, 'python3'), 0o755);
+    return new LocalHost({ env: { PATH: `${dir}:${process.env.PATH}` } });
+  };
+  const hosts: Record<string, LocalHost> = {
+    real: withPython(),
+    none: withPython('echo "sh: 1: python3: not found" >&2; exit 127'),
+    old: withPython('echo 3.5; exit 1'),
+  };
+  const run = new CommandRunner(() => {}, (alias) => hosts[alias] as never, () => 'root');
+
+  it('passes a host with python3 3.6+, fails one without (naming the package) and one too old', async () => {
+    const checks = await guardChecks(newPlan({ source: 'real', target: 'none', pid: 1, pageServerPort: 1 }), run);
+    const python = checks.filter((c) => c.id === 'guard-python');
+    expect(python.map((c) => [c.host, c.status])).toEqual([['real', 'pass'], ['none', 'fail']]);
+    expect(python[0]!.detail).toMatch(/^python3 3\.\d+$/);
+    expect(python[1]!.detail).toContain('python3 is not installed (sh: 1: python3: not found)');
+    expect(python[1]!.fix).toMatch(/apt-get install python3-minimal/);
+    const old = await guardChecks(newPlan({ source: 'real', target: 'old', pid: 1, pageServerPort: 1 }), run);
+    expect(old.find((c) => c.host === 'old' && c.id === 'guard-python')?.detail).toBe('python3 3.5 is older than 3.6');
+  });
+
+  it("fails when the guard's port (page server + 1) is taken on the target", async () => {
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const checks = await guardChecks(newPlan({ source: 'real', target: 'real', pid: 1, pageServerPort: port - 1 }), run);
+      expect(checks.find((c) => c.id === 'guard-port')).toMatchObject({ status: 'fail', host: 'real' });
+      const free = await guardChecks(newPlan({ source: 'real', target: 'real', pid: 1, pageServerPort: port }), run);
+      expect(free.find((c) => c.id === 'guard-port')?.status).toBe('pass');
+    } finally {
+      server.close();
+    }
   });
 });

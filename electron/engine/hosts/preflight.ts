@@ -275,6 +275,9 @@ export async function runPreflight(
     );
   }
 
+  // --- cutover guards: python3 on both hosts, their port free on the target (not post-copy).
+  if (plan.mode !== 'postcopy') checks.push(...(await guardChecks(plan, run)));
+
   // --- service address: on the source, free on the target, interfaces exist.
   checks.push(...(await serviceAddressChecks(plan, run)));
   // --- bandwidth cap: tc on the source, the interface toward the target, its root qdisc.
@@ -282,6 +285,38 @@ export async function runPreflight(
 
   return { ...done(checks, privilege, { ...top, tree, openFiles, sessionLeader }, filesToSync), sourceAddress, networkLock, ...(treeShape ? { treeShape } : {}) };
 }
+
+// --- cutover guards ---
+/** The guards (migration/guard/guard.py) need python3 3.6+ on both hosts and port+1 free on the target. */
+export async function guardChecks(plan: MigrationPlan, run: CommandRunner): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const title = 'python3 for the cutover guard';
+  for (const host of [plan.source, plan.target]) {
+    const r = await run.run(host, ['python3', '-c', 'import sys; print("%d.%d" % sys.version_info[:2]); sys.exit(0 if sys.version_info >= (3, 6) else 1)'], { quiet: true });
+    const version = r.stdout.trim();
+    if (r.code === 0) out.push(pass('guard-python', host, title, `python3 ${version}`));
+    else {
+      out.push(
+        fail(
+          'guard-python',
+          host,
+          title,
+          r.code === 1 && version ? `python3 ${version} is older than 3.6` : `python3 is not installed (${(r.stderr || '').trim().split('\n').pop() || `exit ${r.code ?? r.signal}`})`,
+          `Install python3 3.6 or newer on ${host} (Debian/Ubuntu: apt-get install python3-minimal; RHEL/Fedora: dnf install python3): from the final dump to commit a guard runs on each host so the process runs again if the console is lost.`,
+        ),
+      );
+    }
+  }
+  const port = plan.pageServerPort + 1;
+  const listening = await run.run(plan.target, ['ss', '-Htln', `sport = :${port}`], { quiet: true });
+  if (listening.code === 0 && listening.stdout.trim()) {
+    out.push(fail('guard-port', plan.target, 'Cutover guard port', `port ${port} (the page server's + 1) is in use on ${plan.target}: ${listening.stdout.trim().split('\n')[0]}`, 'A guard left by an earlier migration (`ferry journal recover` ends it), or choose another page server port.'));
+  } else {
+    out.push(pass('guard-port', plan.target, 'Cutover guard port', `port ${port} is free on ${plan.target}`));
+  }
+  return out;
+}
+// --- end cutover guards ---
 
 async function checkPageServerPort(
   plan: MigrationPlan,

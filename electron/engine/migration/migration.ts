@@ -43,6 +43,8 @@ import type { HostSession } from '../../ssh/index.ts';
 import { Claims, localClaimContext, type ClaimContext } from './claims.ts';
 import { resolveSelector } from '../hosts/candidates.ts';
 import { describeSelector, portRangeOf } from '../../../shared/domain.ts';
+// Cutover guards: the hosts settle on their own if the console is lost (guard/README.md).
+import { GuardedCutover, guardDir, journalGuards } from './guard/cutover.ts';
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
 export const STEP_TIMEOUTS = {
@@ -183,6 +185,8 @@ export class Migration {
   private resolved = false;
   // --- bandwidth cap: tc on the source's interface toward the target, for the page stream only.
   private readonly bandwidthCap?: BandwidthCapOnSource;
+  /** Cutover guards: from just before the final dump until commit or rollback (pre-copy and cold). */
+  private guard?: GuardedCutover;
 
   constructor(
     public plan: MigrationPlan,
@@ -795,6 +799,10 @@ export class Migration {
       this.estimate(Date.now());
       this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
     }
+    // --- cutover guards: armed outside the freeze, just before the final dump.
+    const restoredPidfile = `${dir}/restored.pid`;
+    this.guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+    await this.guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: this.pageServerPidFile });
     const freezeStart = Date.now();
     this.serviceProbe?.markFreeze(freezeStart);
     const r = await this.run.run(
@@ -845,13 +853,11 @@ export class Migration {
 
     this.setPhase('restore');
     this.restoreStarted = true;
-    const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope })];
-    const restoring = this.run.run(
-      target,
-      // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
-      this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv,
-      { timeoutMs: STEP_TIMEOUTS.restore },
-    );
+    const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope, pidfile: restoredPidfile })];
+    // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
+    const scoped = this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv;
+    // Cutover guards: the target guard runs the restore, so it knows it started, ended, and what runs.
+    const restoring = this.guard.restore(scoped, STEP_TIMEOUTS.restore);
     const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
     // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped;
     // with a service address, when clients can reach it (the target's guard rule is gone).
@@ -976,9 +982,12 @@ export class Migration {
 
   private async commit(): Promise<Outcome> {
     const { source, target } = this.plan;
+    // Cutover guards: the commit point is the target guard's; refused, the source stays frozen.
+    if (this.guard?.active) await this.guard.commit();
     // The frozen copy on the source goes only after the target is verified.
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
+    await this.guard?.release(); // cutover guards: both exit, their logs journaled
     await this.dropTls();
     // Bandwidth cap: off at the latest now (a failure is reported, never fatal: the process moved).
     await this.bandwidthCap?.remove().catch((e) =>
@@ -1096,8 +1105,19 @@ export class Migration {
    * restore had started and the process runs on the target, only the user can say whether
    * to keep it (commit) or go back (rollback).
    */
-  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover; guarded?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
     const { source, target } = this.plan;
+    // --- cutover guards: journal what they decided on each host first, and never undo it.
+    const settled = state.guarded ? await journalGuards(this.run, (e) => this.deps.record(e), this.id, { source, target }, guardDir(this.plan.workDir, this.id)) : undefined;
+    if ((settled === 'source resumed by guard' && choice === 'commit') || (settled === 'target kept by guard' && choice === 'rollback')) {
+      throw new FerryError({
+        code: 'guard-decided',
+        host: settled === 'source resumed by guard' ? source : target,
+        message: `The hosts already settled without the console: ${settled}; --${choice} would undo it`,
+        hint: `Run \`ferry journal recover ${this.id}\` without --${choice}: it finishes from where the guards left it.`,
+      });
+    }
+    if (settled === 'source resumed by guard') state = { ...state, finalDumpStarted: false };
     // Recovered commit: the journal's numbers for the summary.
     this.recoveredCutover = state.cutover ?? { preDumps: 0 };
     this.freezeWindowMs = state.cutover?.freezeWindowMs;
@@ -1158,6 +1178,8 @@ export class Migration {
   async rollback(reason: string): Promise<Outcome> {
     const { source, target } = this.plan;
     await this.live.stop();
+    // --- cutover guards: the target guard rolls back first; if it cannot, the hosts settle without the console.
+    if (this.guard?.active && (await this.guard.rollback()) === 'handed-over') return this.settledByGuards(reason);
     this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
     this.setPhase('rolling-back', reason);
     const problems: string[] = [];
@@ -1237,6 +1259,8 @@ export class Migration {
       problems.push(`after rollback the process is ${where?.source ?? 'unknown'} on ${source} and ${where?.target ?? 'unknown'} on ${target}`);
     }
     if (problems.length) {
+      // Cutover guards: the console could not finish; the guards still can (the source guard resumes what it finds frozen).
+      await this.guard?.handOver(`the console's rollback did not finish (${problems.join('; ')}): the guards settle the rest`);
       this.rollbackProblems = problems;
       this.setPhase('failed', `rollback incomplete: ${problems.join('; ')}`);
       const onlyHooks = resumed && hookProblems.length === problems.length;
@@ -1254,8 +1278,36 @@ export class Migration {
       return 'failed';
     }
     this.sourceFrozen = false;
+    await this.guard?.release(); // cutover guards
     this.setPhase('rolled-back', reason);
     return 'rolled-back';
+  }
+
+  // --- cutover guards: the console handed over; wait for the hosts, journal what the guards did.
+  private async settledByGuards(reason: string): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('rolling-back', `${reason}; handed over to the guards`);
+    const waited = await this.guard!.waitSettled();
+    const settled = (await this.guard!.release().catch(() => undefined)) ?? waited;
+    if (settled === 'source resumed by guard') {
+      this.sourceFrozen = false;
+      await this.run.run(source, this.deleteImagesArgv()).catch(() => undefined);
+      // The guards move the process, not the traffic: undo that here, as a rollback does.
+      if (this.serviceAddress) await this.serviceAddress.moveBack().catch(() => undefined);
+      if (this.hooksStarted) await runHooks(this.hookContext, 'on-rollback', 'all').catch(() => undefined);
+      this.setPhase('rolled-back', `${reason}; the guards settled: the source resumed`);
+      return 'rolled-back';
+    }
+    if (settled === 'target kept by guard') {
+      this.sourceFrozen = false;
+      if (this.plan.retention === 'delete-on-commit') for (const h of [source, target]) await this.run.run(h, ['rm', '-rf', '--', this.dir]).catch(() => undefined);
+      this.rollbackProblems = [`the guards kept the restored copy on ${target} and killed the source copy; the health check and after-restore hooks did not run`];
+      this.setPhase('failed', `${reason}; the guards settled: the process runs on ${target}`);
+      return 'failed';
+    }
+    this.rollbackProblems = [`the guards ${settled === 'held by guards' ? 'hold the safe state (source frozen, target as it is)' : 'did not settle while the console waited'}: run \`ferry journal recover ${this.id}\``];
+    this.setPhase('failed', `${reason}; ${this.rollbackProblems[0]}`);
+    return 'failed';
   }
 }
 

@@ -3,13 +3,13 @@ this file). Shipped as `python3 -c SOURCE COMMAND ...`; standard library only.
 
 Commands:
   start DIR --role source|target --lease-ms N --max-ms N --pids P,P [--listen ADDR:PORT]
-        [--peer ADDR:PORT] [--images PATH]... [--restored-pidfile PATH]
+        [--peer ADDR:PORT] [--images PATH]... [--restored-pidfile PATH] [--stop-pidfile PATH]...
                  secret on stdin; detaches (setsid) and prints {"started": PID, ...}
   renew DIR      one heartbeat line on stdin renews the lease; EOF ends it
   restore DIR [--timeout-ms N] -- ARGV...   (target) the guard runs the restore; exit = its exit
   commit DIR     (target) the commit point
   ask DIR --source-tree frozen|running|gone   (target) settle as the console
-  rollback DIR   (target) the console rolls back before commit: kill the restored copy, abort
+  rollback DIR [--keep-images]   (target) the console rolls back before commit: kill the restored copy, abort
   release DIR    the console finished: the guard exits
   status DIR     the state file and the log, one JSON object a line
   settle-table   the pure decision for JSON cases on stdin (tests)
@@ -293,6 +293,16 @@ class Guard:
             return {'error': str(e)}
 
     def drop_images(self):
+        # A page server still waiting for the final dump's pages: stop it (only a criu, by its pidfile).
+        for pf in self.cfg.get('stop_pidfiles') or []:
+            try:
+                with open(pf) as f:
+                    pid = int(f.read().strip())
+                with open('/proc/%d/comm' % pid) as f:
+                    if f.read().strip() == 'criu':
+                        self.command(['kill', '-TERM', '--', str(pid)])
+            except (OSError, ValueError):
+                pass
         for p in self.cfg['images']:
             self.command(['rm', '-rf', '--', p])
 
@@ -321,7 +331,7 @@ class Guard:
                 self.log('commit-refused', state=self.state)
                 return {'ok': False, 'state': self.state, 'error': 'commit refused: the target is %s' % self.state}
             if op == 'rollback' and self.role == 'target':
-                return self.console_rollback()
+                return self.console_rollback(req.get('keepImages') is True)
             if op == 'settled' and self.role == 'target':
                 self.log('source-settled', source=req.get('source'))
                 self.done = True
@@ -334,7 +344,7 @@ class Guard:
                 return {'ok': True, 'state': self.state}
             return {'error': 'unknown request %r for the %s guard' % (op, self.role)}
 
-    def console_rollback(self):
+    def console_rollback(self, keep_images=False):
         """The console's own rollback (verify or a hook failed): before the commit point only."""
         if self.state in ('restoring', 'committed', 'kept', 'released'):
             self.log('rollback-refused', state=self.state)
@@ -357,7 +367,8 @@ class Guard:
             return {'ok': False, 'state': self.state, 'error': 'the restored tree is still there after kill -KILL'}
         was = self.state
         self.become('aborted', 'the console rolled back: the restored copy was killed')
-        if was != 'aborted':
+        # The console deletes the images itself when it rolls back (keeping CRIU's logs after a failure).
+        if was != 'aborted' and not keep_images:
             self.drop_images()
         return {'ok': True, 'state': self.state, 'answer': 'target-clear'}
 
@@ -483,7 +494,7 @@ def request(address, secret, req, timeout):
 # --- commands ---------------------------------------------------------------------------------
 def parse_start(args):
     cfg = {'dir': None, 'role': None, 'lease_ms': 10000, 'max_ms': 1800000, 'pids': [], 'listen': None,
-           'peer': None, 'images': [], 'restored_pidfile': None}
+           'peer': None, 'images': [], 'restored_pidfile': None, 'stop_pidfiles': []}
     a = list(args)
     while a:
         x = a.pop(0)
@@ -495,6 +506,7 @@ def parse_start(args):
         elif x == '--peer': cfg['peer'] = a.pop(0)
         elif x == '--images': cfg['images'].append(a.pop(0))
         elif x == '--restored-pidfile': cfg['restored_pidfile'] = a.pop(0)
+        elif x == '--stop-pidfile': cfg['stop_pidfiles'].append(os.path.abspath(a.pop(0)))
         elif cfg['dir'] is None and not x.startswith('-'): cfg['dir'] = x
         else: fail('unknown argument %r' % x)
     if cfg['role'] not in ('source', 'target') or not cfg['dir'] or not cfg['pids']:
@@ -642,6 +654,8 @@ def cmd_restore(args):
 
 def cmd_simple(op, args):
     d, req = args[0], {'op': op}
+    if op == 'rollback' and '--keep-images' in args:
+        req['keepImages'] = True
     if op == 'ask':
         req.update({'from': 'console', 'sourceTree': args[args.index('--source-tree') + 1] if '--source-tree' in args else 'frozen'})
     rep = client(d, req)

@@ -46,10 +46,18 @@ export interface GuardOptions {
   images?: string[];
   /** Target: the restore's --pidfile, so the guard knows the restored root. */
   restoredPidfile?: string;
+  /** Target: pidfiles of helpers (the page server) it stops when it aborts. */
+  stopPidfiles?: string[];
+  /** Where guard.py was uploaded on the host (GuardClient.install); without it, `python3 -c SOURCE`. */
+  program?: string;
 }
 
+/** `python3 PATH` once uploaded (short journal lines), else the program inline. */
 export function guardArgv(command: string, ...args: string[]): string[] {
   return ['python3', '-c', guardProgram(), command, ...args];
+}
+function argvWith(program: string | undefined, command: string, ...args: string[]): string[] {
+  return program ? ['python3', program, command, ...args] : guardArgv(command, ...args);
 }
 
 export function startArgv(o: GuardOptions): string[] {
@@ -58,15 +66,16 @@ export function startArgv(o: GuardOptions): string[] {
   if (o.peer) a.push('--peer', o.peer);
   for (const p of o.images ?? []) a.push('--images', p);
   if (o.restoredPidfile) a.push('--restored-pidfile', o.restoredPidfile);
-  return guardArgv('start', ...a);
+  for (const p of o.stopPidfiles ?? []) a.push('--stop-pidfile', p);
+  return argvWith(o.program, 'start', ...a);
 }
-export const renewArgv = (dir: string) => guardArgv('renew', dir);
-export const restoreArgv = (dir: string, argv: string[], timeoutMs: number) => guardArgv('restore', dir, '--timeout-ms', String(timeoutMs), '--', ...argv);
-export const commitArgv = (dir: string) => guardArgv('commit', dir);
-export const releaseArgv = (dir: string) => guardArgv('release', dir);
-export const rollbackArgv = (dir: string) => guardArgv('rollback', dir);
-export const askArgv = (dir: string, sourceTree: SourceTree) => guardArgv('ask', dir, '--source-tree', sourceTree);
-export const statusArgv = (dir: string) => guardArgv('status', dir);
+export const renewArgv = (dir: string, program?: string) => argvWith(program, 'renew', dir);
+export const restoreArgv = (dir: string, argv: string[], timeoutMs: number, program?: string) => argvWith(program, 'restore', dir, '--timeout-ms', String(timeoutMs), '--', ...argv);
+export const commitArgv = (dir: string, program?: string) => argvWith(program, 'commit', dir);
+export const releaseArgv = (dir: string, program?: string) => argvWith(program, 'release', dir);
+export const rollbackArgv = (dir: string, program?: string, keepImages = false) => argvWith(program, 'rollback', dir, ...(keepImages ? ['--keep-images'] : []));
+export const askArgv = (dir: string, sourceTree: SourceTree, program?: string) => argvWith(program, 'ask', dir, '--source-tree', sourceTree);
+export const statusArgv = (dir: string, program?: string) => argvWith(program, 'status', dir);
 
 /** One secret per migration: handed to both guards on stdin, kept in the console's memory only. */
 export function newGuardSecret(): string {
@@ -187,6 +196,9 @@ export interface LeaseEnd {
  * secret goes on stdin only.
  */
 export class GuardClient {
+  /** Set by install(): every later command runs `python3 DIR/guard.py`, not the whole program inline. */
+  private program?: string;
+
   constructor(
     private readonly run: Runner,
     readonly host: string,
@@ -198,8 +210,22 @@ export class GuardClient {
     return `${this.secret}\n`;
   }
 
-  async start(o: Omit<GuardOptions, 'dir'>): Promise<{ pid: number; listen: string; taken: number[] }> {
-    const r = await this.run.run(this.host, startArgv({ ...o, dir: this.dir }), { stdin: this.stdin(), timeoutMs: 30_000 });
+  /** Make the guard's directory (root only) and upload guard.py into it: two recorded commands. */
+  async install(runner: Pick<CommandRunner, 'run' | 'writeFile'>): Promise<void> {
+    await runner.run(this.host, ['mkdir', '-p', '-m', '700', '--', this.dir], { check: true, what: 'creating the guard directory' });
+    const program = `${this.dir}/guard.py`;
+    await runner.writeFile(this.host, program, guardProgram(), { mode: '0600', what: 'uploading the cutover guard' });
+    this.program = program;
+  }
+
+  /** A guard installed earlier (a console that comes back): use the guard.py already in its directory. */
+  attach(): this {
+    this.program = `${this.dir}/guard.py`;
+    return this;
+  }
+
+  async start(o: Omit<GuardOptions, 'dir' | 'program'>): Promise<{ pid: number; listen: string; taken: number[] }> {
+    const r = await this.run.run(this.host, startArgv({ ...o, dir: this.dir, program: this.program }), { stdin: this.stdin(), timeoutMs: 30_000 });
     const rep = parseGuardReply(r.stdout);
     if (r.code !== 0 || typeof rep?.started !== 'number') {
       throw new FerryError({
@@ -221,7 +247,7 @@ export class GuardClient {
     const timer = setInterval(beat, everyMs);
     let stopped = false;
     const done = this.run
-      .run(this.host, renewArgv(this.dir), { stdin: beats, quiet: true, signal: opts.signal })
+      .run(this.host, renewArgv(this.dir, this.program), { stdin: beats, quiet: true, signal: opts.signal })
       .then(
         (r): LeaseEnd => ({ stopped, why: `the renew command ended (exit ${r.code ?? `signal ${r.signal}`})` }),
         (e: unknown): LeaseEnd => ({ stopped, why: e instanceof Error ? e.message : String(e) }),
@@ -240,7 +266,7 @@ export class GuardClient {
 
   /** Ask the target guard to run the restore. A refusal is code EXIT_REFUSED with `refused` in the reply. */
   async restore(argv: string[], timeoutMs: number): Promise<{ result: ExecResult; reply?: Record<string, unknown> }> {
-    const result = await this.run.run(this.host, restoreArgv(this.dir, argv, timeoutMs), { stdin: this.stdin(), timeoutMs: timeoutMs + 30_000 });
+    const result = await this.run.run(this.host, restoreArgv(this.dir, argv, timeoutMs, this.program), { stdin: this.stdin(), timeoutMs: timeoutMs + 30_000 });
     return { result, reply: parseGuardReply(result.stdout) };
   }
 
@@ -251,23 +277,23 @@ export class GuardClient {
 
   /** The commit point: the target guard keeps its copy from now on. */
   commit(): Promise<Record<string, unknown>> {
-    return this.simple(commitArgv(this.dir));
+    return this.simple(commitArgv(this.dir, this.program));
   }
   /** Settle as the console (a rollback goes through the target guard too). */
   ask(sourceTree: SourceTree): Promise<Record<string, unknown>> {
-    return this.simple(askArgv(this.dir, sourceTree));
+    return this.simple(askArgv(this.dir, sourceTree, this.program));
   }
   /** The console rolls back before the commit point: the target guard kills the restored copy and aborts. */
-  rollback(): Promise<Record<string, unknown>> {
-    return this.simple(rollbackArgv(this.dir));
+  rollback(o: { keepImages?: boolean } = {}): Promise<Record<string, unknown>> {
+    return this.simple(rollbackArgv(this.dir, this.program, o.keepImages));
   }
   /** The console finished the migration itself: the guard exits. */
   release(): Promise<Record<string, unknown>> {
-    return this.simple(releaseArgv(this.dir));
+    return this.simple(releaseArgv(this.dir, this.program));
   }
   /** The guard's state and log, read from its files (the guard need not run). */
   async status(): Promise<GuardStatus> {
-    const r = await this.run.run(this.host, statusArgv(this.dir), { quiet: true, timeoutMs: 30_000 });
+    const r = await this.run.run(this.host, statusArgv(this.dir, this.program), { quiet: true, timeoutMs: 30_000 });
     return parseGuardStatus(r.stdout);
   }
 }

@@ -1,0 +1,63 @@
+/**
+ * The cutover survives losing the console: CI's bounded subset of the fault matrix (every fault
+ * once, some combined) against real CRIU in the lab, one boot. `npm run chaos` runs every
+ * phase x fault (chaos.ts). After each cell: the process ran in at most one place at every
+ * observation, runs in exactly one place once settled, its own verification is OK and its
+ * counter went on, nothing is left behind, and the seconds from fault to settled are printed.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { engineLab, FULL_LAB } from '../../testing/lab.ts';
+import { cleanCell, row, runCell, TABLE_HEAD, type CellResult, type Fault, type FaultPhase } from './faults.testing.ts';
+
+const lab = engineLab('ferry-faults-', 13);
+const rows: string[] = [];
+
+function expectOnePlace(r: CellResult, where?: 'source' | 'target'): void {
+  rows.push(row(r));
+  console.log(`[faults] ${TABLE_HEAD.split('\n')[0]}\n[faults] ${row(r)}${r.notes.length ? `\n[faults] notes: ${r.notes.join('; ')}` : ''}`);
+  expect(r.injected, 'the fault went in at its phase').toBe(true);
+  expect(r.bothSeen, 'observations with the process running on both hosts').toBe(0);
+  expect(['source', 'target']).toContain(r.where);
+  if (where) expect(r.where).toBe(where);
+  expect(r.verify, "the workload's own verification").toBe('OK');
+  expect(r.counterAfter ?? 0, 'the counter went on').toBeGreaterThan(r.counterBefore);
+  expect(r.leftovers, 'left behind').toBe('');
+}
+
+const cell = (phase: FaultPhase, faults: Fault[], name: string, delayMs = 0) => runCell({ env: lab.env, hub: lab.hub }, { phase, faults, name, delayMs });
+
+describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the cutover survives losing the console (fault matrix, CI subset)', () => {
+  lab.useInSuite(() => cleanCell({ env: lab.env, hub: lab.hub }));
+  afterAll(() => console.log(`[faults]\n${TABLE_HEAD}\n${rows.join('\n')}`));
+
+  it('console killed in the final dump while the hosts cannot reach each other: the guards hold, then the source resumes', async () => {
+    const r = await cell('final-dump', ['console-killed', 'hosts-link-cut'], 'killdump', 1000);
+    expectOnePlace(r, 'source');
+    expect(r.settled).toBe('source resumed by guard');
+    expect(r.outcome).toBe('rolled-back');
+  }, 8 * 60_000);
+
+  it('console killed during the restore while the target is frozen: one copy, where the guards agreed', async () => {
+    const r = await cell('restore', ['console-killed', 'target-frozen'], 'killrestore', 1000);
+    expectOnePlace(r);
+    // A restore the target guard had started ends with the copy kept there; otherwise the source resumes.
+    expect(r.settled).toBe(r.where === 'target' ? 'target kept by guard' : 'source resumed by guard');
+  }, 8 * 60_000);
+
+  it("the target's SSH link dies during the restore: the console sees a dead link and the hosts still end with one copy", async () => {
+    const r = await cell('restore', ['target-ssh-cut'], 'sshcut', 500);
+    expectOnePlace(r);
+  }, 8 * 60_000);
+
+  it('the page server killed in the final dump: the console rolls back through the target guard', async () => {
+    const r = await cell('final-dump', ['page-server-killed'], 'pskill', 300);
+    expectOnePlace(r, 'source');
+    expect(r.outcome).toBe('rolled-back');
+  }, 8 * 60_000);
+
+  it.runIf(FULL_LAB)("the source's SSH link dies in the final dump", async () => {
+    const r = await cell('final-dump', ['source-ssh-cut'], 'srcssh', 300);
+    expectOnePlace(r, 'source');
+  }, 8 * 60_000);
+
+});
