@@ -62,13 +62,8 @@ async function main() {
     for (let run = 0; run < runs; run++) {
       for (const s of series) {
         const mode = s === 'cold' ? 'cold' : 'precopy';
-        for (const alias of ['lab-source', 'lab-target']) {
-          await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
-          await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry-workload']);
-        }
         const name = `bench-${s}-${run}`;
-        const wl = await startWorkload({ host: 'source', mib, rate, name }, hub);
-        await new Promise((r) => setTimeout(r, 5000));
+        const wl = await freshWorkload(hub, mib, name);
         const plan = newPlan({
           source: 'lab-source',
           target: 'lab-target',
@@ -175,14 +170,20 @@ interface SweepRun {
 }
 
 /** One migration of a fresh workload of `size` MiB, auto mode; its result and the restore's duration. */
-async function migrateOnce(hub: SshHub, size: number, mode: 'cold' | 'precopy', label: string): Promise<SweepRun> {
+/** A new workload on the source, with no earlier one left on either VM; 5 s to settle its dirty rate. */
+async function freshWorkload(hub: SshHub, mib: number, name: string) {
   for (const alias of ['lab-source', 'lab-target']) {
     await hub.session(alias).exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
     await hub.session(alias).exec(['rm', '-rf', '--', '/var/lib/ferry-workload']);
   }
-  const name = `bench-${label}`;
-  const wl = await startWorkload({ host: 'source', mib: size, rate, name }, hub);
+  const wl = await startWorkload({ host: 'source', mib, rate, name }, hub);
   await new Promise((r) => setTimeout(r, 5000));
+  return wl;
+}
+
+async function migrateOnce(hub: SshHub, size: number, mode: 'cold' | 'precopy', label: string): Promise<SweepRun> {
+  const name = `bench-${label}`;
+  const wl = await freshWorkload(hub, size, name);
   const plan = newPlan({
     source: 'lab-source',
     target: 'lab-target',
