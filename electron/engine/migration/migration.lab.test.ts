@@ -69,7 +69,9 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
       await expectRunsOnlyOn('lab-target');
     }, 15 * 60_000);
 
-    it('rolls back when the restore fails on the target: the source keeps counting, nothing of ours runs on the target', async () => {
+    // CI covers this case through the console (e2e/migration.lab.test.ts: a PID taken on the
+    // target after preflight); the full lab run repeats it against the engine alone.
+    it.skipIf(!FULL_LAB)('rolls back when the restore fails on the target: the source keeps counting, nothing of ours runs on the target', async () => {
       const name = 'restorefail';
       await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       await waitForCounterAbove('source', name, 0);
@@ -157,7 +159,9 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
   });
 
   describe('a crashed engine', () => {
-    it('leaves a journal from which a new engine reports where it stopped and the safe next step', async () => {
+    // CI covers a killed console through the cutover guards' fault suite
+    // (guard/faults.lab.test.ts: the CLI killed, then `ferry journal recover`).
+    it.skipIf(!FULL_LAB)('leaves a journal from which a new engine reports where it stopped and the safe next step', async () => {
       const name = 'crash';
       await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       await waitForCounterAbove('source', name, 0);
