@@ -64,16 +64,7 @@ async function main() {
         const mode = s === 'cold' ? 'cold' : 'precopy';
         const name = `bench-${s}-${run}`;
         const wl = await freshWorkload(hub, mib, name);
-        const plan = newPlan({
-          source: 'lab-source',
-          target: 'lab-target',
-          pid: wl.pid,
-          mode,
-          policy: { ...defaultPolicy, onNotConverging: 'cutover' },
-          auto: true,
-          targetAddress: LINK_ADDR.target,
-          tls: s !== 'precopy-tls-off',
-        });
+        const plan = benchPlan(wl.pid, mode, s !== 'precopy-tls-off');
         process.stderr.write(`run ${run + 1}/${runs}: ${s}, ${mib} MiB at ${rate} pages/s…\n`);
         const service = new MigrationService((a) => hub.session(a), () => undefined);
         const r = await service.start(plan).done;
@@ -170,6 +161,20 @@ interface SweepRun {
 }
 
 /** One migration of a fresh workload of `size` MiB, auto mode; its result and the restore's duration. */
+/** The lab plan every bench run uses: auto, cutting over when pre-copy stops converging. */
+function benchPlan(pid: number, mode: 'cold' | 'precopy', tls: boolean) {
+  return newPlan({
+    source: 'lab-source',
+    target: 'lab-target',
+    pid,
+    mode,
+    policy: { ...defaultPolicy, onNotConverging: 'cutover' },
+    auto: true,
+    targetAddress: LINK_ADDR.target,
+    tls,
+  });
+}
+
 /** A new workload on the source, with no earlier one left on either VM; 5 s to settle its dirty rate. */
 async function freshWorkload(hub: SshHub, mib: number, name: string) {
   for (const alias of ['lab-source', 'lab-target']) {
@@ -184,15 +189,7 @@ async function freshWorkload(hub: SshHub, mib: number, name: string) {
 async function migrateOnce(hub: SshHub, size: number, mode: 'cold' | 'precopy', label: string): Promise<SweepRun> {
   const name = `bench-${label}`;
   const wl = await freshWorkload(hub, size, name);
-  const plan = newPlan({
-    source: 'lab-source',
-    target: 'lab-target',
-    pid: wl.pid,
-    mode,
-    policy: { ...defaultPolicy, onNotConverging: 'cutover' },
-    auto: true,
-    targetAddress: LINK_ADDR.target,
-  });
+  const plan = benchPlan(wl.pid, mode, true);
   const restoreIds = new Set<string>();
   let restoreMs: number | undefined;
   const service = new MigrationService(
