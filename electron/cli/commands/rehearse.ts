@@ -14,6 +14,19 @@ import { runMigration } from './migrate.ts';
  */
 const LAB_BUDGET = { tcg: '6s', kvm: '1s' } as const;
 
+/** The workload's first status line, asked for once a second for up to a minute. */
+async function firstStatus(name: string, hub: SshHub): Promise<Awaited<ReturnType<typeof workloadStatus>>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      return await workloadStatus('source', { name }, hub);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+  }
+}
+
 /**
  * How a rehearsal ends with the lab: two VMs of 1 GiB each should not outlive it unnoticed.
  * A lab the rehearsal booted goes down unless kept (--keep-lab); one that was already up
@@ -75,8 +88,9 @@ export function registerRehearseCommand(program: Command): void {
         const wl = await startWorkload({ host: 'source', mib: Number(o.mib), rate: Number(o.rate), name }, hub);
         pid = wl.pid;
         say(`== workload: PID ${wl.pid} on lab-source, ${o.mib} MiB, ${o.rate} pages/s dirtied, self-verifying`);
-        await new Promise((r) => setTimeout(r, 3000));
-        const before = await workloadStatus('source', { name }, hub);
+        // The first status line comes once the workload has filled its memory: under TCG that
+        // takes seconds and varies, so wait for it (bounded) rather than a fixed pause.
+        const before = await firstStatus(name, hub);
         say(`   ${before.raw}`);
 
         const result = await runMigration({
