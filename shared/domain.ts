@@ -306,6 +306,18 @@ export interface CheckResult {
   fix?: string;
 }
 
+/** The maker of one preflight check's results: its id and title fixed, a fix only when given. */
+export function checkOf(id: string, title: string) {
+  return (status: CheckResult['status'], host: string | undefined, detail: string, fix?: string): CheckResult => ({
+    id,
+    host,
+    title,
+    status,
+    detail,
+    ...(fix ? { fix } : {}),
+  });
+}
+
 export interface PreflightReport {
   checks: CheckResult[];
   blockers: number;

@@ -21,7 +21,7 @@
  * runbook. Argv builders and parsers are pure.
  */
 import { isIP } from 'node:net';
-import type { CheckResult, MigrationPlan } from '../../../shared/domain.ts';
+import { checkOf, type CheckResult, type MigrationPlan } from '../../../shared/domain.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { capCoversDump, describeBandwidth } from '../../../shared/bandwidth-cap.ts';
 import type { CommandRunner } from '../commands/runner.ts';
@@ -183,14 +183,7 @@ export class BandwidthCapOnSource {
 
 // ---- Preflight ---------------------------------------------------------------------
 
-const check = (status: CheckResult['status'], host: string | undefined, detail: string, fix?: string): CheckResult => ({
-  id: 'bandwidth-cap',
-  host,
-  title: 'Bandwidth cap',
-  status,
-  detail,
-  ...(fix ? { fix } : {}),
-});
+const check = checkOf('bandwidth-cap', 'Bandwidth cap');
 
 /**
  * Read-only checks for plan.bandwidthCap: tc exists on the source, the source routes the page

@@ -16,7 +16,7 @@
  * the guard and the address, the source adds it back and announces it. Every step is a
  * command through the CommandRunner (journaled, in the runbook). Argv builders are pure.
  */
-import type { CheckResult, MigrationPlan, ServiceAddress } from '../../../shared/domain.ts';
+import { checkOf, type CheckResult, type MigrationPlan, type ServiceAddress } from '../../../shared/domain.ts';
 import { FerryError } from '../../../shared/errors.ts';
 import { parseServiceAddress, type ParsedServiceAddress } from '../../../shared/service-address.ts';
 import type { CommandRunner } from '../commands/runner.ts';
@@ -255,14 +255,7 @@ export class ServiceAddressMove {
 
 // ---- Preflight ---------------------------------------------------------------------
 
-const check = (status: CheckResult['status'], host: string | undefined, detail: string, fix?: string): CheckResult => ({
-  id: 'service-address',
-  host,
-  title: 'Service address',
-  status,
-  detail,
-  ...(fix ? { fix } : {}),
-});
+const check = checkOf('service-address', 'Service address');
 
 /**
  * Read-only checks for plan.serviceAddress: the address is on the source's interface (warn
