@@ -318,6 +318,11 @@ export function checkOf(id: string, title: string) {
   });
 }
 
+/** The three outcomes with the id and title given each time, for files that make many checks. */
+export const passCheck = (id: string, host: string | undefined, title: string, detail: string): CheckResult => checkOf(id, title)('pass', host, detail);
+export const warnCheck = (id: string, host: string | undefined, title: string, detail: string, fix?: string): CheckResult => checkOf(id, title)('warn', host, detail, fix);
+export const failCheck = (id: string, host: string | undefined, title: string, detail: string, fix: string): CheckResult => checkOf(id, title)('fail', host, detail, fix);
+
 export interface PreflightReport {
   checks: CheckResult[];
   blockers: number;

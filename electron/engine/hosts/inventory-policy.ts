@@ -3,7 +3,7 @@
  * to preflight checks, the files to copy at cutover and the network lock to use. Each check
  * names what CRIU 3.17 would trip on and the fix, before anything is frozen.
  */
-import type { CheckResult, MigrationPlan } from '../../../shared/domain.ts';
+import { failCheck as fail, passCheck as pass, warnCheck as warn, type CheckResult, type MigrationPlan } from '../../../shared/domain.ts';
 import type { TreeShape } from '../../../shared/estimate.ts';
 import type { External, FileStat, HostCaps, InetSocket, Inventory, InvProcess, TargetStat, UnixSocket } from './inventory.ts';
 import { normalizeAddress } from './inventory.ts';
@@ -11,9 +11,6 @@ import { normalizeAddress } from './inventory.ts';
 export type NetworkLock = 'iptables' | 'nftables';
 export type NetworkLockChoice = NonNullable<MigrationPlan['networkLock']>;
 
-const pass = (id: string, host: string | undefined, title: string, detail: string): CheckResult => ({ id, host, title, status: 'pass', detail });
-const warn = (id: string, host: string | undefined, title: string, detail: string, fix?: string): CheckResult => ({ id, host, title, status: 'warn', detail, fix });
-const fail = (id: string, host: string | undefined, title: string, detail: string, fix: string): CheckResult => ({ id, host, title, status: 'fail', detail, fix });
 
 const list = (items: string[], max = 6): string => (items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', '));
 const who = (p: { pid: number; cmd: string }): string => `PID ${p.pid} (${p.cmd.length > 60 ? `${p.cmd.slice(0, 57)}...` : p.cmd})`;

@@ -1,6 +1,6 @@
 // Restore memory cliff
 import { restoreMemoryCheck } from '../../../shared/restore-cost.ts';
-import { planUsesTls, type CheckResult, type MigrationPlan, type PreflightReport, type ProcessDetail, type ProcessInfo } from '../../../shared/domain.ts';
+import { failCheck as fail, passCheck as pass, planUsesTls, warnCheck as warn, type CheckResult, type MigrationPlan, type PreflightReport, type ProcessDetail, type ProcessInfo } from '../../../shared/domain.ts';
 import { compareVersions, cpuinfoCheck, cpuinfoDump, criuCheck, criuVersion, parseCriuCheck, parseCriuVersion, parseFeatureCheckDetailed } from '../../criu/index.ts';
 import { openFilesArgv, parseOpenFiles, parsePs, processTree, psArgv } from './ps.ts';
 import type { CommandRunner, Privilege } from '../commands/runner.ts';
@@ -33,9 +33,6 @@ export interface PreflightFacts {
 
 const PAGE = 4096;
 
-const pass = (id: string, host: string | undefined, title: string, detail: string): CheckResult => ({ id, host, title, status: 'pass', detail });
-const warn = (id: string, host: string | undefined, title: string, detail: string, fix?: string): CheckResult => ({ id, host, title, status: 'warn', detail, fix });
-const fail = (id: string, host: string | undefined, title: string, detail: string, fix: string): CheckResult => ({ id, host, title, status: 'fail', detail, fix });
 
 /**
  * The features a mode needs from `criu check --feature`, per host. Post-copy needs
