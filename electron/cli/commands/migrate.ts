@@ -316,16 +316,18 @@ export function printSummary(r: MigrationResult, iterations: IterationStats[]): 
 
 /**
  * Ctrl-C never leaves the process in two places: it asks (on a terminal) whether to roll
- * back or carry on; a second Ctrl-C, or no terminal, rolls back.
+ * back or carry on; a second Ctrl-C, or no terminal, rolls back. SIGTERM (a job cancelled in
+ * AWX, a pod stopped, systemd) and SIGHUP (the terminal went away) roll back without asking:
+ * nobody is left to answer, and the source must not stay frozen until someone runs recover.
  */
-function guardInterrupt(control: (a: 'rollback') => void): () => void {
+export function guardInterrupt(control: (a: 'rollback') => void): () => void {
   let asked = false;
+  const rollBack = (why: string) => {
+    process.stderr.write(`\n${why}: rolling back…\n`);
+    control('rollback');
+  };
   const onSigint = () => {
-    if (asked || !process.stdin.isTTY) {
-      process.stderr.write('\nrolling back…\n');
-      control('rollback');
-      return;
-    }
+    if (asked || !process.stdin.isTTY) return rollBack('interrupted');
     asked = true;
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     rl.question('\nInterrupted. [r]oll back now, or [c]ontinue the migration? ', (answer) => {
@@ -335,8 +337,16 @@ function guardInterrupt(control: (a: 'rollback') => void): () => void {
       else control('rollback');
     });
   };
+  const onSigterm = () => rollBack('SIGTERM');
+  const onSighup = () => rollBack('SIGHUP');
   process.on('SIGINT', onSigint);
-  return () => process.off('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  return () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+  };
 }
 
 /**

@@ -158,6 +158,45 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
     }, 10 * 60_000);
   });
 
+  describe('a cancelled CLI', () => {
+    // A job cancelled in AWX or a pod stopped sends SIGTERM: the CLI rolls back and says so,
+    // rather than ending at once with an unfinished journal.
+    it.skipIf(!FULL_LAB)('rolls back on SIGTERM during pre-copy, exits 3 and leaves nothing behind', async () => {
+      const name = 'sigterm';
+      await startWorkload({ env, host: 'source', mib: 32, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
+      await waitForCounterAbove('source', name, 0);
+      const cli = path.resolve('electron/cli/bin.js');
+      const child = execa('node', [cli, 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(WORKLOAD_PID), '--target-address', '10.0.0.2', '--auto', '--max-iterations', '20', '--max-downtime', '1ms', '--json'], {
+        env,
+        reject: false,
+        buffer: false,
+      });
+      let out = '';
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      const sawIteration = await new Promise<boolean>((resolve) => {
+        child.stdout!.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('"type":"iteration"')) resolve(true);
+        });
+        void child.then(() => resolve(false));
+      });
+      expect(sawIteration, `the CLI ended before its first pre-dump:\n${out.slice(-2000)}`).toBe(true);
+      child.kill('SIGTERM');
+      const r = await child;
+      expect(r.exitCode, err.slice(-2000)).toBe(3);
+      expect(err).toMatch(/SIGTERM: rolling back/);
+      const summary = JSON.parse(out.trim().split('\n').pop()!);
+      expect(summary).toMatchObject({ outcome: 'rolled-back', runsOn: 'lab-source' });
+      expect(listJournals({ env }).find((x) => x.id === summary.migrationId)?.finished).toBe(true);
+      const leftovers = await sh('lab-target', 'ls /var/lib/ferry 2>/dev/null; pgrep -x criu; exit 0');
+      expect(leftovers.stdout.trim()).toBe('');
+      await expectRunsOnlyOn('lab-source');
+      const after = await waitForCounterAbove('source', name, 0);
+      expect(after.verify).toBe('OK');
+    }, 10 * 60_000);
+  });
+
   describe('a crashed engine', () => {
     // CI covers a killed console through the cutover guards' fault suite
     // (guard/faults.lab.test.ts: the CLI killed, then `ferry journal recover`).
