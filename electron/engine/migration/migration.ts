@@ -383,14 +383,36 @@ export class Migration {
     };
   }
 
-  // Evacuating a host: where the process runs at the end, by the same rules as summary().
+  /**
+   * Where the process ended, as one state: the summary sentence and the `--json` summary's
+   * runsOn/unit are both read from it, so they cannot disagree.
+   */
+  private ending(outcome: Outcome): 'committed-postcopy' | 'only-on-target' | 'committed' | 'rolled-back' | 'rollback-incomplete' | 'rollback-unchecked' | 'unchanged' {
+    if (outcome === 'committed' && this.postcopy) return 'committed-postcopy';
+    if (this.postcopy?.pastPointOfNoReturn) return 'only-on-target';
+    if (outcome === 'committed') return 'committed';
+    if (outcome === 'rolled-back') return 'rolled-back';
+    if (this.phase === 'failed' && this.rollbackProblems.length) return 'rollback-incomplete';
+    if (this.phase === 'failed' && this.sourceFrozen) return 'rollback-unchecked';
+    return 'unchanged';
+  }
+
+  // Evacuating a host: where the process runs at the end (nothing when Ferry cannot tell).
   private whereItRuns(outcome: Outcome): Pick<MigrationResult, 'runsOn' | 'unit'> {
     const { source, target } = this.plan;
-    if (outcome === 'committed') return { runsOn: target, ...(this.scope && !this.postcopy ? { unit: `${this.scope}.scope` } : {}) };
-    if (this.postcopy?.pastPointOfNoReturn) return { runsOn: target };
-    if (outcome === 'rolled-back') return { runsOn: source };
-    if (this.phase === 'failed' && (this.rollbackProblems.length || this.sourceFrozen)) return {};
-    return { runsOn: source };
+    switch (this.ending(outcome)) {
+      case 'committed':
+        return { runsOn: target, ...(this.scope ? { unit: `${this.scope}.scope` } : {}) };
+      case 'committed-postcopy':
+      case 'only-on-target':
+        return { runsOn: target };
+      case 'rollback-incomplete':
+      case 'rollback-unchecked':
+        return {};
+      case 'rolled-back':
+      case 'unchanged':
+        return { runsOn: source };
+    }
   }
 
   // --- Service probe (client-visible downtime) ---------------------------------------------------
@@ -423,21 +445,26 @@ export class Migration {
 
   private summary(outcome: Outcome, error?: FerryErrorInfo): string {
     const { source, target, pid } = this.plan;
-    if (outcome === 'committed' && this.postcopy) {
-      return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy.pages?.total ?? '?'} pages followed, the last ${this.postcopy.lastPageMs} ms after the freeze began).${this.presenceOnly()}`;
-    }
-    if (this.postcopy?.pastPointOfNoReturn) return `Failed${error ? ` (${error.message})` : ''} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
-    if (outcome === 'committed') {
-      // Recovered commit: what the journal knows of the cutover, never "undefined".
-      return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover, unit: this.scope && `${this.scope}.scope` }) + this.presenceOnly();
-    }
-
     const why = error ? ` (${error.message})` : '';
-    if (outcome === 'rolled-back') return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
-    if (this.phase === 'failed' && this.rollbackProblems.length) return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
-    if (this.phase === 'failed' && this.sourceFrozen) return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
-    return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
+    switch (this.ending(outcome)) {
+      case 'committed-postcopy':
+        return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy!.pages?.total ?? '?'} pages followed, the last ${this.postcopy!.lastPageMs} ms after the freeze began).${this.presenceOnly()}`;
+      case 'only-on-target':
+        return `Failed${why} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
+      case 'committed':
+        // Recovered commit: what the journal knows of the cutover, never "undefined".
+        return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover, unit: this.scope && `${this.scope}.scope` }) + this.presenceOnly();
+      case 'rolled-back':
+        return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
+      case 'rollback-incomplete':
+        return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
+      case 'rollback-unchecked':
+        return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
+      case 'unchanged':
+        return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
+    }
   }
+
 
   private async drive(): Promise<Outcome> {
     const { source, target } = this.plan;
