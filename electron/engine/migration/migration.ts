@@ -1135,6 +1135,19 @@ export class Migration {
     this.predictedAtCutover = state.cutover?.predictedMs;
     this.scope = state.cutover?.unit;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
+    // --- post-copy guard: a lazy dump still holds the source tree (ptrace, state t). Commit would cut
+    // the target copy off its missing pages; rollback must stop that dump first. Neither is the console's to do blind.
+    if (this.plan.mode === 'postcopy' && srcPs.find((p) => p.pid === this.plan.pid)?.state.startsWith('t')) {
+      throw new FerryError({
+        code: 'postcopy-still-serving',
+        host: source,
+        message: `PID ${this.plan.pid} on ${source} is still held by criu's lazy dump${state.restoreStarted ? `, which still sends pages to the copy on ${target}` : ''}`,
+        hint: state.restoreStarted
+          ? `Wait for the dump to send the last page (it then ends the source copy; \`pgrep -a criu\` on ${source}), then run \`ferry journal recover ${this.id}\` again.`
+          : `No restore started: stop the lazy dump on ${source} (\`kill -TERM\` the PID that \`grep TracerPid /proc/${this.plan.pid}/status\` names; CRIU lets the tree go), then run \`ferry journal recover ${this.id}\` again.`,
+      });
+    }
+    // --- end post-copy guard
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
     this.sourceFrozen = state.finalDumpStarted;

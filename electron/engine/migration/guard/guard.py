@@ -261,6 +261,8 @@ class Guard:
                 self.next_ask = time.monotonic() + 0.5
                 return
             self.following = None
+            self.lazy_failed()
+            return
         # Post-copy: the lazy dump holds the tree for the whole transfer, so ask while it does.
         tree = tree_view(root)
         rep = self.ask_peer(tree)
@@ -309,10 +311,7 @@ class Guard:
                 self.next_ask = time.monotonic() + 0.5
                 self.become('settling', 'the target keeps its copy; the lazy dump (PID %d) still sends its pages and ends the source copy after the last one' % tr)
                 return False
-            # The dump ended and left the tree: it did not send every page (CRIU 3.17 resumes the
-            # tree when a lazy dump fails). The target copy may miss memory; this one has it all.
-            self.next_ask = time.monotonic() + 5.0
-            self.become('hold', 'the lazy dump ended before the last page and left the source copy: the target copy may miss pages, a person must choose')
+            self.lazy_failed()
             return False
         # resume: stop the lazy dump first (CRIU lets the tree go, memory as at the freeze), but
         # only once it serves: killed while it writes the images, its parasite may still be in the tree.
@@ -336,6 +335,15 @@ class Guard:
                 return False
             self.log('lazy-dump-stopped', pid=tr)
         return True
+
+    def lazy_failed(self):
+        """The dump ended and left the tree: it did not send every page, and a failed dump resumes
+        the tree it held (cr_dump_finish). The target copy runs and may miss memory; this one has
+        it all. Freeze it again (the safe state: source frozen, target as it is) and hold."""
+        if tree_view(self.cfg['pids'][0]) == 'running':
+            self.command(['kill', '-STOP', '--'] + [str(p) for p in self.cfg['pids']])
+        self.next_ask = time.monotonic() + 5.0
+        self.become('hold', 'the lazy dump ended before the last page and left the source copy: frozen again; the target copy may miss pages, a person must choose')
 
     @staticmethod
     def is_criu(pid):

@@ -192,6 +192,23 @@ describe.concurrent('cutover guard, source and target on this machine', () => {
     expect(lazy.daemon.exitCode === null && lazy.daemon.signalCode === null).toBe(true);
     expectOneCopy(p);
   });
+
+  test('post-copy, the lazy dump fails while pages still follow (CRIU resumes the source tree): the source guard freezes it again and holds', async (ctx) => {
+    const p = await pairFor(ctx, { lazy: true });
+    expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
+    await p.loseLease();
+    await until('the source guard to wait for the last page', () => stateOf(p.source.dir) === 'settling' || undefined);
+    p.lazy!.fail();
+    await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold' || undefined);
+    expect(procState(p.tree.pid)).toBe('T');
+    const { source } = await p.status();
+    expect(source.log.some((e) => e.event === 'command' && (e.argv as string[]).join(' ') === `kill -STOP -- ${p.tree.pid}`)).toBe(true);
+    expect(String(source.log.filter((e) => e.event === 'state').at(-1)?.why)).toMatch(/lazy dump ended before the last page/);
+    // The restored copy runs; the source copy is frozen, not killed: a person chooses. (The
+    // moment between CRIU resuming it and the guard's SIGSTOP is the one post-copy cannot close.)
+    expect(isRunning(p.restoredPid())).toBe(true);
+    expect(p.tree.exitCode === null && p.tree.signalCode === null).toBe(true);
+  });
   // --- end post-copy guard
 
   test('the console rolls back after the restore (verify failed): the target copy is killed, then the source resumes', async (ctx) => {

@@ -122,7 +122,8 @@ export interface Pair {
 /**
  * The lazy dump: seizes the tree with ptrace and stops it (state t, as the dump holds it), writes
  * its "serving" line, then either is stopped (SIGTERM: it dies, the kernel detaches, the tree runs
- * on, as CRIU lets it go) or, once FINISH exists ("every page sent"), kills the tree and exits 0.
+ * on, as CRIU lets it go) or, once FINISH exists ("every page sent"), kills the tree and exits 0
+ * (FINISH reading `fail`: the transfer failed, it exits 1 and the tree runs on).
  */
 const FAKE_LAZY_DUMP = `import ctypes, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -132,6 +133,7 @@ libc.ptrace(0x4207, pid, 0, 0)
 time.sleep(0.3)
 with open(log, 'a') as f: f.write('(00.300000) Starting page server on port 27000\\n')
 while not os.path.exists(finish): time.sleep(0.05)
+if open(finish).read() == 'fail': sys.exit(1)
 os.kill(pid, signal.SIGKILL)
 `;
 export const LAZY_READY_LINE = 'Starting page server on port';
@@ -143,6 +145,8 @@ export interface LazyStandIns {
   daemonPidfile: string;
   /** "The last page arrived": the dump kills the source tree and exits 0. */
   finish(): void;
+  /** The transfer failed (its link reset): the dump exits 1 and the tree runs on, as CRIU resumes it. */
+  fail(): void;
 }
 
 function lazyStandIns(root: string, tree: number): LazyStandIns {
@@ -156,7 +160,7 @@ function lazyStandIns(root: string, tree: number): LazyStandIns {
   const daemon = spawn(path.join(bin, 'criu'), ['-c', 'import time; time.sleep(600)'], { stdio: 'ignore' });
   const daemonPidfile = path.join(root, 'target-images', 'lazy-pages.pid');
   writeFileSync(daemonPidfile, `${daemon.pid}\n`);
-  return { dump, daemon, dumpLog, daemonPidfile, finish: () => writeFileSync(finishFile, '') };
+  return { dump, daemon, dumpLog, daemonPidfile, finish: () => writeFileSync(finishFile, ''), fail: () => writeFileSync(finishFile, 'fail') };
 }
 // --- end post-copy guard
 
