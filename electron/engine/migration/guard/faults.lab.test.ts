@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { journalPath, readJournal, replay } from '../../journal/journal.ts';
-import { engineLab } from '../../testing/lab.ts';
-import { cleanCell, row, runCell, TABLE_HEAD, type CellResult, type Fault, type FaultPhase } from './faults.testing.ts';
+import { engineLab, FULL_LAB } from '../../testing/lab.ts';
+import { cleanCell, row, runCell, TABLE_HEAD, type CellMode, type CellResult, type Fault, type FaultPhase } from './faults.testing.ts';
 
 const lab = engineLab('ferry-faults-', 13);
 const rows: string[] = [];
@@ -25,7 +25,7 @@ function expectOnePlace(r: CellResult, where?: 'source' | 'target'): void {
   expect(r.leftovers, 'left behind').toBe('');
 }
 
-const cell = (phase: FaultPhase, faults: Fault[], name: string, delayMs = 0) => runCell({ env: lab.env, hub: lab.hub }, { phase, faults, name, delayMs });
+const cell = (phase: FaultPhase, faults: Fault[], name: string, delayMs = 0, mode?: CellMode) => runCell({ env: lab.env, hub: lab.hub }, { phase, faults, name, delayMs, mode });
 
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the cutover survives losing the console (fault matrix, CI subset)', () => {
   lab.useInSuite(() => cleanCell({ env: lab.env, hub: lab.hub }));
@@ -62,5 +62,19 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the cutover surv
     expect(r.outcome).toBe('rolled-back');
   }, 8 * 60_000);
 
+  // --- post-copy guard
+  it.runIf(FULL_LAB)('post-copy: console killed while pages still follow: the target keeps its copy, the dump sends the last page on its own and ends the source copy', async () => {
+    const r = await cell('postcopy', ['console-killed'], 'pckill', 1000, 'postcopy');
+    expectOnePlace(r, 'target');
+    expect(r.settled).toBe('target kept by guard');
+    expect(r.outcome).toBe('committed');
+  }, 8 * 60_000);
 
+  it.runIf(FULL_LAB)('post-copy: console killed before the restore: the source guard stops the lazy dump and the source runs on', async () => {
+    const r = await cell('lazy-pages', ['console-killed'], 'pcearly', 300, 'postcopy');
+    expectOnePlace(r, 'source');
+    expect(r.settled).toBe('source resumed by guard');
+    expect(r.outcome).toBe('rolled-back');
+  }, 8 * 60_000);
+  // --- end post-copy guard
 });
