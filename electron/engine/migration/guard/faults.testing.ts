@@ -168,11 +168,14 @@ export async function runCell(
   }
   const cli = execa(
     'node',
-    [path.resolve('electron/cli/bin.js'), 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(FAULT_PID), '--auto', '--mode', mode, '--max-iterations', '2', '--max-downtime', '60s', '--no-tls', '--json'],
+    [path.resolve('electron/cli/bin.js'), 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(FAULT_PID), '--auto', '--mode', mode, '--max-iterations', '2', '--max-downtime', '60s', '--no-tls', '--json', ...(mode === 'postcopy' ? ['--accept-postcopy-risk'] : [])],
     { env: lab.env, reject: false, buffer: false },
   );
   let cliDone = false;
   void cli.then(() => (cliDone = true));
+  // Why a console ended before the phase (its last error line), for the notes.
+  let stderrTail = '';
+  cli.stderr?.on('data', (b: Buffer) => (stderrTail = (stderrTail + b.toString()).slice(-400)));
   let migrationId: string | undefined;
   let faultAt: number | undefined;
   let buf = '';
@@ -209,6 +212,7 @@ export async function runCell(
   let settledAt: number | undefined;
   const deadline = Date.now() + (o.settleMs ?? 6 * 60_000);
   const injected = await Promise.race([fired, sleep(5 * 60_000).then(() => false)]);
+  if (!injected) notes.push(`phase not reached; the console said: ${stderrTail.trim().split('\n').slice(-2).join(' / ') || '(nothing on stderr)'}`);
   let where: CellResult['where'] = 'none';
   for (;;) {
     const [a, b] = await Promise.all([stateOn(lab, 'lab-source'), stateOn(lab, 'lab-target')]);
