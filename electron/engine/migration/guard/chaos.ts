@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     for (const { mode, phase, fault } of cells) {
       await cleanCell(lab);
       const r = await runCell(lab, { phase, faults: [fault], name: `c${rows.length}`, mode, settleMs, delayMs: phase === 'restore' || phase === 'postcopy' ? 1000 : 300 });
-      const ok = r.bothSeen === 0 && (r.where === 'source' || r.where === 'target') && r.verify === 'OK' && !r.leftovers;
+      const ok = r.injected && r.bothSeen === 0 && (r.where === 'source' || r.where === 'target') && r.verify === 'OK' && !r.leftovers;
       if (!ok) bad += 1;
       rows.push(`${row(r)}${ok ? '' : ' **FAIL**'}`);
       process.stdout.write(`${rows[rows.length - 1]}${r.notes.length ? `  (${r.notes.join('; ')})` : ''}\n`);
