@@ -272,8 +272,8 @@ export async function runPreflight(
     );
   }
 
-  // --- cutover guards: python3 on both hosts, their port free on the target (not post-copy).
-  if (plan.mode !== 'postcopy') checks.push(...(await guardChecks(plan, run)));
+  // --- cutover guards: python3 on both hosts, their port free on the target (post-copy too: post-copy guard).
+  checks.push(...(await guardChecks(plan, run)));
 
   // --- service address: on the source, free on the target, interfaces exist.
   checks.push(...(await serviceAddressChecks(plan, run)));

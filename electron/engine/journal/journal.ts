@@ -661,7 +661,7 @@ export function nextStep(r: Omit<Replay, 'summary'>): string {
   let text = byState(r.phase);
   // Cutover guards: from the final dump on, the hosts settle without the console.
   const guarded = r.commands.some((c) => c.argv[0] === 'python3' && c.argv[1]?.endsWith('/guard.py') && c.argv[2] === 'start');
-  if (guarded && ['cutover', 'restore', 'verify', 'rolling-back', 'failed'].includes(r.phase)) {
+  if (guarded && ['cutover', 'restore', 'postcopy', 'verify', 'rolling-back', 'failed'].includes(r.phase)) {
     text = `Cutover guards ran on ${S} and ${T}: once the console's lease ran out they settled on their own (source resumed, or the restored copy kept); \`ferry journal recover ${r.id}\` reads what they decided and finishes from there. If they could not decide: ${text}`;
   }
   // Traffic hooks ran (a drain, a switch): a rollback must also undo them.

@@ -45,6 +45,7 @@ import { resolveSelector } from '../hosts/candidates.ts';
 import { describeSelector, portRangeOf } from '../../../shared/domain.ts';
 // Cutover guards: the hosts settle on their own if the console is lost (guard/README.md).
 import { GuardedCutover, guardDir, journalGuards } from './guard/cutover.ts';
+import { LAZY_READY } from '../../criu/index.ts'; // post-copy guard: the lazy dump's "serving" line
 
 /** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
 export const STEP_TIMEOUTS = {
@@ -949,7 +950,17 @@ export class Migration {
     if (!this.sourceAddress) {
       throw new FerryError({ code: 'postcopy-no-address', host: source, message: `Preflight found no address on ${source} that ${target} can reach it by`, hint: 'Check the route between the hosts (ip route get TARGET-ADDRESS on the source).' });
     }
+    // --- post-copy guard: armed before the lazy dump freezes the tree; the restore runs through the target guard.
+    const restoredPidfile = `${dir}/restored.pid`;
+    const daemonPidfile = `${dir}/lazy-pages.pid`;
+    this.guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+    await this.guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, lazy: { dumpLog: `${dir}/dump.log`, ready: LAZY_READY.dumpServing, daemonPidfile } });
+    const guard = this.guard;
+    // --- end post-copy guard
     this.postcopy = new PostcopyCutover({
+      restoreVia: (argv, timeoutMs) => guard.restore(argv, timeoutMs), // post-copy guard
+      restoredPidfile, // post-copy guard
+      daemonPidfile, // post-copy guard
       plan: this.plan,
       migrationId: this.id,
       dir,
@@ -1151,6 +1162,19 @@ export class Migration {
     this.predictedAtCutover = state.cutover?.predictedMs;
     this.scope = state.cutover?.unit;
     const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
+    // --- post-copy guard: a lazy dump still holds the source tree (ptrace, state t). Commit would cut
+    // the target copy off its missing pages; rollback must stop that dump first. Neither is the console's to do blind.
+    if (this.plan.mode === 'postcopy' && srcPs.find((p) => p.pid === this.plan.pid)?.state.startsWith('t')) {
+      throw new FerryError({
+        code: 'postcopy-still-serving',
+        host: source,
+        message: `PID ${this.plan.pid} on ${source} is still held by criu's lazy dump${state.restoreStarted ? `, which still sends pages to the copy on ${target}` : ''}`,
+        hint: state.restoreStarted
+          ? `Wait for the dump to send the last page (it then ends the source copy; \`pgrep -a criu\` on ${source}), then run \`ferry journal recover ${this.id}\` again.`
+          : `No restore started: stop the lazy dump on ${source} (\`kill -TERM\` the PID that \`grep TracerPid /proc/${this.plan.pid}/status\` names; CRIU lets the tree go), then run \`ferry journal recover ${this.id}\` again.`,
+      });
+    }
+    // --- end post-copy guard
     const tree = processTree(srcPs, this.plan.pid);
     if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
     this.sourceFrozen = state.finalDumpStarted;
@@ -1206,7 +1230,11 @@ export class Migration {
     const { source, target } = this.plan;
     await this.live.stop();
     // --- cutover guards: the target guard rolls back first; if it cannot, the hosts settle without the console.
-    if (this.guard?.active && (await this.guard.rollback()) === 'handed-over') return this.settledByGuards(reason);
+    // Post-copy guard: first the copy on the target is paused and the lazy dump stopped (below),
+    // since the target guard's kill of that copy would end the dump as done; unless the console
+    // already lost a host, then the guards settle all of it.
+    const guardFirst = !this.postcopy || !!this.guard?.lost;
+    if (guardFirst && this.guard?.active && (await this.guard.rollback()) === 'handed-over') return this.settledByGuards(reason);
     this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
     this.setPhase('rolling-back', reason);
     const problems: string[] = [];
@@ -1239,6 +1267,8 @@ export class Migration {
         this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn() ?? 'the last page arrived before the rollback could stop it', at: this.now() });
         return this.verifyAndCommit();
       }
+      // --- post-copy guard: the copy is paused and the dump stopped: now the target guard kills the copy and aborts.
+      if (!guardFirst && this.guard?.active && (await this.guard.rollback()) === 'handed-over') return this.settledByGuards(reason);
     }
     if (this.restoreStarted) {
       await attempt(`stopping the restored tree on ${target}`, async () => {

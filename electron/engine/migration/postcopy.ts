@@ -66,6 +66,23 @@ export interface PostcopyContext {
   onSourceFrozen(): void;
   onRestoreStarted(): void;
   onConsoleBytes(n: number): void;
+  // --- post-copy guard
+  /** The restore, run by the target guard (it knows the restore started, and what runs). */
+  restoreVia?(argv: string[], timeoutMs: number): Promise<ExecResult>;
+  /** The restore's --pidfile and the lazy-pages daemon's pidfile, both on the target (the guards read them). */
+  restoredPidfile?: string;
+  daemonPidfile?: string;
+  // --- end post-copy guard
+}
+
+/**
+ * Post-copy guard: the lazy dump and the lazy-pages daemon outlive the console. Their stdio goes
+ * to a file, not to the SSH channel (a closed channel would SIGPIPE a criu that writes to it),
+ * and SIGHUP is ignored; the console still stops them through their process group.
+ * `pidfile`: the daemon's PID (exec keeps it), for the target guard.
+ */
+export function outlivesConsole(argv: string[], out: string, pidfile?: string): string[] {
+  return ['sh', '-c', 'trap "" HUP; [ -z "$2" ] || echo "$$" > "$2"; f=$1; shift 2; exec "$@" </dev/null >>"$f" 2>&1', 'ferry-detach', out, pidfile ?? '', ...argv];
 }
 
 interface Background {
@@ -143,7 +160,7 @@ export class PostcopyCutover {
     this.lazyDump = this.start(
       source,
       this.ctx.limitLog(
-        dump({
+        outlivesConsole(dump({
           pid: plan.pid,
           imagesDir: dir,
           lazyPages: { address: this.ctx.sourceAddress, port: plan.pageServerPort },
@@ -154,7 +171,7 @@ export class PostcopyCutover {
           tls: this.ctx.tls ? { ...this.ctx.tls, noCnVerify: true } : undefined,
           log: 'dump.log',
           verbosity: 4,
-        }),
+        }), `${dir}/dump.out`),
       ),
       POSTCOPY_TIMEOUTS.dumpServing + POSTCOPY_TIMEOUTS.transfer,
     );
@@ -178,7 +195,7 @@ export class PostcopyCutover {
 
     this.daemon = this.start(
       target,
-      this.ctx.limitLog(lazyPages({ pageServer: { address: this.ctx.sourceAddress, port: plan.pageServerPort }, tls: this.ctx.tls, imagesDir: dir, log: 'lazy-pages.log', verbosity: 4 })),
+      this.ctx.limitLog(outlivesConsole(lazyPages({ pageServer: { address: this.ctx.sourceAddress, port: plan.pageServerPort }, tls: this.ctx.tls, imagesDir: dir, log: 'lazy-pages.log', verbosity: 4 }), `${dir}/lazy-pages.out`, this.ctx.daemonPidfile)),
       POSTCOPY_TIMEOUTS.transfer + POSTCOPY_TIMEOUTS.daemonListening + POSTCOPY_TIMEOUTS.restore,
     );
     const listening = await this.waitForLog(target, `${dir}/lazy-pages.log`, LAZY_READY.daemonListening, POSTCOPY_TIMEOUTS.daemonListening, this.daemon);
@@ -190,11 +207,9 @@ export class PostcopyCutover {
 
     this.ctx.setPhase('restore');
     this.ctx.onRestoreStarted();
-    const rr = await run.run(
-      target,
-      this.ctx.limitLog(restore({ imagesDir: dir, lazyPages: true, detach: true, ...criuTreeFlags(plan, this.ctx.networkLock), log: 'restore.log', verbosity: 4 })),
-      { timeoutMs: POSTCOPY_TIMEOUTS.restore },
-    );
+    const restoreArgv = this.ctx.limitLog(restore({ imagesDir: dir, lazyPages: true, detach: true, ...criuTreeFlags(plan, this.ctx.networkLock), log: 'restore.log', verbosity: 4, pidfile: this.ctx.restoredPidfile }));
+    // Post-copy guard: through the target guard when there is one.
+    const rr = this.ctx.restoreVia ? await this.ctx.restoreVia(restoreArgv, POSTCOPY_TIMEOUTS.restore) : await run.run(target, restoreArgv, { timeoutMs: POSTCOPY_TIMEOUTS.restore });
     this.freezeWindowMs = Date.now() - freezeStart;
     if (rr.code !== 0) await this.ctx.fail('restore', target, rr, `${dir}/restore.log`);
     this.stage = 'restored';

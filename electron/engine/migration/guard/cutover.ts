@@ -52,6 +52,12 @@ export interface ArmOptions {
   restoredPidfile: string;
   /** The final dump's page server pidfile on the target: stopped when the target aborts. */
   pageServerPidfile?: string;
+  /**
+   * Post-copy: criu's lazy dump holds the source tree for the whole transfer (its log, and the
+   * line it writes once it serves), and the target's lazy-pages daemon (its pidfile) is stopped
+   * only after the source resumed. See README.md, "Post-copy".
+   */
+  lazy?: { dumpLog: string; ready: string; daemonPidfile: string };
 }
 
 export class GuardedCutover {
@@ -114,8 +120,8 @@ export class GuardedCutover {
     const common = { pids: a.pids, leaseMs: this.leaseMs };
     // Both at once: the source guard only asks its peer once its lease is lost.
     const [t] = await Promise.all([
-      this.tgt.start({ ...common, role: 'target', listen, images: [a.images], restoredPidfile: a.restoredPidfile, stopPidfiles: a.pageServerPidfile ? [a.pageServerPidfile] : [] }),
-      this.src.start({ ...common, role: 'source', peer: listen }),
+      this.tgt.start({ ...common, role: 'target', listen, images: [a.images], restoredPidfile: a.restoredPidfile, stopPidfiles: a.pageServerPidfile ? [a.pageServerPidfile] : [], afterResumePidfiles: a.lazy ? [a.lazy.daemonPidfile] : undefined }),
+      this.src.start({ ...common, role: 'source', peer: listen, ...(a.lazy ? { lazyDumpLog: a.lazy.dumpLog, lazyReady: a.lazy.ready } : {}) }),
     ]);
     this.state = 'armed';
     this.note('guards armed', `a guard runs on ${source} and on ${target} (listening on ${t.listen}) until commit; lease ${this.leaseMs} ms: if the console is lost, the hosts settle without it`);

@@ -18,7 +18,14 @@ import { listJournals } from '../../journal/journal.ts';
 import { MigrationService } from '../../migrations.ts';
 
 export const PHASES = ['precopy', 'final-dump', 'copy', 'restore', 'verify', 'commit'] as const;
-export type FaultPhase = (typeof PHASES)[number];
+/**
+ * Post-copy's phases: the lazy dump freezing and serving ('final-dump'), the target's lazy-pages
+ * daemon started but no restore yet ('lazy-pages'), the restore ('restore'), pages still
+ * following from the source ('postcopy'), and the commit once every page arrived.
+ */
+export const POSTCOPY_PHASES = ['final-dump', 'lazy-pages', 'restore', 'postcopy', 'commit'] as const;
+export type FaultPhase = (typeof PHASES)[number] | (typeof POSTCOPY_PHASES)[number];
+export type CellMode = 'cold' | 'precopy' | 'postcopy';
 export const FAULTS = ['console-killed', 'source-ssh-cut', 'target-ssh-cut', 'page-server-killed', 'hosts-link-cut', 'target-frozen'] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -33,6 +40,7 @@ export interface FaultLab {
 
 export interface CellResult {
   phase: FaultPhase;
+  mode: CellMode;
   faults: Fault[];
   /** The phase was reached and the faults injected (a cold migration has no pre-copy, say). */
   injected: boolean;
@@ -90,7 +98,7 @@ const running = (st: string) => /^[RSD]/.test(st);
 
 /** Whether this event is where the fault goes in. */
 function reached(phase: FaultPhase, e: EngineEvent): boolean {
-  if (e.type === 'phase') return phase === 'verify' && e.phase === 'verify';
+  if (e.type === 'phase') return (phase === 'verify' && e.phase === 'verify') || (phase === 'postcopy' && e.phase === 'postcopy');
   if (e.type !== 'command-started') return false;
   const criu = e.argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
   const guard = e.argv[1]?.endsWith('/guard.py') ? e.argv[2] : undefined;
@@ -99,10 +107,13 @@ function reached(phase: FaultPhase, e: EngineEvent): boolean {
       return criu >= 0 && e.argv[criu + 1] === 'pre-dump';
     case 'final-dump':
       return criu >= 0 && e.argv[criu + 1] === 'dump';
+    case 'lazy-pages':
+      return criu >= 0 && e.argv[criu + 1] === 'lazy-pages';
     case 'copy':
       return !!e.pipeTo && e.argv.includes('-cf') && !e.pipeTo.argv.some((a) => a.includes('copy-probe'));
     case 'restore':
-      return guard === 'restore';
+      // Through the target guard; an unguarded restore (criu restore run directly) counts too.
+      return guard === 'restore' || (!guard && criu >= 0 && e.argv[criu + 1] === 'restore');
     case 'commit':
       return guard === 'commit';
     default:
@@ -143,7 +154,10 @@ async function inject(lab: FaultLab, fault: Fault, cli: ResultPromise, notes: st
  * One cell of the matrix. `mode`: cold is quickest (one dump); pre-copy for the pre-copy phase.
  * `delayMs`: how long after the phase began the faults go in (the restore needs a moment to start).
  */
-export async function runCell(lab: FaultLab, o: { phase: FaultPhase; faults: Fault[]; name: string; mib?: number; delayMs?: number; mode?: 'cold' | 'precopy' }): Promise<CellResult> {
+export async function runCell(
+  lab: FaultLab,
+  o: { phase: FaultPhase; faults: Fault[]; name: string; mib?: number; delayMs?: number; mode?: CellMode; /** How long to watch for one running copy (default 6 min). */ settleMs?: number },
+): Promise<CellResult> {
   const notes: string[] = [];
   const mode = o.mode ?? (o.phase === 'precopy' ? 'precopy' : 'cold');
   await startWorkload({ env: lab.env, host: 'source', mib: o.mib ?? 8, rate: 100, pid: FAULT_PID, name: o.name }, lab.hub);
@@ -154,11 +168,14 @@ export async function runCell(lab: FaultLab, o: { phase: FaultPhase; faults: Fau
   }
   const cli = execa(
     'node',
-    [path.resolve('electron/cli/bin.js'), 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(FAULT_PID), '--auto', '--mode', mode, '--max-iterations', '2', '--max-downtime', '60s', '--no-tls', '--json'],
+    [path.resolve('electron/cli/bin.js'), 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(FAULT_PID), '--auto', '--mode', mode, '--max-iterations', '2', '--max-downtime', '60s', '--no-tls', '--json', ...(mode === 'postcopy' ? ['--accept-postcopy-risk'] : [])],
     { env: lab.env, reject: false, buffer: false },
   );
   let cliDone = false;
   void cli.then(() => (cliDone = true));
+  // Why a console ended before the phase (its last error line), for the notes.
+  let stderrTail = '';
+  cli.stderr?.on('data', (b: Buffer) => (stderrTail = (stderrTail + b.toString()).slice(-400)));
   let migrationId: string | undefined;
   let faultAt: number | undefined;
   let buf = '';
@@ -193,8 +210,9 @@ export async function runCell(lab: FaultLab, o: { phase: FaultPhase; faults: Fau
   let bothSeen = 0;
   let observations = 0;
   let settledAt: number | undefined;
-  const deadline = Date.now() + 6 * 60_000;
+  const deadline = Date.now() + (o.settleMs ?? 6 * 60_000);
   const injected = await Promise.race([fired, sleep(5 * 60_000).then(() => false)]);
+  if (!injected) notes.push(`phase not reached; the console said: ${stderrTail.trim().split('\n').slice(-2).join(' / ') || '(nothing on stderr)'}`);
   let where: CellResult['where'] = 'none';
   for (;;) {
     const [a, b] = await Promise.all([stateOn(lab, 'lab-source'), stateOn(lab, 'lab-target')]);
@@ -235,6 +253,7 @@ export async function runCell(lab: FaultLab, o: { phase: FaultPhase; faults: Fau
   );
   return {
     phase: o.phase,
+    mode,
     faults: o.faults,
     injected,
     outcome: journal?.outcome ?? (journal ? `unfinished at ${journal.lastPhase}` : 'no journal'),
@@ -278,6 +297,6 @@ export async function cleanCell(lab: FaultLab): Promise<void> {
 /** One line of the matrix table. */
 export function row(r: CellResult): string {
   const settle = r.settleS === undefined ? '-' : `${r.settleS}`;
-  return `| ${r.phase} | ${r.faults.join(' + ')} | ${r.injected ? r.outcome : 'not reached'}${r.settled ? ` (settled: ${r.settled})` : ''} | ${r.where} | ${settle} | ${r.bothSeen}/${r.observations} | ${r.verify ?? '-'} ${r.counterBefore}→${r.counterAfter ?? '-'} | ${r.leftovers || 'nothing'} |`;
+  return `| ${r.mode === 'postcopy' ? 'postcopy: ' : ''}${r.phase} | ${r.faults.join(' + ')} | ${r.injected ? r.outcome : 'not reached'}${r.settled ? ` (settled: ${r.settled})` : ''} | ${r.where} | ${settle} | ${r.bothSeen}/${r.observations} | ${r.verify ?? '-'} ${r.counterBefore}→${r.counterAfter ?? '-'} | ${r.leftovers || 'nothing'} |`;
 }
 export const TABLE_HEAD = '| phase | fault | outcome | runs on | s to settle | both running (obs) | verify, counter | left behind |\n|---|---|---|---|---|---|---|---|';

@@ -4,6 +4,7 @@ this file). Shipped as `python3 -c SOURCE COMMAND ...`; standard library only.
 Commands:
   start DIR --role source|target --lease-ms N --max-ms N --pids P,P [--listen ADDR:PORT]
         [--peer ADDR:PORT] [--images PATH]... [--restored-pidfile PATH] [--stop-pidfile PATH]...
+        [--lazy-dump-log PATH --lazy-ready TEXT] [--after-resume-pidfile PATH]...   (post-copy)
                  secret on stdin; detaches (setsid) and prints {"started": PID, ...}
   renew DIR      one heartbeat line on stdin renews the lease; EOF ends it
   restore DIR [--timeout-ms N] -- ARGV...   (target) the guard runs the restore; exit = its exit
@@ -146,6 +147,8 @@ class Guard:
         self.next_ask, self.backoff = 0.0, 0.5
         self.done = False
         self.restore = None
+        self.following = None  # post-copy: the target's answer while the lazy dump still sends pages
+        self.after_resume = []  # post-copy: the lazy-pages daemon's PID, read before the images went
         # A tree PID already in use on this host at start is someone else's, never ours.
         self.taken = [p for p in cfg['pids'] if proc_state(p) is not None] if self.role == 'target' else []
 
@@ -241,12 +244,26 @@ class Guard:
         if live or self.state not in ('frozen', 'settling', 'hold') or time.monotonic() < self.next_ask:
             return
         root = self.cfg['pids'][0]
-        if tracer(root):
+        lazy = self.cfg.get('lazy_dump_log')
+        if tracer(root) and not lazy:
             # criu dump still holds the tree: a resume now would be undone by --leave-stopped.
             if self.state != 'settling':
                 self.become('settling', 'criu dump (PID %d) still holds the tree: waiting for it to end' % tracer(root))
             self.next_ask = time.monotonic() + 0.5
             return
+        if self.following is not None:
+            # Post-copy, the target kept its copy: wait here, without asking again, for the dump to end the source copy.
+            if tree_view(root) == 'gone':
+                self.log('lazy-dump-ended', note='every page was sent; criu ended the source copy')
+                self.settle_source('killed', self.following)
+                return
+            if tracer(root):
+                self.next_ask = time.monotonic() + 0.5
+                return
+            self.following = None
+            self.lazy_failed()
+            return
+        # Post-copy: the lazy dump holds the tree for the whole transfer, so ask while it does.
         tree = tree_view(root)
         rep = self.ask_peer(tree)
         if rep is None:
@@ -257,6 +274,8 @@ class Guard:
         self.backoff = 0.5
         action = source_action(rep['answer'], tree)
         self.answer = rep['answer']
+        if lazy and action in ('resume', 'kill') and not self.lazy_step(action, rep):
+            return
         if action == 'resume':
             self.command(['kill', '-CONT', '--'] + [str(p) for p in self.cfg['pids']])
             self.settle_source('resumed', rep)
@@ -271,6 +290,68 @@ class Guard:
         else:
             self.next_ask = time.monotonic() + 5.0
             self.become('hold', rep.get('why', 'the target cannot decide'))
+
+    # --- post-copy guard: the source copy is held by criu's lazy dump -----------------------
+    def lazy_serving(self):
+        try:
+            with open(self.cfg['lazy_dump_log'], 'rb') as f:
+                return self.cfg['lazy_ready'].encode() in f.read()
+        except OSError:
+            return False
+
+    def lazy_step(self, action, rep):
+        """Post-copy, before the table's action: True when the action may go ahead now."""
+        root = self.cfg['pids'][0]
+        tr = tracer(root)
+        if action == 'kill':
+            if tr:
+                # The target keeps its copy: its missing pages still come from this dump, which
+                # ends the source copy itself after the last one. Killing the tree now would lose them.
+                self.following = rep
+                self.next_ask = time.monotonic() + 0.5
+                self.become('settling', 'the target keeps its copy; the lazy dump (PID %d) still sends its pages and ends the source copy after the last one' % tr)
+                return False
+            self.lazy_failed()
+            return False
+        # resume: stop the lazy dump first (CRIU lets the tree go, memory as at the freeze), but
+        # only once it serves: killed while it writes the images, its parasite may still be in the tree.
+        if tr and not self.lazy_serving():
+            self.next_ask = time.monotonic() + 0.5
+            self.become('settling', 'the lazy dump (PID %d) is still writing the images: stopping it once it serves' % tr)
+            return False
+        if tr:
+            for sig, wait in (('TERM', 10.0), ('KILL', 5.0)):
+                if not self.is_criu(tr):
+                    break
+                self.command(['kill', '-' + sig, '--', str(tr)])
+                end = time.monotonic() + wait
+                while tracer(root) and time.monotonic() < end:
+                    time.sleep(0.1)
+                if not tracer(root):
+                    break
+            if tracer(root):
+                self.next_ask = time.monotonic() + 5.0
+                self.become('hold', 'the lazy dump (PID %d) did not let the tree go' % tr)
+                return False
+            self.log('lazy-dump-stopped', pid=tr)
+        return True
+
+    def lazy_failed(self):
+        """The dump ended and left the tree: it did not send every page, and a failed dump resumes
+        the tree it held (cr_dump_finish). The target copy runs and may miss memory; this one has
+        it all. Freeze it again (the safe state: source frozen, target as it is) and hold."""
+        if tree_view(self.cfg['pids'][0]) == 'running':
+            self.command(['kill', '-STOP', '--'] + [str(p) for p in self.cfg['pids']])
+        self.next_ask = time.monotonic() + 5.0
+        self.become('hold', 'the lazy dump ended before the last page and left the source copy: frozen again; the target copy may miss pages, a person must choose')
+
+    @staticmethod
+    def is_criu(pid):
+        try:
+            with open('/proc/%d/comm' % pid) as f:
+                return f.read().strip() == 'criu'
+        except OSError:
+            return False
 
     def settle_source(self, state, rep):
         ms = int((time.monotonic() - self.lease_lost_at) * 1000) if self.lease_lost_at else None
@@ -293,18 +374,28 @@ class Guard:
             return {'error': str(e)}
 
     def drop_images(self):
+        # Post-copy: note the lazy-pages daemon now (its pidfile may go with the images); it is stopped once the source resumed.
+        self.after_resume = self.read_pidfiles(self.cfg.get('after_resume_pidfiles') or [])
         # A page server still waiting for the final dump's pages: stop it (only a criu, by its pidfile).
-        for pf in self.cfg.get('stop_pidfiles') or []:
-            try:
-                with open(pf) as f:
-                    pid = int(f.read().strip())
-                with open('/proc/%d/comm' % pid) as f:
-                    if f.read().strip() == 'criu':
-                        self.command(['kill', '-TERM', '--', str(pid)])
-            except (OSError, ValueError):
-                pass
+        self.stop_pidfiles(self.cfg.get('stop_pidfiles') or [])
         for p in self.cfg['images']:
             self.command(['rm', '-rf', '--', p])
+
+    @staticmethod
+    def read_pidfiles(pidfiles):
+        pids = []
+        for pf in pidfiles:
+            try:
+                with open(pf) as f:
+                    pids.append(int(f.read().strip()))
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def stop_pidfiles(self, pidfiles, pids=()):
+        for pid in sorted(set(self.read_pidfiles(pidfiles)) | set(pids)):
+            if self.is_criu(pid):  # only a criu: a stale pidfile may name someone else now
+                self.command(['kill', '-TERM', '--', str(pid)])
 
     # --- requests (from the console, or from the source guard) ----------------------------
     def handle(self, req, peer):
@@ -334,6 +425,8 @@ class Guard:
                 return self.console_rollback(req.get('keepImages') is True)
             if op == 'settled' and self.role == 'target':
                 self.log('source-settled', source=req.get('source'))
+                if req.get('source') == 'resumed':
+                    self.stop_pidfiles(self.cfg.get('after_resume_pidfiles') or [], self.after_resume)  # post-copy: the lazy-pages daemon
                 self.done = True
                 return {'ok': True}
             if op == 'release':
@@ -494,7 +587,8 @@ def request(address, secret, req, timeout):
 # --- commands ---------------------------------------------------------------------------------
 def parse_start(args):
     cfg = {'dir': None, 'role': None, 'lease_ms': 10000, 'max_ms': 1800000, 'pids': [], 'listen': None,
-           'peer': None, 'images': [], 'restored_pidfile': None, 'stop_pidfiles': []}
+           'peer': None, 'images': [], 'restored_pidfile': None, 'stop_pidfiles': [],
+           'lazy_dump_log': None, 'lazy_ready': None, 'after_resume_pidfiles': []}
     a = list(args)
     while a:
         x = a.pop(0)
@@ -507,12 +601,17 @@ def parse_start(args):
         elif x == '--images': cfg['images'].append(a.pop(0))
         elif x == '--restored-pidfile': cfg['restored_pidfile'] = a.pop(0)
         elif x == '--stop-pidfile': cfg['stop_pidfiles'].append(os.path.abspath(a.pop(0)))
+        elif x == '--lazy-dump-log': cfg['lazy_dump_log'] = os.path.abspath(a.pop(0))
+        elif x == '--lazy-ready': cfg['lazy_ready'] = a.pop(0)
+        elif x == '--after-resume-pidfile': cfg['after_resume_pidfiles'].append(os.path.abspath(a.pop(0)))
         elif cfg['dir'] is None and not x.startswith('-'): cfg['dir'] = x
         else: fail('unknown argument %r' % x)
     if cfg['role'] not in ('source', 'target') or not cfg['dir'] or not cfg['pids']:
         fail('start needs DIR, --role source|target and --pids')
     if cfg['role'] == 'source' and not cfg['peer']:
         fail('the source guard needs --peer ADDR:PORT (the target guard)')
+    if cfg['lazy_dump_log'] and (cfg['role'] != 'source' or not cfg['lazy_ready']):
+        fail('--lazy-dump-log is for the source guard, with --lazy-ready TEXT')
     if cfg['role'] == 'target' and not cfg['listen']:
         fail('the target guard needs --listen ADDR:PORT (on the migration link)')
     # The guard runs from / once detached: every path it keeps is absolute.

@@ -152,6 +152,65 @@ describe.concurrent('cutover guard, source and target on this machine', () => {
     expectOneCopy(p);
   });
 
+  // --- post-copy guard: the source tree is held by criu's lazy dump for the whole page transfer.
+  test('post-copy, lease lost before the restore: the source guard stops the lazy dump, the tree runs on, then the daemon goes', async (ctx) => {
+    const p = await pairFor(ctx, { lazy: true });
+    const lazy = p.lazy!;
+    expect(procState(p.tree.pid)).toBe('t');
+    const lostAt = await p.loseLease();
+    expect(await settled(p, lostAt, 'post-copy, lease lost before restore')).toBe('resumed');
+    expect(procState(p.tree.pid)).toMatch(/^[SR]/);
+    await until('the lazy dump to be gone', () => lazy.dump.exitCode !== null || lazy.dump.signalCode !== null);
+    expect(lazy.dump.signalCode).toBe('SIGTERM');
+    const { source, target } = await p.status();
+    expect(target.state?.state).toBe('aborted');
+    expect(source.log.some((e) => e.event === 'lazy-dump-stopped' && e.pid === lazy.dump.pid)).toBe(true);
+    // The daemon is stopped only after the source said it resumed (its disconnect would otherwise end the dump as done).
+    await until('the lazy-pages daemon to be stopped', () => lazy.daemon.signalCode === 'SIGTERM');
+    const order = target.log.map((e) => (e.event === 'command' && (e.argv as string[]).includes(String(lazy.daemon.pid)) ? 'daemon-stopped' : e.event === 'source-settled' ? 'source-settled' : '')).filter(Boolean);
+    expect(order).toEqual(['source-settled', 'daemon-stopped']);
+    expectOneCopy(p);
+  });
+
+  test('post-copy, lease lost while pages still follow: the target keeps its copy and the source waits for the dump to send the last page', async (ctx) => {
+    const p = await pairFor(ctx, { lazy: true });
+    const lazy = p.lazy!;
+    expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
+    const lostAt = await p.loseLease();
+    await until('the source guard to wait for the last page', () => stateOf(p.source.dir) === 'settling' || undefined);
+    await sleepMs(1500);
+    // Nothing killed the source copy or the dump meanwhile: the target's missing pages still come from there.
+    expect(stateOf(p.source.dir)).toBe('settling');
+    expect(procState(p.tree.pid)).toBe('t');
+    expect(lazy.dump.exitCode).toBeNull();
+    expect((await p.target.status()).state?.state).toBe('kept');
+    lazy.finish();
+    expect(await settled(p, lostAt, 'post-copy, lease lost while pages follow')).toBe('killed');
+    const { source } = await p.status();
+    expect(source.log.some((e) => e.event === 'command' && (e.argv as string[])[1] === '-KILL')).toBe(false);
+    expect(source.log.some((e) => e.event === 'lazy-dump-ended')).toBe(true);
+    expect(lazy.daemon.exitCode === null && lazy.daemon.signalCode === null).toBe(true);
+    expectOneCopy(p);
+  });
+
+  test('post-copy, the lazy dump fails while pages still follow (CRIU resumes the source tree): the source guard freezes it again and holds', async (ctx) => {
+    const p = await pairFor(ctx, { lazy: true });
+    expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);
+    await p.loseLease();
+    await until('the source guard to wait for the last page', () => stateOf(p.source.dir) === 'settling' || undefined);
+    p.lazy!.fail();
+    await until('the source guard to hold', () => stateOf(p.source.dir) === 'hold' || undefined);
+    expect(procState(p.tree.pid)).toBe('T');
+    const { source } = await p.status();
+    expect(source.log.some((e) => e.event === 'command' && (e.argv as string[]).join(' ') === `kill -STOP -- ${p.tree.pid}`)).toBe(true);
+    expect(String(source.log.filter((e) => e.event === 'state').at(-1)?.why)).toMatch(/lazy dump ended before the last page/);
+    // The restored copy runs; the source copy is frozen, not killed: a person chooses. (The
+    // moment between CRIU resuming it and the guard's SIGSTOP is the one post-copy cannot close.)
+    expect(isRunning(p.restoredPid())).toBe(true);
+    expect(p.tree.exitCode === null && p.tree.signalCode === null).toBe(true);
+  });
+  // --- end post-copy guard
+
   test('the console rolls back after the restore (verify failed): the target copy is killed, then the source resumes', async (ctx) => {
     const p = await pairFor(ctx);
     expect((await p.target.restore(fakeRestore(p.pidfile), 30_000)).result.code).toBe(0);

@@ -4,8 +4,8 @@
  * frozen tree, fake restores that start (or fail to start) a real process, and an observer
  * that checks the one-copy invariant from /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LOCAL_HOST, type EngineEvent } from '../../../../shared/api.ts';
@@ -107,6 +107,8 @@ export interface Pair {
   pidfile: string;
   tree: ChildProcess;
   guardPids: { source: number; target: number };
+  /** Post-copy only: the lazy dump and daemon stand-ins. */
+  lazy?: LazyStandIns;
   leases: Lease[];
   restoredPid(): number | undefined;
   observer: Observer;
@@ -116,8 +118,54 @@ export interface Pair {
   cleanup(): Promise<void>;
 }
 
-/** Both guards armed around a frozen tree, leases renewed every 200 ms. */
-export async function startPair(o: { leaseMs?: number; maxMs?: number; peer?: string } = {}): Promise<Pair> {
+// --- post-copy guard: stand-ins for criu's lazy dump and lazy-pages daemon (their comm is `criu`).
+/**
+ * The lazy dump: seizes the tree with ptrace and stops it (state t, as the dump holds it), writes
+ * its "serving" line, then either is stopped (SIGTERM: it dies, the kernel detaches, the tree runs
+ * on, as CRIU lets it go) or, once FINISH exists ("every page sent"), kills the tree and exits 0
+ * (FINISH reading `fail`: the transfer failed, it exits 1 and the tree runs on).
+ */
+const FAKE_LAZY_DUMP = `import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+pid, log, finish = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if libc.ptrace(0x4206, pid, 0, 0) != 0: sys.exit('seize failed')
+libc.ptrace(0x4207, pid, 0, 0)
+time.sleep(0.3)
+with open(log, 'a') as f: f.write('(00.300000) Starting page server on port 27000\\n')
+while not os.path.exists(finish): time.sleep(0.05)
+if open(finish).read() == 'fail': sys.exit(1)
+os.kill(pid, signal.SIGKILL)
+`;
+export const LAZY_READY_LINE = 'Starting page server on port';
+
+export interface LazyStandIns {
+  dump: ChildProcess;
+  daemon: ChildProcess;
+  dumpLog: string;
+  daemonPidfile: string;
+  /** "The last page arrived": the dump kills the source tree and exits 0. */
+  finish(): void;
+  /** The transfer failed (its link reset): the dump exits 1 and the tree runs on, as CRIU resumes it. */
+  fail(): void;
+}
+
+function lazyStandIns(root: string, tree: number): LazyStandIns {
+  const bin = path.join(root, 'bin');
+  mkdirSync(bin);
+  // A process's comm is the name it was executed by: python3 (the interpreter itself, not a shim) run as `criu`.
+  symlinkSync(execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable))']).toString().trim(), path.join(bin, 'criu'));
+  const dumpLog = path.join(root, 'dump.log');
+  const finishFile = path.join(root, 'last-page');
+  const dump = spawn(path.join(bin, 'criu'), ['-c', FAKE_LAZY_DUMP, String(tree), dumpLog, finishFile], { stdio: 'ignore' });
+  const daemon = spawn(path.join(bin, 'criu'), ['-c', 'import time; time.sleep(600)'], { stdio: 'ignore' });
+  const daemonPidfile = path.join(root, 'target-images', 'lazy-pages.pid');
+  writeFileSync(daemonPidfile, `${daemon.pid}\n`);
+  return { dump, daemon, dumpLog, daemonPidfile, finish: () => writeFileSync(finishFile, ''), fail: () => writeFileSync(finishFile, 'fail') };
+}
+// --- end post-copy guard
+
+/** Both guards armed around a frozen tree, leases renewed every 200 ms (post-copy: the tree held by a lazy dump). */
+export async function startPair(o: { leaseMs?: number; maxMs?: number; peer?: string; lazy?: boolean } = {}): Promise<Pair> {
   const root = mkdtempSync(path.join(tmpdir(), 'ferry-guard-'));
   const images = path.join(root, 'target-images');
   mkdirSync(images);
@@ -128,16 +176,18 @@ export async function startPair(o: { leaseMs?: number; maxMs?: number; peer?: st
   const run = new CommandRunner((e) => events.push(e), () => {
     throw new Error('only the local host here');
   }, () => 'root');
-  const tree = frozenTree();
+  const tree = o.lazy ? spawn('sleep', ['600'], { detached: true, stdio: 'ignore' }) : frozenTree();
   const pids = [tree.pid!];
+  const lazy = o.lazy ? lazyStandIns(root, tree.pid!) : undefined;
+  if (lazy) await until('the lazy dump to hold the tree', () => procState(tree.pid) === 't');
   const leaseMs = o.leaseMs ?? 3000;
   const target = new GuardClient(run, LOCAL_HOST, path.join(root, 'target-guard'), secret);
   const source = new GuardClient(run, LOCAL_HOST, path.join(root, 'source-guard'), secret);
   // Renewing starts first, so the lease never runs out while a guard is still starting.
   const leases = [source.lease(200), target.lease(200)];
   // On one machine the tree's PID is taken on "the target" too: the guard records it as someone else's.
-  const t = await target.start({ role: 'target', pids, leaseMs, maxMs: o.maxMs ?? 120_000, listen: '127.0.0.1:0', images: [images], restoredPidfile: pidfile });
-  const s = await source.start({ role: 'source', pids, leaseMs, maxMs: o.maxMs ?? 120_000, peer: o.peer ?? t.listen });
+  const t = await target.start({ role: 'target', pids, leaseMs, maxMs: o.maxMs ?? 120_000, listen: '127.0.0.1:0', images: [images], restoredPidfile: pidfile, afterResumePidfiles: lazy ? [lazy.daemonPidfile] : undefined });
+  const s = await source.start({ role: 'source', pids, leaseMs, maxMs: o.maxMs ?? 120_000, peer: o.peer ?? t.listen, ...(lazy ? { lazyDumpLog: lazy.dumpLog, lazyReady: LAZY_READY_LINE } : {}) });
   const restoredPid = () => {
     try {
       return Number(readFileSync(pidfile, 'utf8').trim()) || undefined;
@@ -157,6 +207,7 @@ export async function startPair(o: { leaseMs?: number; maxMs?: number; peer?: st
     pidfile,
     tree,
     guardPids: { source: s.pid, target: t.pid },
+    lazy,
     leases,
     restoredPid,
     observer,
@@ -172,7 +223,7 @@ export async function startPair(o: { leaseMs?: number; maxMs?: number; peer?: st
     async cleanup() {
       observer.stop();
       await Promise.all(leases.map((l) => l.stop().catch(() => undefined)));
-      for (const pid of [tree.pid, restoredPid(), s.pid, t.pid]) {
+      for (const pid of [tree.pid, restoredPid(), s.pid, t.pid, lazy?.dump.pid, lazy?.daemon.pid]) {
         try {
           if (pid) process.kill(pid, 'SIGCONT');
           if (pid) process.kill(pid, 'SIGKILL');

@@ -48,6 +48,22 @@ export interface GuardOptions {
   restoredPidfile?: string;
   /** Target: pidfiles of helpers (the page server) it stops when it aborts. */
   stopPidfiles?: string[];
+  // --- post-copy guard
+  /**
+   * Source, post-copy: the tree is held by criu's lazy dump (its log here) for the whole page
+   * transfer. To resume, the guard stops that dump once it serves; to keep the target, it lets
+   * the dump send the last page and end the source copy itself.
+   */
+  lazyDumpLog?: string;
+  /** The lazy dump's "serving" line in that log (LAZY_READY.dumpServing). */
+  lazyReady?: string;
+  /**
+   * Target, post-copy: pidfiles (the lazy-pages daemon) stopped only once the source guard says
+   * it resumed: before that, the daemon's disconnect would count as the last page to the dump,
+   * which would then end the source copy.
+   */
+  afterResumePidfiles?: string[];
+  // --- end post-copy guard
   /** Where guard.py was uploaded on the host (GuardClient.install); without it, `python3 -c SOURCE`. */
   program?: string;
 }
@@ -67,6 +83,8 @@ export function startArgv(o: GuardOptions): string[] {
   for (const p of o.images ?? []) a.push('--images', p);
   if (o.restoredPidfile) a.push('--restored-pidfile', o.restoredPidfile);
   for (const p of o.stopPidfiles ?? []) a.push('--stop-pidfile', p);
+  if (o.lazyDumpLog) a.push('--lazy-dump-log', o.lazyDumpLog, '--lazy-ready', o.lazyReady ?? ''); // post-copy guard
+  for (const p of o.afterResumePidfiles ?? []) a.push('--after-resume-pidfile', p); // post-copy guard
   return argvWith(o.program, 'start', ...a);
 }
 export const renewArgv = (dir: string, program?: string) => argvWith(program, 'renew', dir);
