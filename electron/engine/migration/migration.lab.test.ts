@@ -170,6 +170,8 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
         env,
         reject: false,
         buffer: false,
+        // execa's own kill() would follow up with SIGKILL after 5 s, cutting the rollback short.
+        forceKillAfterDelay: false,
       });
       let out = '';
       let err = '';
