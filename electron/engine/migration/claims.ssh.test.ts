@@ -54,6 +54,8 @@ function claims(id: string, ctx: ClaimContext, notes: string[] = []) {
 }
 
 const link = (kind: string, name: string) => path.join(root, kind, name);
+/** A claim is a symlink to its holder's text, not to a file: existsSync would follow it and always say no. */
+const held = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false }) !== undefined;
 
 describe('the process claim', () => {
   test('one migration of a PID at a time: the second is refused naming the first, alive', async () => {
@@ -70,7 +72,7 @@ describe('the process claim', () => {
 
     // Released at the end: the next one takes it.
     expect(await first.release()).toEqual([]);
-    expect(fs.existsSync(link('pids', '4242'))).toBe(false);
+    expect(held(link('pids', '4242'))).toBe(false);
     await second.claimProcess('host', 4242);
     expect(parseHolder(fs.readlinkSync(link('pids', '4242')))?.migration).toBe('mig-2');
   });
@@ -90,7 +92,7 @@ describe('the process claim', () => {
     // Recovery releases every claim of mig-2.
     const run = new CommandRunner(() => undefined, (a) => hub.session(a), () => 'root');
     await Claims.releaseAll(run, ['host'], 'mig-2', root);
-    expect(fs.existsSync(link('pids', '4242'))).toBe(false);
+    expect(held(link('pids', '4242'))).toBe(false);
   });
 
   test('a holder on another console is reported as unknown, never taken over', () => {
@@ -160,6 +162,31 @@ describe('the port pair', () => {
     expect(err.hint).toContain('--port-range');
     await a.release();
     expect(await claims('mig-c', engine(3)).reservePorts('host', range)).toBe(first + 2);
+  });
+
+  test('post-copy reserves one pair on both hosts (the lazy dump on the source, the guard on the target), released on both', async () => {
+    // Two hosts on one machine: a second alias of the same sshd, each with its own claims root.
+    fs.appendFileSync(th.sshConfig, hostBlock('host2', sshd));
+    const rootOn = (host: string) => path.join(root, host);
+    const both = (id: string, pid: number) => {
+      const run = new CommandRunner(() => undefined, (a) => hub.session(a), () => 'root', id);
+      return new Claims({ run, migrationId: id, ctx: engine(pid), root: rootOn, note: () => undefined });
+    };
+    const first = await freeRange();
+    const range = { first, last: first + 7 };
+    // Another migration already holds the first pair on the target only.
+    const other = both('mig-other', 1);
+    expect(await other.reservePorts('host2', range)).toBe(first);
+    const a = both('mig-a', 2);
+    const p = await a.reservePortsOnBoth('host', 'host2', range);
+    expect(p).toBe(first + 2);
+    for (const host of ['host', 'host2']) expect(parseHolder(fs.readlinkSync(path.join(rootOn(host), 'ports', String(p))))?.migration).toBe('mig-a');
+    // A second post-copy from another source to the same target gets the next pair, not a clash on the guard's port.
+    const b = both('mig-b', 3);
+    expect(await b.reservePortsOnBoth('host', 'host2', range)).toBe(first + 4);
+    expect(await a.release()).toEqual([]);
+    for (const host of ['host', 'host2']) expect(fs.readdirSync(path.join(rootOn(host), 'ports'))).not.toContain(String(p));
+    expect(fs.readdirSync(path.join(rootOn('host2'), 'ports')).sort()).toEqual([String(first), String(first + 4)]);
   });
 
   test("a dead engine's reservation is taken over", async () => {

@@ -163,7 +163,7 @@ export function judgeHolder(text: string, ctx: ClaimContext): Judgement {
 export class Claims {
   private readonly holder: string;
   private pidHost?: string;
-  private portHost?: string;
+  private readonly portHosts = new Set<string>();
 
   constructor(
     private readonly o: {
@@ -172,31 +172,33 @@ export class Claims {
       ctx: ClaimContext;
       /** A journal line when a stale claim is taken over. */
       note(action: string, reason: string): void;
-      root?: string;
+      /** Where the claims live (/run/ferry); per host where hosts share one filesystem, as in tests. */
+      root?: string | ((host: string) => string);
     },
   ) {
     this.holder = holderText({ migration: o.migrationId, console: o.ctx.console, engine: o.ctx.engine, at: new Date().toISOString() });
   }
 
-  private get root(): string {
-    return this.o.root ?? CLAIMS_ROOT;
+  private rootOn(host: string): string {
+    const r = this.o.root ?? CLAIMS_ROOT;
+    return typeof r === 'string' ? r : r(host);
   }
 
   private async take(host: string, kind: ClaimKind, name: string): Promise<{ taken: true } | { taken: false; holder: string }> {
-    const r = await this.o.run.run(host, claimArgv(this.root, 'take', kind, name, this.holder), { quiet: true });
+    const r = await this.o.run.run(host, claimArgv(this.rootOn(host), 'take', kind, name, this.holder), { quiet: true });
     if (r.code === 0) return { taken: true };
     if (r.code === 1) return { taken: false, holder: r.stdout.trim() };
     throw new FerryError({
       code: 'claim-failed',
       host,
-      message: `Could not take Ferry's claim ${this.root}/${kind}/${name} on ${host} (exit ${r.code ?? r.signal})`,
+      message: `Could not take Ferry's claim ${this.rootOn(host)}/${kind}/${name} on ${host} (exit ${r.code ?? r.signal})`,
       evidence: r.stderr.trim().split('\n').pop(),
-      hint: `Ferry keeps its claims in ${this.root} (a tmpfs) and locks them with flock (util-linux): check both exist on ${host} and that Ferry has root there.`,
+      hint: `Ferry keeps its claims in ${this.rootOn(host)} (a tmpfs) and locks them with flock (util-linux): check both exist on ${host} and that Ferry has root there.`,
     });
   }
 
   private async replace(host: string, kind: ClaimKind, name: string, old: string): Promise<boolean> {
-    const r = await this.o.run.run(host, claimArgv(this.root, 'replace', kind, name, this.holder, old), { quiet: true });
+    const r = await this.o.run.run(host, claimArgv(this.rootOn(host), 'replace', kind, name, this.holder, old), { quiet: true });
     return r.code === 0;
   }
 
@@ -213,7 +215,7 @@ export class Claims {
         return;
       }
       const j = judgeHolder(t.holder, this.o.ctx);
-      const file = `${this.root}/pids/${pid}`;
+      const file = `${this.rootOn(host)}/pids/${pid}`;
       if (j.state === 'dead' && !j.needsRecovery) {
         if (await this.replace(host, 'pids', String(pid), t.holder)) {
           this.pidHost = host;
@@ -246,7 +248,7 @@ export class Claims {
   async reservePorts(host: string, range: { first: number; last: number }, opts: { dryRun?: boolean } = {}): Promise<number> {
     const ss = await this.o.run.run(host, ['ss', '-Hltn'], { quiet: true });
     const listening = ss.code === 0 ? parseListeningPorts(ss.stdout) : new Set<number>();
-    const list = await this.o.run.run(host, claimArgv(this.root, 'list', 'ports'), { quiet: true });
+    const list = await this.o.run.run(host, claimArgv(this.rootOn(host), 'list', 'ports'), { quiet: true });
     const reserved = parseClaimList(list.stdout);
     let busy = 0;
     let held = 0;
@@ -260,8 +262,8 @@ export class Claims {
         const j = judgeHolder(cur, this.o.ctx);
         if (j.state === 'dead' && opts.dryRun) return p;
         if (j.state === 'dead' && (await this.replace(host, 'ports', String(p), cur))) {
-          this.o.note('took over a stale port reservation', `${this.root}/ports/${p} on ${host} was held by ${j.why}`);
-          this.portHost = host;
+          this.o.note('took over a stale port reservation', `${this.rootOn(host)}/ports/${p} on ${host} was held by ${j.why}`);
+          this.portHosts.add(host);
           return p;
         }
         held += 1;
@@ -270,7 +272,7 @@ export class Claims {
       if (opts.dryRun) return p;
       const t = await this.take(host, 'ports', String(p));
       if (t.taken) {
-        this.portHost = host;
+        this.portHosts.add(host);
         return p;
       }
       held += 1; // taken by another migration since the list
@@ -284,14 +286,39 @@ export class Claims {
     });
   }
 
+  /**
+   * Post-copy listens on both hosts with one port number: the source's lazy dump on P, the
+   * target's cutover guard on P + 1. Reserve the same pair on both: the first pair free on
+   * the target from `range.first`, then the first free on the source from there, then that
+   * very pair on the target (another migration may have taken it in between: say so).
+   */
+  async reservePortsOnBoth(first: string, second: string, range: { first: number; last: number }): Promise<number> {
+    const from = await this.reservePorts(second, range, { dryRun: true });
+    const p = await this.reservePorts(first, { first: from, last: range.last });
+    try {
+      await this.reservePorts(second, { first: p, last: p + 1 });
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code !== 'no-free-port') throw e;
+      throw new FerryError({
+        code: 'no-free-port',
+        host: second,
+        message: `Ports ${p}-${p + 1} are free on ${first} but not on ${second}; post-copy needs the same pair on both`,
+        evidence: e.message,
+        hint: 'Another migration took them a moment ago: start this one again, or give a wider range (--port-range, plan: page_server.port_range).',
+      });
+    }
+    return p;
+  }
+
   /** Release whatever this migration holds (a failure is reported, never fatal). */
   async release(): Promise<string[]> {
     const problems: string[] = [];
-    for (const host of new Set([this.pidHost, this.portHost].filter((h): h is string => !!h))) {
-      const r = await this.o.run.run(host, claimArgv(this.root, 'release', this.o.migrationId), { quiet: true }).catch((e: Error) => ({ code: -1, stderr: e.message }));
+    for (const host of new Set([this.pidHost, ...this.portHosts].filter((h): h is string => !!h))) {
+      const r = await this.o.run.run(host, claimArgv(this.rootOn(host), 'release', this.o.migrationId), { quiet: true }).catch((e: Error) => ({ code: -1, stderr: e.message }));
       if (r.code !== 0) problems.push(`${host}: ${r.stderr.trim() || `exit ${r.code}`}`);
     }
-    this.pidHost = this.portHost = undefined;
+    this.pidHost = undefined;
+    this.portHosts.clear();
     return problems;
   }
 

@@ -526,7 +526,7 @@ export class Migration {
   private async claimHosts(): Promise<void> {
     const { source, target } = this.plan;
     const listener = this.plan.mode === 'postcopy' ? source : target;
-    for (const host of new Set([source, listener])) {
+    for (const host of new Set([source, target])) {
       // Claims live under /run: root's. Preflight checks privilege in full right after.
       if (this.privilege[host]) continue;
       const id = await this.run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
@@ -540,7 +540,11 @@ export class Migration {
       note: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
     });
     await this.claims.claimProcess(source, pid);
-    const port = await this.claims.reservePorts(listener, portRangeOf(this.plan));
+    // Post-copy: the lazy dump listens on the source, the target guard on the target (P + 1).
+    const port =
+      this.plan.mode === 'postcopy'
+        ? await this.claims.reservePortsOnBoth(source, target, portRangeOf(this.plan))
+        : await this.claims.reservePorts(listener, portRangeOf(this.plan));
     this.plan = { ...this.plan, pid, pageServerPort: port };
     this.resolved = true;
     const range = portRangeOf(this.plan);
@@ -550,7 +554,7 @@ export class Migration {
       pid,
       pageServerPort: port,
       at: this.now(),
-      note: `${this.plan.select ? `${describeSelector({ pid: 0, select: this.plan.select })} is PID ${pid} on ${source}; ` : ''}PID ${pid} claimed on ${source}; ports ${port}-${port + 1} (of ${range.first}-${range.last}) reserved on ${listener} for the ${this.plan.mode === 'postcopy' ? 'lazy dump' : 'page server'}`,
+      note: `${this.plan.select ? `${describeSelector({ pid: 0, select: this.plan.select })} is PID ${pid} on ${source}; ` : ''}PID ${pid} claimed on ${source}; ports ${port}-${port + 1} (of ${range.first}-${range.last}) reserved on ${this.plan.mode === 'postcopy' ? `${source} for the lazy dump and ${target} for the cutover guard` : `${listener} for the page server`}`,
     });
   }
 
