@@ -59,7 +59,9 @@ async function main() {
   const rows: string[][] = [];
   const figures: Record<Case, number[]> = { 'disk, just written': [], tmpfs: [], 'disk, cold cache': [] };
   try {
-    await sh('pkill -KILL -f /usr/local/bin/ferry-workload; umount "$1" 2>/dev/null; rm -rf -- "$2"; mkdir -p "$1" "$3" && mount -t tmpfs -o size=70%,mode=0700 ferry-bench "$1"', TMPFS, BASE, DISK);
+    // Plain argv for pkill: `pkill -f` inside `sh -c` would match the shell running it.
+    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']);
+    await sh('umount "$1" 2>/dev/null; rm -rf -- "$2"; mkdir -p "$1" "$3" && mount -t tmpfs -o size=70%,mode=0700 ferry-bench "$1"', TMPFS, BASE, DISK);
     process.stderr.write(`starting a ${mib} MiB workload on the target…\n`);
     const name = `bench-restore-${Date.now()}`;
     await startWorkload({ env, host: 'target', mib, rate: 1000, pid: PID, name }, hub);
@@ -95,7 +97,8 @@ async function main() {
       `${table(['images', 'restore (median)', 'runs', 'vs disk, just written'], (['disk, just written', 'tmpfs', 'disk, cold cache'] as const).map((c) => [c, `${Math.round(med(c))} ms`, figures[c].join(', '), `${((med(c) / med('disk, just written')) * 100).toFixed(0)}%`]))}\n`,
     );
   } finally {
-    await s.exec(['sh', '-c', 'pkill -KILL -f /usr/local/bin/ferry-workload; umount "$1"; rm -rf -- "$2"', 'sh', TMPFS, BASE], { timeoutMs: 60_000 }).catch(() => undefined);
+    await s.exec(['pkill', '-KILL', '-f', '/usr/local/bin/ferry-workload']).catch(() => undefined);
+    await s.exec(['sh', '-c', 'umount "$1"; rm -rf -- "$2"', 'sh', TMPFS, BASE], { timeoutMs: 60_000 }).catch(() => undefined);
     await hub.closeAll();
     await labDown({ env });
     rmSync(slot.root, { recursive: true, force: true });
