@@ -81,9 +81,8 @@ async function main() {
       if (c === 'disk, cold cache') await sh('sync && echo 3 > /proc/sys/vm/drop_caches');
       const r = await timed(restore({ imagesDir: dir, detach: true, log: 'restore.log', verbosity: 4, pidfile: `${dir}/restored.pid` }));
       if (r.rc !== 0) throw new Error(`restore from ${dir} failed (exit ${r.rc}): ${await sh('tail -n 5 "$1"/restore.log', dir)}`);
-      const pages = (await sh('grep -c "Read piov\\|pages_restored" "$1"/restore.log || true', dir)).trim();
       figures[c].push(r.ms);
-      rows.push([String(run), c, `${images.toFixed(0)} MiB`, `${d.ms} ms`, `${r.ms} ms`, pages]);
+      rows.push([String(run), c, `${images.toFixed(0)} MiB`, `${d.ms} ms`, `${r.ms} ms`]);
       process.stderr.write(`run ${run} ${c}: dump ${d.ms} ms, restore ${r.ms} ms\n`);
     };
     for (let run = 1; run <= runs; run++) {
@@ -91,7 +90,7 @@ async function main() {
     }
     const status = await workloadStatus('target', { env, name }, hub);
     process.stdout.write(`\nbench:restore — ${mib} MiB workload in the lab's target VM (TCG), criu restore -d -v4 timed in the guest; after the last restore the workload says verify=${status.verify}\n${meminfo}\n`);
-    process.stdout.write(`${table(['run', 'images', 'size', 'dump', 'restore', 'piov lines'], rows)}\n\n`);
+    process.stdout.write(`${table(['run', 'images', 'size', 'dump', 'restore'], rows)}\n\n`);
     const med = (c: Case) => median(figures[c]);
     process.stdout.write(
       `${table(['images', 'restore (median)', 'runs', 'vs disk, just written'], (['disk, just written', 'tmpfs', 'disk, cold cache'] as const).map((c) => [c, `${Math.round(med(c))} ms`, figures[c].join(', '), `${((med(c) / med('disk, just written')) * 100).toFixed(0)}%`]))}\n`,
