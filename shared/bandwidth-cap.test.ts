@@ -3,6 +3,8 @@ import {
   bandwidthProblem,
   describeBandwidth,
   finalDumpBandwidth,
+  LINK_MEASURE_UNCERTAINTY,
+  linkBytesPerSec,
   formatBandwidth,
   parseBandwidth,
   predictConvergence,
@@ -79,6 +81,23 @@ describe('the final dump under a cap', () => {
     expect(r.note).toMatch(/uncapped/);
     expect(finalDumpBandwidth(30 * MiB, undefined)).toEqual({ bytesPerSec: 30 * MiB });
   });
+
+  it('uses the link measured uncapped for an uncapped final dump, never the capped pre-dumps\' rate', () => {
+    const link = { bytes: 16 * MiB, ms: 500, tls: true }; // 32 MiB/s before the cap went on
+    const r = finalDumpBandwidth(2 * MiB, { bytesPerSecond: 2 * MiB }, link);
+    expect(r.bytesPerSec).toBe(32 * MiB);
+    expect(r.used).toBe('link');
+    expect(r.rel).toBe(LINK_MEASURE_UNCERTAINTY);
+    expect(r.note).toMatch(/link's 32 MiB\/s measured uncapped \(16\.0 MiB in 500 ms to the page server's port over TLS, before the cap went on/);
+    expect(r.note).toMatch(/pre-dumps' 2 MiB\/s, capped at 2 MiB\/s, used for pre-copy only/);
+    // A link probe slower than what CRIU managed under the cap is not believed below that.
+    expect(finalDumpBandwidth(8 * MiB, { bytesPerSecond: 10 * MiB }, { bytes: 4 * MiB, ms: 1000 })).toMatchObject({ bytesPerSec: 8 * MiB, used: 'pre-dumps' });
+    // A cap on the final dump too: the link does not matter, the cap does.
+    expect(finalDumpBandwidth(2 * MiB, { bytesPerSecond: 2 * MiB, during: 'precopy-and-dump' }, link).bytesPerSec).toBe(2 * MiB);
+    // No usable measurement: the old upper bound, said as such.
+    expect(finalDumpBandwidth(2 * MiB, { bytesPerSecond: 2 * MiB }, { bytes: 0, ms: 0 }).note).toMatch(/link was not measured uncapped/);
+    expect(linkBytesPerSec({ bytes: MiB, ms: 250 })).toBe(4 * MiB);
+  });
 });
 
 describe('estimateDowntime with a cap', () => {
@@ -113,6 +132,37 @@ describe('estimateDowntime with a cap', () => {
     // A cap above the measured link changes nothing: the link is the limit.
     const loose = at({ bytesPerSecond: 1024 * MiB });
     expect(loose.bandwidthCap!.convergence!.ratio).toBeCloseTo(1000 / 10240, 2);
+  });
+
+  it('a pre-copy-only cap predicts the final dump at the uncapped link, and the pre-dumps at the cap', () => {
+    // The lab's case: pre-dumps held to 2 MiB/s by the cap, the link measured at 32 MiB/s before it went on.
+    const slow = (pages: number) => Math.round(((pages * PAGE_SIZE) / (2 * MiB)) * 1e6);
+    const capped: IterationSample[] = [
+      { index: 1, kind: 'pre-dump', stats: { pagesWritten: 4096, pagesSkippedParent: 0, memwriteTimeUs: slow(4096), memdumpTimeUs: slow(4096) + 20_000, frozenTimeUs: 80_000 }, startedAtMs: 0, endedAtMs: 8500 },
+      { index: 2, kind: 'pre-dump', stats: { pagesWritten: 1700, pagesSkippedParent: 2396, memwriteTimeUs: slow(1700), memdumpTimeUs: slow(1700) + 10_000, frozenTimeUs: 70_000 }, startedAtMs: 8500, endedAtMs: 12_200 },
+    ];
+    const its = iterationSeries(capped);
+    const cap = { bytesPerSecond: 2 * MiB };
+    const link = { bytes: 16 * MiB, ms: 500 };
+    const withLink = estimateDowntime({ iterations: its, budgetMs: 6000, nowMs: 12_200, bandwidthCap: cap, link });
+    const without = estimateDowntime({ iterations: its, budgetMs: 6000, nowMs: 12_200, bandwidthCap: cap });
+    const pages = withLink.expectedDirtyPages;
+    expect(pages).toBeGreaterThan(500);
+    // The final dump's pages at 32 MiB/s, not at the 2 MiB/s the cap held the pre-dumps to (16x shorter).
+    expect(memwrite(withLink)).toBeCloseTo(((pages * PAGE_SIZE) / (32 * MiB)) * 1000, 3);
+    expect(memwrite(without) / memwrite(withLink)).toBeCloseTo(16, 3);
+    expect(withLink.predictedMs).toBeLessThan(without.predictedMs - 1000);
+    // The band is the link measurement's ±30%.
+    const t = withLink.terms.find((x) => x.name === 'memwrite')!;
+    expect(t.highMs).toBeCloseTo(((withLink.expectedDirtyPages * (1 + 0.2) * PAGE_SIZE) / (32 * MiB * 0.7)) * 1000, 0);
+    expect(t.detail).toMatch(/the link measured uncapped/);
+    // Pre-copy's convergence stays at the capped rate.
+    expect(withLink.bandwidthCap!.convergence!.ratio).toBeCloseTo(without.bandwidthCap!.convergence!.ratio, 6);
+    expect(withLink.bandwidthCap).toMatchObject({ finalDumpBytesPerSecond: 32 * MiB, finalDumpRate: 'link' });
+    expect(without.bandwidthCap).toMatchObject({ finalDumpRate: 'pre-dumps' });
+    // The basis names which rate each term used.
+    expect(withLink.basis).toMatch(/final dump's bandwidth 33\.6 MB\/s \(the link measured uncapped, ±30%\); pre-dumps' bandwidth 2\.1 MB\/s under the cap/);
+    expect(withLink.basis).toMatch(/pre-copy under the 2 MiB\/s cap sends 2 MiB\/s/);
   });
 
   it('without a cap the estimate has no cap field', () => {

@@ -83,19 +83,54 @@ export function capCoversDump(cap: BandwidthCapPlan | undefined): boolean {
 }
 
 /**
+ * The migration link measured uncapped, before the cap went on: one timed transfer from the
+ * source to the page server's address and port (TLS with the migration's keys when the plan
+ * uses TLS), so the final dump, which runs uncapped by default, is not predicted at the rate
+ * the cap held the pre-dumps to.
+ */
+export interface LinkMeasure {
+  bytes: number;
+  ms: number;
+  /** Over TLS, as the page stream goes. */
+  tls?: boolean;
+}
+
+/** One timed transfer by another program than CRIU: its rate is taken within ±30%. */
+export const LINK_MEASURE_UNCERTAINTY = 0.3;
+
+export function linkBytesPerSec(link: LinkMeasure | undefined): number | undefined {
+  return link && link.bytes > 0 && link.ms > 0 ? link.bytes / (link.ms / 1000) : undefined;
+}
+
+/**
  * The final dump's page-write rate under the plan's cap. With the cap on the final dump too:
  * min(measured, cap) (small pre-dumps can look faster than the cap, their tail sitting in socket
- * buffers). With the cap on pre-copy only, the final dump runs uncapped, at least as fast as the
- * capped pre-dumps measured: the measured rate stays, an upper bound on the time, and says so.
+ * buffers). With the cap on pre-copy only, the final dump runs uncapped: at the link's rate
+ * measured before the cap went on (never below what the capped pre-dumps managed), with the
+ * link measurement's own band `rel`; without that measurement, at the capped pre-dumps' rate,
+ * an upper bound on the time, and the note says so. `used` names which rate the final dump got.
  */
-export function finalDumpBandwidth(measuredBytesPerSec: number | undefined, cap: BandwidthCapPlan | undefined): { bytesPerSec: number | undefined; note?: string } {
+export function finalDumpBandwidth(
+  measuredBytesPerSec: number | undefined,
+  cap: BandwidthCapPlan | undefined,
+  link?: LinkMeasure,
+): { bytesPerSec: number | undefined; used?: 'pre-dumps' | 'cap' | 'link'; rel?: number; note?: string } {
   if (!cap) return { bytesPerSec: measuredBytesPerSec };
   const c = describeBandwidth(cap.bytesPerSecond);
   if (capCoversDump(cap)) {
     const bw = measuredBytesPerSec === undefined ? cap.bytesPerSecond : Math.min(measuredBytesPerSec, cap.bytesPerSecond);
-    return { bytesPerSec: bw, note: `the final dump's pages capped at ${c} (min of the measured rate and the cap)` };
+    return { bytesPerSec: bw, used: bw === measuredBytesPerSec ? 'pre-dumps' : 'cap', note: `the final dump's pages capped at ${c} (min of the measured rate and the cap)` };
   }
-  return { bytesPerSec: measuredBytesPerSec, note: `the pre-dumps ran capped at ${c}; the final dump runs uncapped, so its page write is at most this long` };
+  const free = linkBytesPerSec(link);
+  const pre = measuredBytesPerSec !== undefined ? `the pre-dumps' ${describeBandwidth(measuredBytesPerSec)}, capped at ${c}, used for pre-copy only` : `the pre-dumps capped at ${c}`;
+  if (free !== undefined && link) {
+    const how = `${(link.bytes / 1048576).toFixed(1)} MiB in ${Math.round(link.ms)} ms to the page server's port${link.tls ? ' over TLS' : ''}, before the cap went on`;
+    if (measuredBytesPerSec !== undefined && measuredBytesPerSec > free) {
+      return { bytesPerSec: measuredBytesPerSec, used: 'pre-dumps', note: `the final dump runs uncapped: its pages at the pre-dumps' ${describeBandwidth(measuredBytesPerSec)}, faster than the link measured uncapped (${describeBandwidth(free)}: ${how})` };
+    }
+    return { bytesPerSec: free, used: 'link', rel: LINK_MEASURE_UNCERTAINTY, note: `the final dump runs uncapped: its pages at the link's ${describeBandwidth(free)} measured uncapped (${how}; ±${Math.round(LINK_MEASURE_UNCERTAINTY * 100)}%); ${pre}` };
+  }
+  return { bytesPerSec: measuredBytesPerSec, used: 'pre-dumps', note: `the pre-dumps ran capped at ${c} and the link was not measured uncapped; the final dump runs uncapped, so its page write is at most this long` };
 }
 
 export interface ConvergenceInput {

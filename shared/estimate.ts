@@ -32,7 +32,7 @@
 import type { DowntimeEstimate, IterationStats } from './domain.ts';
 import { msPerPage, restoreMemory, type RestoreMemory, type RestoreProbe } from './restore-cost.ts';
 // Bandwidth cap: the final dump's rate and the convergence under the plan's cap.
-import { capCoversDump, describeConvergence, finalDumpBandwidth, predictConvergence, type BandwidthCapPlan, type Convergence } from './bandwidth-cap.ts';
+import { capCoversDump, describeConvergence, finalDumpBandwidth, predictConvergence, type BandwidthCapPlan, type Convergence, type LinkMeasure } from './bandwidth-cap.ts';
 
 export const PAGE_SIZE = 4096;
 
@@ -357,6 +357,8 @@ export interface EstimateInput {
   movesAddress?: boolean;
   /** The plan's bandwidth cap on the page stream (absent: none). */
   bandwidthCap?: BandwidthCapPlan;
+  /** Bandwidth cap: the link measured uncapped before the cap went on (the uncapped final dump's rate). */
+  link?: LinkMeasure;
 }
 
 /** The tree as the final dump sees it, from preflight's inventory. */
@@ -402,7 +404,14 @@ export interface DowntimeEstimateDetail extends DowntimeEstimate {
   /** Images + restored process against the target's memory, when its MemAvailable was measured. */
   restoreMemory?: RestoreMemory;
   /** The plan's bandwidth cap, whether it covers the final dump, and pre-copy's convergence under it. */
-  bandwidthCap?: { bytesPerSecond: number; finalDump: boolean; convergence?: Convergence };
+  bandwidthCap?: {
+    bytesPerSecond: number;
+    finalDump: boolean;
+    convergence?: Convergence;
+    /** The rate the final dump's page write was predicted at, and whose it is (the capped pre-dumps', the cap, the uncapped link's). */
+    finalDumpBytesPerSecond?: number;
+    finalDumpRate?: 'pre-dumps' | 'cap' | 'link';
+  };
 }
 
 interface Band {
@@ -557,10 +566,12 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   const sumPages = pre.reduce((a, i) => a + (i.memwriteTimeUs > 0 ? i.pagesWritten : 0), 0);
   const sumWriteS = pre.reduce((a, i) => a + i.memwriteTimeUs, 0) / 1e6;
   const measuredBw = sumWriteS > 0 ? (sumPages * PAGE_SIZE) / sumWriteS : undefined;
-  const bwRel = spread(bws, MIN_BANDWIDTH_UNCERTAINTY);
+  const preBwRel = spread(bws, MIN_BANDWIDTH_UNCERTAINTY);
   // Bandwidth cap: the final dump writes at min(measured, cap) when the cap covers it.
-  const capped = capTerms(input.bandwidthCap, measuredBw, last);
+  const capped = capTerms(input.bandwidthCap, measuredBw, last, input.link);
   const bw = capped?.bytesPerSec ?? measuredBw;
+  // The uncapped link's rate carries its own band; the pre-dumps' spread otherwise.
+  const bwRel = capped?.rel ?? preBwRel;
   if (capped) measuredNotes.push(...capped.notes);
 
   // --- frozen part of the final dump
@@ -588,9 +599,10 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       lowMs,
       highMs,
       source: 'measured',
-      detail: `writing ${Math.round(pages)} pages at ${formatRate(bw)} ${formatMs(ms)}`,
+      detail: `writing ${Math.round(pages)} pages at ${formatRate(bw)}${capped?.used === 'link' ? ' (the link measured uncapped)' : capped?.used === 'cap' ? ' (the cap)' : ''} ${formatMs(ms)}`,
     });
-    measuredNotes.push(`bandwidth ${formatRate(bw)} (${bws.length} pre-dump${bws.length === 1 ? '' : 's'}, ${pct(bwRel)})`);
+    if (capped?.used === 'link') measuredNotes.push(`final dump's bandwidth ${formatRate(bw)} (the link measured uncapped, ${pct(bwRel)}); pre-dumps' bandwidth ${formatRate(measuredBw ?? 0)} under the cap (${bws.length} pre-dump${bws.length === 1 ? '' : 's'})`);
+    else measuredNotes.push(`bandwidth ${formatRate(bw)} (${bws.length} pre-dump${bws.length === 1 ? '' : 's'}, ${pct(bwRel)})`);
   } else if (last) {
     defaultNotes.push('no bandwidth measured (memwrite_time 0): memory write time left out');
   }
@@ -722,9 +734,11 @@ function capTerms(
   cap: BandwidthCapPlan | undefined,
   measuredBw: number | undefined,
   last: TimedIterationStats | undefined,
-): { bytesPerSec: number | undefined; notes: string[]; detail: NonNullable<DowntimeEstimateDetail['bandwidthCap']> } | undefined {
+  link: LinkMeasure | undefined,
+): { bytesPerSec: number | undefined; rel?: number; used?: 'pre-dumps' | 'cap' | 'link'; notes: string[]; detail: NonNullable<DowntimeEstimateDetail['bandwidthCap']> } | undefined {
   if (!cap) return undefined;
-  const final = finalDumpBandwidth(measuredBw, cap);
+  // The final dump: uncapped (the link's rate) unless the cap covers it; pre-copy below: the capped rate.
+  const final = finalDumpBandwidth(measuredBw, cap, link);
   const notes = final.note ? [final.note] : [];
   const send = measuredBw === undefined ? cap.bytesPerSecond : Math.min(measuredBw, cap.bytesPerSecond);
   const convergence =
@@ -732,7 +746,19 @@ function capTerms(
       ? predictConvergence({ startPages: last.pagesWritten, dirtyPagesPerSec: last.dirtyPagesPerSec, sendBytesPerSec: send, fixedMsPerIteration: Math.max(0, last.wallMs - last.memwriteTimeUs / 1000) })
       : undefined;
   if (convergence) notes.push(describeConvergence(convergence, cap, send));
-  return { bytesPerSec: final.bytesPerSec, notes, detail: { bytesPerSecond: cap.bytesPerSecond, finalDump: capCoversDump(cap), ...(convergence ? { convergence } : {}) } };
+  return {
+    bytesPerSec: final.bytesPerSec,
+    ...(final.rel !== undefined ? { rel: final.rel } : {}),
+    ...(final.used ? { used: final.used } : {}),
+    notes,
+    detail: {
+      bytesPerSecond: cap.bytesPerSecond,
+      finalDump: capCoversDump(cap),
+      ...(convergence ? { convergence } : {}),
+      ...(final.bytesPerSec !== undefined ? { finalDumpBytesPerSecond: final.bytesPerSec } : {}),
+      ...(final.used ? { finalDumpRate: final.used } : {}),
+    },
+  };
 }
 
 /**

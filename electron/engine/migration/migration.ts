@@ -38,6 +38,8 @@ import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
+import { measureLink } from './link-probe.ts';
+import { capCoversDump, describeBandwidth, linkBytesPerSec, type LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
 // Many migrations at once: the process by selector, its claim on the source, a reserved port pair.
 import { Claims, localClaimContext, type ClaimContext } from './claims.ts';
@@ -186,6 +188,8 @@ export class Migration {
   private resolved = false;
   // --- bandwidth cap: tc on the source's interface toward the target, for the page stream only.
   private readonly bandwidthCap?: BandwidthCapOnSource;
+  /** Bandwidth cap: the link measured uncapped before the cap went on (the uncapped final dump's rate). */
+  private link?: LinkMeasure;
   /** Cutover guards: from just before the final dump until commit or rollback (pre-copy and cold). */
   private guard?: GuardedCutover;
 
@@ -504,6 +508,7 @@ export class Migration {
     let i = 0;
     if (this.plan.mode === 'precopy') {
       this.setPhase('precopy');
+      await this.measureLinkBeforeCap(); // bandwidth cap: the uncapped link, for the final dump's estimate
       await this.bandwidthCap?.apply(); // bandwidth cap: on before the first pre-dump
       for (;;) {
         i += 1;
@@ -630,7 +635,7 @@ export class Migration {
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
@@ -655,6 +660,32 @@ export class Migration {
     this.copyMs = r.durationMs;
     await this.run.run(target, ['rm', '-rf', '--', probe]);
   }
+
+  // --- Bandwidth cap: the link measured uncapped --------------------------------------
+  /**
+   * A cap on pre-copy only leaves the final dump uncapped, and the capped pre-dumps cannot
+   * show how fast that will be: time one transfer over the page server's path before the cap
+   * goes on (link-probe.ts). Not needed when the cap covers the final dump too.
+   */
+  private async measureLinkBeforeCap(): Promise<void> {
+    const cap = this.plan.bandwidthCap;
+    if (!cap || !this.bandwidthCap?.applies || capCoversDump(cap)) return;
+    const { source, target } = this.plan;
+    const r = await measureLink(this.run, { source, target, targetAddress: this.plan.targetAddress, port: this.plan.pageServerPort, tls: this.tls });
+    this.link = r.link;
+    const rate = linkBytesPerSec(r.link);
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: r.link ? 'link measured before the cap' : 'link not measured',
+      reason: r.link
+        ? `${source} → ${target}:${this.plan.pageServerPort}${r.link.tls ? ' over TLS' : ''}: ${(r.link.bytes / 1048576).toFixed(1)} MiB in ${Math.round(r.link.ms)} ms = ${describeBandwidth(rate!)} uncapped; the estimate predicts the uncapped final dump at this rate and pre-copy at the cap's ${describeBandwidth(cap.bytesPerSecond)}`
+        : `timing the link before the cap failed (${r.problem}): the estimate predicts the uncapped final dump at the capped pre-dumps' rate, an upper bound on its time`,
+      at: this.now(),
+    });
+  }
+  // --- end bandwidth cap: the link measured uncapped ---
 
   // --- Restore probe -------------------------------------------------------------
   /**

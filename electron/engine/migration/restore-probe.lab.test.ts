@@ -120,17 +120,36 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
     expect(off).toBeGreaterThan(at(/criu pre-dump/));
     expect(off).toBeLessThan(at(/criu dump /));
     expect(lines[off]!.code).toBe(0);
+    // Before the cap went on, the link was timed once, uncapped, over the page server's path (TLS),
+    // and the estimate predicted the uncapped final dump at that rate, saying so.
+    const recv = lines.findIndex((c) => c.host === 'lab-target' && /^timeout \d+ python3 -c .* 27000 \S+ca\.pem/s.test(c.line));
+    const send = lines.findIndex((c) => c.host === 'lab-source' && /^timeout \d+ python3 -c .* 10\.0\.0\.2 27000 /s.test(c.line));
+    expect(recv).toBeGreaterThanOrEqual(0);
+    expect(send).toBeGreaterThanOrEqual(0);
+    expect(Math.max(recv, send)).toBeLessThan(add);
+    const linkNote = m.events.find((e) => e.type === 'decision' && e.action.startsWith('link '));
+    expect(linkNote && linkNote.type === 'decision' ? linkNote.action : undefined).toBe('link measured before the cap');
+    const last = m.events.flatMap((e) => (e.type === 'estimate' ? [e.estimate as DowntimeEstimateDetail] : [])).pop()!;
+    expect(last.bandwidthCap?.finalDumpRate).toBe('link');
+    expect(last.basis).toMatch(/final dump's bandwidth .* \(the link measured uncapped/);
 
     // Figures: the pre-dump's page write against the cap (CRIU's memwrite_time, and the host's wall clock).
     const first = r.iterations.find((i) => i.kind === 'pre-dump')!;
     const final = r.iterations.find((i) => i.kind === 'dump');
     const shaped = m.events.find((e) => e.type === 'decision' && e.action === 'bandwidth cap off');
     const mib = (b?: number) => (b === undefined ? '?' : (b / 1048576).toFixed(2));
+    // What the estimate said before the link was measured: the final dump's pages at the capped pre-dumps' rate.
+    const capped = r.iterations.filter((i) => i.kind === 'pre-dump' && i.memwriteTimeUs > 0);
+    const cappedBw = (capped.reduce((a, i) => a + i.pagesWritten, 0) * 4096) / (capped.reduce((a, i) => a + i.memwriteTimeUs, 0) / 1e6);
+    const memwrite = last.terms.find((t) => t.name === 'memwrite')!.ms;
+    const asBefore = last.predictedMs - memwrite + ((last.expectedDirtyPages * 4096) / cappedBw) * 1000;
     console.log(
       `bandwidth cap ${mib(CAP)} MiB/s: pre-dump 1 wrote ${first.pagesWritten} pages (${mib(first.pagesWritten * 4096)} MiB) at ${mib(first.bandwidthBytesPerSec)} MiB/s (memwrite_time), ` +
         `${mib((first.pagesWritten * 4096) / (first.wallMs / 1000))} MiB/s over its ${first.wallMs} ms wall; ` +
         `final dump (uncapped) ${final?.pagesWritten} pages at ${mib(final?.bandwidthBytesPerSec)} MiB/s; ${shaped && shaped.type === 'decision' ? shaped.reason : 'no cap-off decision'}\n` +
-        `freeze window: predicted ${r.predictedMs} ms, measured ${r.freezeWindowMs} ms`,
+        `link before the cap: ${linkNote && linkNote.type === 'decision' ? linkNote.reason : '?'}\n` +
+        `final dump's page write predicted at ${mib(last.bandwidthCap?.finalDumpBytesPerSecond)} MiB/s (${last.bandwidthCap?.finalDumpRate}), pre-dumps capped at ${mib(cappedBw)} MiB/s\n` +
+        `freeze window: predicted ${r.predictedMs} ms (${Math.round(last.lowMs)}–${Math.round(last.highMs)}; at the capped rate, as before: ${Math.round(asBefore)} ms), measured ${r.freezeWindowMs} ms`,
     );
   }, 10 * 60_000);
 });
