@@ -1,7 +1,6 @@
 /**
  * The workload zoo in the lab (one boot, slot 8): Redis with a client writing over one kept
- * connection, nginx with keep-alive clients, and a python3 tree with shared memory and pipes
- * (refused by preflight: see its test).
+ * connection, nginx with keep-alive clients, and a python3 tree with shared memory and pipes.
  * The clients live in a network namespace on the target VM bridged onto the private link
  * (services-zoo.ts), and the service address 10.0.0.100 moves from the source's link
  * interface to the target's br0 inside the freeze window. Each workload checks itself.
@@ -69,19 +68,16 @@ describe('services keep their clients through a migration (lab)', () => {
     await expectOnlyOnTarget('http');
   }, 10 * 60_000);
 
-  // CRIU 3.17.1 restored this tree's shared region older than its pipes in 2 of 4 committed lab
-  // migrations (its children's own check failed): preflight refuses it, before any freeze.
-  test('a process tree sharing anonymous memory is refused by preflight, with the reason, and runs on', async () => {
+  // The tree's own checks (each process checks the shared region against the token it got
+  // through the pipes) hold across the migration. One pre-dump keeps the case short.
+  test('a process tree sharing anonymous memory and pipes migrates intact', async () => {
     const r = await ZOO_CASES.tree(hosts, ifs);
     report(r);
-    expect(r.outcome).toBe('failed');
-    expect(r.freezeMs).toBeUndefined();
-    expect(r.why).toMatch(/Preflight found \d+ blocker\(s\); nothing was dumped\. First: Shared memory: [\d.]+ MiB of anonymous shared memory \(MAP_SHARED\) is shared by PID 53000/);
-    // The tree never stopped: it goes on, on the source, intact.
+    const est = [...r.events].reverse().find((e) => e.type === 'estimate');
+    if (est?.type === 'estimate') process.stdout.write(`[zoo] tree: freeze ${r.freezeMs} ms against the band ${Math.round(est.estimate.lowMs)}-${Math.round(est.estimate.highMs)} ms\n`);
+    expect(r.outcome, r.why).toBe('committed');
     expect(r.dataVerified, r.detail).toBe(true);
-    expect(r.detail).toMatch(/after: .*host=source/);
-    const [src, tgt] = await Promise.all([lab.pidsOn('lab-source'), lab.pidsOn('lab-target')]);
-    expect(src.get(ZOO_PIDS.tree)).toMatch(/^[SR]/);
-    expect(tgt.has(ZOO_PIDS.tree)).toBe(false);
+    expect(r.detail).toMatch(/after: .*host=target .*bad=0 childbad=0,0/);
+    await expectOnlyOnTarget('tree');
   }, 10 * 60_000);
 });
