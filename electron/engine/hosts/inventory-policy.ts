@@ -11,7 +11,6 @@ import { normalizeAddress } from './inventory.ts';
 export type NetworkLock = 'iptables' | 'nftables';
 export type NetworkLockChoice = NonNullable<MigrationPlan['networkLock']>;
 
-
 const list = (items: string[], max = 6): string => (items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', '));
 const who = (p: { pid: number; cmd: string }): string => `PID ${p.pid} (${p.cmd.length > 60 ? `${p.cmd.slice(0, 57)}...` : p.cmd})`;
 const octal = (m: number): string => `0${m.toString(8)}`;

@@ -33,7 +33,6 @@ export interface PreflightFacts {
 
 const PAGE = 4096;
 
-
 /**
  * The features a mode needs from `criu check --feature`, per host. Post-copy needs
  * userfaultfd with non-cooperative events where the lazy-pages daemon runs: the target.
