@@ -343,6 +343,8 @@ export interface JournalSummary {
   source: string;
   target: string;
   pid: number;
+  /** The process in the user's words: "PID 4242", or the selector ("unit redis-server.service") when it never resolved. */
+  process: string;
   startedAt: string;
   lastPhase: Phase;
   finished: boolean;

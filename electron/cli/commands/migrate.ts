@@ -507,7 +507,7 @@ export function registerMigrateCommands(program: Command): void {
       }
       if (!list.length) process.stdout.write('no migrations yet\n');
       for (const j of list) {
-        process.stdout.write(`${j.id}  ${j.source} → ${j.target}  PID ${j.pid}  ${j.finished ? j.outcome : `UNFINISHED at ${j.lastPhase}`}${j.settled ? `  settled: ${j.settled}` : ''}\n`);
+        process.stdout.write(`${j.id}  ${j.source} → ${j.target}  ${j.process || `PID ${j.pid}`}  ${j.finished ? j.outcome : `UNFINISHED at ${j.lastPhase}`}${j.settled ? `  settled: ${j.settled}` : ''}\n`);
         if (!j.finished && j.nextStep) process.stdout.write(`    next: ${j.nextStep}\n`);
       }
     });

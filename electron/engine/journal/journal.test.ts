@@ -195,6 +195,7 @@ describe('replay of the converging lab run (real CRIU numbers)', () => {
       source: 'lab-source',
       target: 'lab-target',
       pid: 50000,
+      process: 'PID 50000',
       startedAt: '2026-11-23T05:15:40.024Z',
       lastPhase: 'committed',
       finished: true,
@@ -273,6 +274,15 @@ describe('listJournals', () => {
     expect(l[0]?.finished).toBe(true);
     expect(l[1]?.finished).toBe(false);
     expect(l[1]?.nextStep).toBeDefined();
+  });
+
+  it('names a process by its selector when it never resolved to a PID (not "PID 0")', () => {
+    const [started, ...rest] = convergingEvents().slice(0, 2);
+    const ev = started!.event as Extract<EngineEvent, { type: 'migration-started' }>;
+    const unresolved = { at: started!.at, event: { ...ev, plan: { ...ev.plan, pid: 0, select: { kind: 'unit' as const, unit: 'redis-server.service' } } } };
+    const s = replay(readJournal(write([unresolved, ...rest])).records).summary;
+    expect(s.pid).toBe(0);
+    expect(s.process).toBe('unit redis-server.service');
   });
 
   it('is empty when there is no journal directory yet', () => {

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CommandRecord, EngineEvent } from '../../../shared/api.ts';
 import type { DowntimeEstimate, IterationStats, JournalSummary, MigrationPlan, Phase, Recommendation } from '../../../shared/domain.ts';
+import { describeSelector } from '../../../shared/domain.ts';
 import { FerryError, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { ferryFiles, ferryPaths } from '../../paths.ts';
 
@@ -563,6 +564,7 @@ export function replay(records: readonly JournalRecord[], meta: { id?: string; t
     source: plan?.source ?? '',
     target: plan?.target ?? '',
     pid: plan?.pid ?? 0,
+    process: !plan ? '' : plan.pid > 0 ? `PID ${plan.pid}` : describeSelector(plan),
     startedAt: startedAt ?? records[0]?.at ?? '',
     lastPhase: phase,
     finished: outcome !== undefined,
@@ -695,7 +697,7 @@ export function listJournals(opts: JournalOptions = {}): JournalSummary[] {
       const rd = readJournal(path.join(dir, n));
       out.push(replay(rd.records, { id, torn: rd.torn, damaged: rd.damaged }).summary);
     } catch (e) {
-      out.push({ id, source: '', target: '', pid: 0, startedAt: '', lastPhase: 'planned', finished: false, nextStep: `Could not read this journal: ${(e as Error).message}` });
+      out.push({ id, source: '', target: '', pid: 0, process: '', startedAt: '', lastPhase: 'planned', finished: false, nextStep: `Could not read this journal: ${(e as Error).message}` });
     }
   }
   return out.sort((a, b) => (b.startedAt || b.id).localeCompare(a.startedAt || a.id) || b.id.localeCompare(a.id));

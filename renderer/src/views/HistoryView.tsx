@@ -18,7 +18,7 @@ function JournalRow({ j, selected, onOpen }: { j: JournalSummary; selected: bool
       <button type="button" className="journal-head" onClick={onOpen} aria-pressed={selected}>
         <span className="journal-when">{formatDateTime(j.startedAt)}</span>
         <span>
-          PID {j.pid}: {j.source} → {j.target}
+          {j.process || `PID ${j.pid}`}: {j.source} → {j.target}
         </span>
         <span className={`tag outcome-tag ${j.outcome ?? 'unfinished'}`}>{j.finished ? (j.outcome ?? PHASE_LABEL[j.lastPhase]) : `unfinished (${PHASE_LABEL[j.lastPhase]})`}</span>
       </button>
