@@ -25,7 +25,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
   describe('pre-copy migration in the lab', () => {
     it('migrates a converging workload with two pre-dumps; memory verifies on the target and the counter continues', async () => {
       const name = 'converging';
-      await startWorkload({ env, host: 'source', mib: 128, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
+      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
       const before = await waitForCounterAbove('source', name, 0);
       const m = migrate(plan(), (e, control) => {
         if (e.type === 'estimate') control(m.events.filter((x) => x.type === 'iteration').length < 2 ? 'one-more' : 'cutover-now');

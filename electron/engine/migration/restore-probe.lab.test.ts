@@ -1,7 +1,7 @@
 /**
  * In the lab, one bounded migration: the restore is measured on the target during
  * pre-copy (outside the freeze) and the estimate rests on it, and while `criu restore` runs
- * its progress (pages loaded, from its own log) is shown. One lab boot, one 128 MiB migration,
+ * its progress (pages loaded, from its own log) is shown. One lab boot, one 64 MiB migration,
  * then a 16 MiB one with the page stream capped (tc on the source) during pre-copy.
  */
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
 
   it('probes the page images on the target after the first pre-dump, uses it in the estimate, and shows the restore loading pages', async () => {
     const name = 'probe';
-    await startWorkload({ env, host: 'source', mib: 128, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
+    await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
     const before = await waitForCounterAbove('source', name, 0);
     const m = migrate(plan(), (e, control) => {
       if (e.type === 'estimate' && !e.live) control(m.events.filter((x) => x.type === 'iteration').length < 2 ? 'one-more' : 'cutover-now');
@@ -30,7 +30,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
     expect(after.verify).toBe('OK');
     await expectRunsOnlyOn('lab-target');
 
-    // Preflight judged the memory cliff before anything was dumped: 128 MiB twice fits in 1 GiB.
+    // Preflight judged the memory cliff before anything was dumped: 64 MiB twice fits in 1 GiB.
     const cliff = m.events.find((e) => e.type === 'decision' && e.action.startsWith('preflight') && e.reason.includes('Restore fits in memory'));
     expect(cliff && cliff.type === 'decision' ? cliff.action : undefined).toBe('preflight pass');
 
@@ -53,7 +53,7 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the restore meas
       expect(e.basis).toMatch(/restore measured on the target: read \d+ MiB of page images/);
       const t = e.terms.find((x) => x.name === 'restore')!;
       expect(t.source).toBe('measured');
-      // 128 MiB images + the restored process fit in a 1 GiB target: no cliff.
+      // 64 MiB of images + the restored process fit in a 1 GiB target: no cliff.
       expect(e.restoreMemory?.fits).toBe(true);
     }
 
