@@ -13,11 +13,22 @@ describe('the CLI on signals during a migration', () => {
     unguard = undefined;
   });
 
-  it.each(['SIGTERM', 'SIGHUP'] as const)('%s asks the engine to roll back, without a question', (signal) => {
+  /** Run with stdin a terminal or not, as the CLI would find it. */
+  function withTty<T>(tty: boolean, f: () => T): T {
+    const was = process.stdin.isTTY;
+    Object.defineProperty(process.stdin, 'isTTY', { value: tty, configurable: true });
+    try {
+      return f();
+    } finally {
+      Object.defineProperty(process.stdin, 'isTTY', { value: was, configurable: true });
+    }
+  }
+
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s (in a terminal) asks the engine to roll back, without a question', (signal) => {
     const before = process.listenerCount(signal);
     const control = vi.fn();
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    unguard = guardInterrupt(control);
+    unguard = withTty(true, () => guardInterrupt(control));
     expect(process.listenerCount(signal)).toBe(before + 1);
     process.emit(signal, signal);
     stderr.mockRestore();
@@ -26,6 +37,14 @@ describe('the CLI on signals during a migration', () => {
     unguard = undefined;
     // Once the migration has ended the CLI's own handlers are gone: a later signal ends it as usual.
     expect(process.listenerCount(signal)).toBe(before);
+  });
+
+  it('leaves SIGHUP alone without a terminal (nohup ignores it on purpose); SIGTERM still rolls back', () => {
+    const hup = process.listenerCount('SIGHUP');
+    const term = process.listenerCount('SIGTERM');
+    unguard = withTty(false, () => guardInterrupt(vi.fn()));
+    expect(process.listenerCount('SIGHUP')).toBe(hup);
+    expect(process.listenerCount('SIGTERM')).toBe(term + 1);
   });
 
   it('SIGINT without a terminal rolls back too', () => {

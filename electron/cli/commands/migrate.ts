@@ -317,7 +317,7 @@ export function printSummary(r: MigrationResult, iterations: IterationStats[]): 
 /**
  * Ctrl-C never leaves the process in two places: it asks (on a terminal) whether to roll
  * back or carry on; a second Ctrl-C, or no terminal, rolls back. SIGTERM (a job cancelled in
- * AWX, a pod stopped, systemd) and SIGHUP (the terminal went away) roll back without asking:
+ * AWX, a pod stopped, systemd) and SIGHUP (its terminal went away) roll back without asking:
  * nobody is left to answer, and the source must not stay frozen until someone runs recover.
  */
 export function guardInterrupt(control: (a: 'rollback') => void): () => void {
@@ -341,7 +341,9 @@ export function guardInterrupt(control: (a: 'rollback') => void): () => void {
   const onSighup = () => rollBack('SIGHUP');
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
-  process.on('SIGHUP', onSighup);
+  // Only from a terminal: under nohup (stdin not a terminal) SIGHUP is ignored on purpose, and
+  // a handler here would undo that.
+  if (process.stdin.isTTY) process.on('SIGHUP', onSighup);
   return () => {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
