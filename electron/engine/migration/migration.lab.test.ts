@@ -18,6 +18,34 @@ async function counterOn(host: 'source' | 'target', name: string) {
   return workloadStatus(host, { env, name }, lab.hub);
 }
 
+/**
+ * A real `ferry migrate` of a fresh workload that never converges (1 ms budget), returned once
+ * its first pre-dump is on its event stream: the moment the cancelled and crashed cases stop it.
+ */
+async function cliAtFirstPreDump(name: string, mib: number) {
+  await startWorkload({ env, host: 'source', mib, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
+  await waitForCounterAbove('source', name, 0);
+  const cli = path.resolve('electron/cli/bin.js');
+  const child = execa('node', [cli, 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(WORKLOAD_PID), '--target-address', '10.0.0.2', '--auto', '--max-iterations', '20', '--max-downtime', '1ms', '--json'], {
+    env,
+    reject: false,
+    buffer: false,
+    // execa's own kill() would follow a SIGTERM with SIGKILL after 5 s, cutting a rollback short.
+    forceKillAfterDelay: false,
+  });
+  const io = { out: '', err: '' };
+  child.stderr!.on('data', (b: Buffer) => (io.err += b.toString()));
+  const sawIteration = await new Promise<boolean>((resolve) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      io.out += b.toString();
+      if (io.out.includes('"type":"iteration"')) resolve(true);
+    });
+    void child.then(() => resolve(false));
+  });
+  expect(sawIteration, `the CLI ended before its first pre-dump:\n${io.out.slice(-2000)}`).toBe(true);
+  return { child, io };
+}
+
 // FERRY_SKIP_LAB=1 skips the lab suites on a machine without qemu, debootstrap or root.
 describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration engine against real CRIU', () => {
   lab.useInSuite();
@@ -163,32 +191,12 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
     // rather than ending at once with an unfinished journal.
     it.skipIf(!FULL_LAB)('rolls back on SIGTERM during pre-copy, exits 3 and leaves nothing behind', async () => {
       const name = 'sigterm';
-      await startWorkload({ env, host: 'source', mib: 32, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
-      await waitForCounterAbove('source', name, 0);
-      const cli = path.resolve('electron/cli/bin.js');
-      const child = execa('node', [cli, 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(WORKLOAD_PID), '--target-address', '10.0.0.2', '--auto', '--max-iterations', '20', '--max-downtime', '1ms', '--json'], {
-        env,
-        reject: false,
-        buffer: false,
-        // execa's own kill() would follow up with SIGKILL after 5 s, cutting the rollback short.
-        forceKillAfterDelay: false,
-      });
-      let out = '';
-      let err = '';
-      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-      const sawIteration = await new Promise<boolean>((resolve) => {
-        child.stdout!.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('"type":"iteration"')) resolve(true);
-        });
-        void child.then(() => resolve(false));
-      });
-      expect(sawIteration, `the CLI ended before its first pre-dump:\n${out.slice(-2000)}`).toBe(true);
+      const { child, io } = await cliAtFirstPreDump(name, 32);
       child.kill('SIGTERM');
       const r = await child;
-      expect(r.exitCode, err.slice(-2000)).toBe(3);
-      expect(err).toMatch(/SIGTERM: rolling back/);
-      const summary = JSON.parse(out.trim().split('\n').pop()!);
+      expect(r.exitCode, io.err.slice(-2000)).toBe(3);
+      expect(io.err).toMatch(/SIGTERM: rolling back/);
+      const summary = JSON.parse(io.out.trim().split('\n').pop()!);
       expect(summary).toMatchObject({ outcome: 'rolled-back', runsOn: 'lab-source' });
       expect(listJournals({ env }).find((x) => x.id === summary.migrationId)?.finished).toBe(true);
       const leftovers = await sh('lab-target', 'ls /var/lib/ferry 2>/dev/null; pgrep -x criu; exit 0');
@@ -204,24 +212,8 @@ describe.skipIf(process.env.FERRY_SKIP_LAB === '1').sequential('the migration en
     // (guard/faults.lab.test.ts: the CLI killed, then `ferry journal recover`).
     it.skipIf(!FULL_LAB)('leaves a journal from which a new engine reports where it stopped and the safe next step', async () => {
       const name = 'crash';
-      await startWorkload({ env, host: 'source', mib: 64, rate: 1000, pid: WORKLOAD_PID, name }, lab.hub);
-      await waitForCounterAbove('source', name, 0);
-      const cli = path.resolve('electron/cli/bin.js');
-      const child = execa('node', [cli, 'migrate', '--source', 'lab-source', '--target', 'lab-target', '--pid', String(WORKLOAD_PID), '--target-address', '10.0.0.2', '--auto', '--max-iterations', '20', '--max-downtime', '1ms', '--json'], {
-        env,
-        reject: false,
-        buffer: false,
-      });
       // Kill the engine right after its first pre-dump is journaled.
-      let out = '';
-      const sawIteration = await new Promise<boolean>((resolve) => {
-        child.stdout!.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('"type":"iteration"')) resolve(true);
-        });
-        void child.then(() => resolve(false));
-      });
-      expect(sawIteration, `the CLI ended before its first pre-dump:\n${out.slice(-2000)}`).toBe(true);
+      const { child } = await cliAtFirstPreDump(name, 64);
       child.kill('SIGKILL');
       await child;
       // The pre-dump it had started may still finish on the source (no tty, no SIGHUP): wait for it.
