@@ -16,7 +16,11 @@ import {
   DEFAULT_RESTORE_FIXED_MS,
   DEFAULT_CLIFF_RESTORE_MS_PER_PAGE,
   RESTORE_PER_READ,
+  DEFAULT_CUTOVER_PREPARE_MS,
   estimateDowntime,
+  restoreFromHistory,
+  restoreOverheadFromHistory,
+  type RestoreSample,
   formatMs,
   buildIteration,
   iterationSeries,
@@ -135,6 +139,13 @@ describe('iterationStats (real stats-dump images + host clock)', () => {
  * Out of sample: the fixed part is also taken from the *other* recorded final dumps only
  * (leave-one-out), so no run is predicted with a constant derived from itself.
  */
+/**
+ * The recorded runs (fixtures) and the restore-probe lab runs below predate the cutover guard:
+ * their restore was a bare `criu restore -d`, whose fixed part was 310 ms, not the guarded
+ * restore's (DEFAULT_RESTORE_FIXED_MS). They are predicted with the fixed part of their own command.
+ */
+const BARE_RESTORE_FIXED_MS = 310;
+
 describe('estimateDowntime against the recorded runs', () => {
   const TOLERANCE = 0.15;
   const fixedOf = (r: Run) => {
@@ -148,7 +159,7 @@ describe('estimateDowntime against the recorded runs', () => {
       iterations: r.iterations.filter((i) => i.kind === 'pre-dump'),
       budgetMs: 300,
       cutoverAtMs: finalSample(r).startedAtMs,
-      costs: leaveOneOut ? { dumpFixedMs, samples: 2 } : undefined,
+      costs: leaveOneOut ? { dumpFixedMs, restoreOverheadMs: BARE_RESTORE_FIXED_MS, samples: 2 } : undefined,
       liveDirty: liveDirty !== undefined ? { pages: liveDirty } : undefined,
     });
   };
@@ -222,7 +233,7 @@ describe('estimateDowntime: basis, band and defaults', () => {
     const m = estimateDowntime({
       iterations: it3,
       budgetMs: 300,
-      costs: { dumpFixedMs: DEFAULT_DUMP_FIXED_MS, dumpOverheadMs: 265, copyMs: DEFAULT_COPY_MS, restoreFixedMs: 310, restoreMsPerPage: 0.0255, samples: 5 },
+      costs: { dumpFixedMs: DEFAULT_DUMP_FIXED_MS, dumpOverheadMs: 265, copyMs: DEFAULT_COPY_MS, restoreFixedMs: DEFAULT_RESTORE_FIXED_MS, restoreMsPerPage: 0.0255, samples: 5 },
     });
     expect(m.predictedMs).toBeCloseTo(d.predictedMs, 6);
     expect(m.highMs - m.lowMs).toBeLessThan(d.highMs - d.lowMs);
@@ -325,10 +336,10 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
   const restoreTerm = (e: ReturnType<typeof estimateDowntime>) => e.terms.find((t) => t.name === 'restore')!;
 
   it('512 MiB in a 1 GiB target: over the cliff, the restore term is the slower rate and its band holds the 21 s measured', () => {
-    const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850) });
+    const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: probe(850), costs: { restoreOverheadMs: BARE_RESTORE_FIXED_MS } });
     const t = restoreTerm(e);
     expect(e.restoreMemory?.fits).toBe(false);
-    expect(t.ms).toBeCloseTo(DEFAULT_RESTORE_FIXED_MS + DEFAULT_CLIFF_RESTORE_MS_PER_PAGE * 132755, 6);
+    expect(t.ms).toBeCloseTo(BARE_RESTORE_FIXED_MS + DEFAULT_CLIFF_RESTORE_MS_PER_PAGE * 132755, 6);
     expect(Math.abs(t.ms - 21_000) / 21_000).toBeLessThan(0.05);
     expect(t.lowMs).toBeLessThanOrEqual(21_000);
     expect(t.highMs).toBeGreaterThanOrEqual(21_000);
@@ -361,7 +372,7 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
   it('the 128 MiB converging run: no cliff; the measured term replaces the default and is named in the basis', () => {
     const pre = conv.iterations.filter((i) => i.kind === 'pre-dump');
     const without = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: finalSample(conv).startedAtMs });
-    const withProbe = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: finalSample(conv).startedAtMs, restoreProbe: probe(850) });
+    const withProbe = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: finalSample(conv).startedAtMs, restoreProbe: probe(850), costs: { restoreOverheadMs: BARE_RESTORE_FIXED_MS } });
     expect(withProbe.restoreMemory?.fits).toBe(true);
     expect(restoreTerm(without).source).toBe('default');
     expect(restoreTerm(withProbe).source).toBe('measured');
@@ -393,7 +404,7 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
       [717, 34354, 3565, 759],
     ] as const) {
       const pre = preDumps([pages, 2700], 1000);
-      const t = restoreTerm(estimateDowntime({ iterations: pre, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs, memAvailableBytes: avail * MiB } }));
+      const t = restoreTerm(estimateDowntime({ iterations: pre, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs, memAvailableBytes: avail * MiB }, costs: { restoreOverheadMs: BARE_RESTORE_FIXED_MS } }));
       expect(t.restoreFrom).toBe('probe');
       expect(t.lowMs).toBeLessThanOrEqual(measured);
       expect(t.highMs).toBeGreaterThanOrEqual(measured);
@@ -405,6 +416,80 @@ describe('the restore term: measured on the target, and its memory cliff', () =>
     const e = estimateDowntime({ iterations: big, budgetMs: 6000, restoreProbe: { readBytes: 128 * MiB, readMs: 160 } });
     expect(e.restoreMemory).toBeUndefined();
     expect(restoreTerm(e).source).toBe('measured');
+  });
+});
+
+/**
+ * The lab size sweep of 2026-12-01 (bench:migrate --sizes 64,256,512 --memory 2048): each
+ * restore as its journal recorded it: pages, the guarded restore command's wall, CRIU's
+ * restore_time. Before, history gave ms/page of the whole wall, and 0.093 ms/page learned from
+ * 26k-page runs of a bare restore predicted 1.7 s for a 64 MiB restore that took 5.4 s.
+ */
+describe("the restore's fixed part and the cutover's preparation (lab size sweep)", () => {
+  const at = (hh: string) => `2026-12-01T${hh}:00.000Z`;
+  const sweep: RestoreSample[] = [
+    { pages: 26152, ms: 2647, criuMs: 1468, at: at('00:27') }, // bare restore, before the guard
+    { pages: 26265, ms: 2225, criuMs: 1462, at: at('00:29') }, // bare restore, before the guard
+    { pages: 34535, ms: 4817, criuMs: 2551, at: at('01:55') },
+    { pages: 18192, ms: 4462, criuMs: 1375, at: at('06:04') },
+    { pages: 18156, ms: 5396, criuMs: 1694, at: at('06:05') },
+    { pages: 67267, ms: 7113, criuMs: 4567, at: at('06:08') },
+    { pages: 67155, ms: 6523, criuMs: 4076, at: at('06:10') },
+    { pages: 132969, ms: 10878, criuMs: 8633, at: at('06:13') },
+  ];
+
+  it('the fixed part is wall − restore_time, the median of the newest runs, whatever their size', () => {
+    // newest five: 3087, 3702, 2546, 2447, 2245 → 2546
+    expect(restoreOverheadFromHistory(sweep)).toBeCloseTo(7113 - 4567, 6);
+    expect(restoreOverheadFromHistory(sweep.map(({ criuMs: _, ...x }) => x))).toBeUndefined();
+  });
+
+  it('the 64 MiB pre-copy restore, from the runs before it: the fixed part added once, not spread over the pages', () => {
+    const before = sweep.filter((x) => x.at! < at('06:05'));
+    const fixed = restoreOverheadFromHistory(before)!;
+    expect(fixed).toBeCloseTo((2647 - 1468 + 4817 - 2551) / 2, 6);
+    const h = restoreFromHistory(before, 18156, fixed)!;
+    // Runs of a similar size (12104–27234 pages): the two 26k-page ones and the 18192-page one, by restore_time.
+    expect(h.used.map((x) => x.pages)).toEqual([26152, 26265, 18192]);
+    expect(h.ms).toBeCloseTo(fixed + (1468 / 26152) * 18156, 6);
+    expect(h.note).toMatch(/\+ 1\.7 s fixed/);
+    // It took 5396 ms. Whole-wall ms/page, as before, predicted less than that.
+    const proportional = restoreFromHistory(before.map(({ criuMs: _, ...x }) => x), 18156)!;
+    expect(Math.abs(h.ms - 5396)).toBeLessThan(Math.abs(proportional.ms - 5396));
+  });
+
+  it('replayed for the 256 MiB pre-copy run from the runs before it: the band holds its restore', () => {
+    const before = sweep.filter((x) => x.at! < at('06:10'));
+    const pre: TimedIterationStats[] = [67155, 3000].map((p, i) => ({
+      index: i + 1, kind: 'pre-dump', pagesWritten: p, pagesSkippedParent: i === 0 ? 0 : 67155 - p, frozenTimeUs: 300_000, freezingTimeUs: 5_000,
+      memdumpTimeUs: p * 20, memwriteTimeUs: p * 1000, wallMs: 5000, startedAtMs: 1_000_000 + i * 10_000, ...(i > 0 ? { dirtyPagesPerSec: 412 } : {}), bandwidthBytesPerSec: 3.3e6,
+    }));
+    const costs = { restoreSamples: before, restoreOverheadMs: restoreOverheadFromHistory(before)!, samples: before.length, from: `${before.length} past migrations` };
+    const t = estimateDowntime({ iterations: pre, budgetMs: 300, costs }).terms.find((x) => x.name === 'restore')!;
+    expect(t.restoreFrom).toBe('history');
+    expect(t.detail).toMatch(/1 past run of a similar size \(67267–67267 pages.*\+ 2\.5 s fixed/);
+    expect(t.lowMs).toBeLessThanOrEqual(6523);
+    expect(t.highMs).toBeGreaterThanOrEqual(6523);
+  });
+
+  it('before the preparation: the pages the process dirties while Ferry arms the guards count, and the basis says how long', () => {
+    const pre: TimedIterationStats[] = [18155, 4437].map((p, i) => ({
+      index: i + 1, kind: 'pre-dump', pagesWritten: p, pagesSkippedParent: i === 0 ? 0 : 18155 - p, frozenTimeUs: 135_000, freezingTimeUs: 5_000,
+      memdumpTimeUs: p * 20, memwriteTimeUs: p * 1000, wallMs: 5513, startedAtMs: 1_000_000 + i * 10_000, ...(i > 0 ? { dirtyPagesPerSec: 512 } : {}), bandwidthBytesPerSec: 4.0e6,
+    }));
+    // The 64 MiB pre-copy run: decided 5.7 s after the last pre-dump started; the final dump
+    // started 6.9 s later and wrote 6488 pages.
+    const decidedAt = 1_010_000 + 5_700;
+    const bare = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: decidedAt });
+    const ahead = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: decidedAt, prepare: true });
+    const learned = estimateDowntime({ iterations: pre, budgetMs: 300, cutoverAtMs: decidedAt, prepare: true, costs: { cutoverPrepareMs: 6928 } });
+    expect(bare.expectedDirtyPages).toBeCloseTo(512 * 5.7, 6);
+    expect(ahead.expectedDirtyPages).toBeCloseTo(512 * (5.7 + DEFAULT_CUTOVER_PREPARE_MS / 1000), 6);
+    expect(ahead.basis).toMatch(/with 7\.7 s to prepare the cutover, lab default/);
+    expect(learned.basis).toMatch(/with 6\.9 s to prepare the cutover, learned/);
+    // 6488 pages were written: only the estimate that counts the preparation comes near.
+    expect(Math.abs(learned.expectedDirtyPages - 6488)).toBeLessThan(0.1 * 6488);
+    expect(bare.expectedDirtyPages).toBeLessThan(0.5 * 6488);
   });
 });
 

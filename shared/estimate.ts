@@ -84,11 +84,26 @@ export const DEFAULT_DUMP_OVERHEAD_MS = 265;
  */
 export const DEFAULT_COPY_MS = 4400;
 /**
- * Host wall clock of `criu restore -d`: 1322 ms and 1022 ms for 33861/33862 pages (converging,
- * non-converging), 318 ms for a restore of 314 resident pages (fixtures/criu/lazy). The line
- * through (314, 318) and (33862, mean 1172) gives 310 ms + 0.0255 ms per page.
+ * From the decision to cut over to the final dump's start (the page server, the checks on the
+ * target, arming both cutover guards): 7733, 6928 and 8489 ms in the lab's guarded pre-copy
+ * runs (bench:migrate size sweep, TCG). Median.
  */
-export const DEFAULT_RESTORE_FIXED_MS = 310;
+export const DEFAULT_CUTOVER_PREPARE_MS = 7700;
+/**
+ * The restore's fixed part: host wall clock of the restore command Ferry runs (the target's
+ * cutover guard, then `systemd-run --scope`, then `criu restore -d`) minus CRIU's own
+ * restore_time (stats-restore). That is python's start-up and the guard's handshake, the
+ * transient scope, CRIU's start-up and the ssh round trip; it does not grow with the pages.
+ * Lab size sweep (bench:migrate --sizes 64,256,512, 2048 MiB VMs, TCG): 3062, 3696, 2513,
+ * 2423 ms at 18192, 18156, 67267, 67155 pages; median 2788. (Before the guard ran the restore,
+ * a bare `criu restore -d` had 310 ms of it.)
+ */
+export const DEFAULT_RESTORE_FIXED_MS = 2800;
+/**
+ * Per page: `criu restore -d` of 33861/33862 pages in 1322 and 1022 ms (converging,
+ * non-converging), 318 ms for 314 resident pages (fixtures/criu/lazy): 0.0255 ms per page
+ * beyond its start-up.
+ */
 export const DEFAULT_RESTORE_MS_PER_PAGE = 0.0255;
 /**
  * Restore over the cliff (images and the restored process do not fit in the target's memory
@@ -247,11 +262,22 @@ export interface CutoverCosts {
   restoreMsPerPage?: number;
   restoreFixedMs?: number;
   /**
+   * The restore command's fixed part: its host wall minus CRIU's restore_time, the median of
+   * the newest past runs. Size does not enter it, so runs of any size teach it; it is the
+   * fixed part of every restore term when known.
+   */
+  restoreOverheadMs?: number;
+  /**
    * Each past restore on its own, oldest first: when present the estimate picks
    * from them by size (restoreFromHistory) instead of restoreMsPerPage/restoreFixedMs, so one
    * run of another size, or over the memory cliff, cannot set the rate for this one.
    */
   restoreSamples?: RestoreSample[];
+  /**
+   * From the decision to cut over to the final dump's start, user hooks left out: the page
+   * server, the checks on the target, the guards. Median of past runs.
+   */
+  cutoverPrepareMs?: number;
   /** How many runs these costs were measured over (narrows their band). */
   samples?: number;
   /** Where the costs come from, in words (e.g. "3 past migrations lab-source → lab-target"). */
@@ -263,7 +289,10 @@ export interface CutoverCosts {
 
 export interface RestoreSample {
   pages: number;
+  /** Host wall of the restore command. */
   ms: number;
+  /** CRIU's own restore_time (stats-restore): the part that grows with the pages. */
+  criuMs?: number;
   /** When the run started (ISO), for the basis. */
   at?: string;
 }
@@ -287,24 +316,39 @@ export interface RestoreFromHistory {
   note: string;
 }
 
+const med = (xs: readonly number[]) => {
+  const t = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(t.length / 2);
+  return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
+};
+
+/**
+ * The restore command's fixed part from past runs: host wall minus CRIU's restore_time, the
+ * median over the newest RESTORE_RECENT_RUNS runs that have both. Every size teaches it (the
+ * guard, the scope and CRIU's start-up cost the same for 64 MiB and for 512 MiB); undefined
+ * without such a run.
+ */
+export function restoreOverheadFromHistory(samples: readonly RestoreSample[]): number | undefined {
+  const withCriu = samples.filter((x) => x.criuMs !== undefined && x.ms > 0).slice(-RESTORE_RECENT_RUNS);
+  return withCriu.length ? med(withCriu.map((x) => Math.max(0, x.ms - x.criuMs!))) : undefined;
+}
+
 /**
  * The restore of `pages` pages from past restores between the same hosts: only runs of a
  * similar size (within RESTORE_SIZE_FACTOR), the newest RESTORE_RECENT_RUNS of them, outliers
  * (ms per page off the median by more than RESTORE_OUTLIER_FACTOR) rejected; the median ms per
- * page of the rest. Undefined when no past run is of a similar size: a 512 MiB restore over the
- * memory cliff says nothing about a 128 MiB one, and the other way round.
+ * page of the rest, plus the fixed part `fixedMs`. A run's page part is CRIU's restore_time
+ * when recorded, else its wall minus `fixedMs`: a per-page rate taken from the whole wall would
+ * spread a fixed cost of seconds over the pages and under-predict smaller restores.
+ * Undefined when no past run is of a similar size: a 512 MiB restore over the memory cliff
+ * says nothing about a 128 MiB one, and the other way round.
  */
-export function restoreFromHistory(samples: readonly RestoreSample[], pages: number): RestoreFromHistory | undefined {
+export function restoreFromHistory(samples: readonly RestoreSample[], pages: number, fixedMs = 0): RestoreFromHistory | undefined {
   if (!(pages > 0)) return undefined;
   const valid = samples.filter((x) => x.pages > 0 && x.ms > 0);
   const near = valid.filter((x) => x.pages <= pages * RESTORE_SIZE_FACTOR && x.pages * RESTORE_SIZE_FACTOR >= pages);
   const recent = near.slice(-RESTORE_RECENT_RUNS);
-  const rate = (x: RestoreSample) => x.ms / x.pages;
-  const med = (xs: number[]) => {
-    const t = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(t.length / 2);
-    return t.length % 2 ? t[m]! : (t[m - 1]! + t[m]!) / 2;
-  };
+  const rate = (x: RestoreSample) => (x.criuMs ?? Math.max(0, x.ms - fixedMs)) / x.pages;
   let used = recent;
   if (recent.length >= 3) {
     const m = med(recent.map(rate));
@@ -326,8 +370,9 @@ export function restoreFromHistory(samples: readonly RestoreSample[], pages: num
   ].filter(Boolean);
   const note =
     `restore learned from ${used.length} past run${used.length === 1 ? '' : 's'} of a similar size ` +
-    `(${Math.min(...sizes)}–${Math.max(...sizes)} pages, median ${msPerPage.toFixed(4)} ms/page${left.length ? `; ${left.join(', ')}` : ''})`;
-  return { msPerPage, ms: msPerPage * pages, rel, used, otherSize, outliers, older, note };
+    `(${Math.min(...sizes)}–${Math.max(...sizes)} pages, median ${msPerPage.toFixed(4)} ms/page${left.length ? `; ${left.join(', ')}` : ''})` +
+    (fixedMs > 0 ? ` + ${formatMs(fixedMs)} fixed` : '');
+  return { msPerPage, ms: fixedMs + msPerPage * pages, rel, used, otherSize, outliers, older, note };
 }
 
 export interface EstimateInput {
@@ -342,6 +387,13 @@ export interface EstimateInput {
   cutoverAtMs?: number;
   /** Alias of cutoverAtMs (the engine passes Date.now() when it estimates a cutover right away). */
   nowMs?: number;
+  /**
+   * The cutover's preparation is still ahead: from the decision (cutoverAtMs) to the final
+   * dump's start Ferry starts the page server, checks the target and arms the guards, and the
+   * process dirties pages all along. Adds costs.cutoverPrepareMs (learned) or the lab default
+   * to the interval. Off for the estimate made once that work is done, just before the dump.
+   */
+  prepare?: boolean;
   /**
    * A live count of pages dirtied since the last pre-dump (soft-dirty bits read from
    * /proc/PID/pagemap, which is harmless; never write clear_refs). Projected to cutoverAtMs
@@ -525,7 +577,10 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
   let pagesLow = 0;
   let pagesHigh = 0;
   let pagesNote = '';
-  const cutoverAt = input.cutoverAtMs ?? input.nowMs ?? (last?.startedAtMs !== undefined ? last.startedAtMs + last.wallMs : undefined);
+  const decidedAt = input.cutoverAtMs ?? input.nowMs ?? (last?.startedAtMs !== undefined ? last.startedAtMs + last.wallMs : undefined);
+  const prepareMs = input.prepare ? Math.max(0, costs.cutoverPrepareMs ?? DEFAULT_CUTOVER_PREPARE_MS) : 0;
+  const cutoverAt = decidedAt !== undefined ? decidedAt + prepareMs : undefined;
+  const prepareWords = prepareMs > 0 ? ` (with ${formatMs(prepareMs)} to prepare the cutover${costs.cutoverPrepareMs !== undefined ? ', learned' : ', lab default'})` : '';
   const intervalMs = last?.startedAtMs !== undefined && cutoverAt !== undefined ? Math.max(0, cutoverAt - last.startedAtMs) : undefined;
   const cap = (p: number) => Math.min(totalPages, Math.max(0, p));
   if (!last) {
@@ -547,7 +602,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     pagesNote =
       `dirty rate ${Math.round(rate)} pages/s (last pre-dump; ${rates.length} measured, ${pct(rateRel)})` +
       (intervalMs !== undefined
-        ? ` over ${formatMs(intervalMs)} since the last pre-dump`
+        ? ` over ${formatMs(intervalMs)} since the last pre-dump${prepareWords}`
         : ' over an interval as long as the last one (no host clock for the cutover)') +
       ` = ${Math.round(pages)} pages${pages >= totalPages ? ` (capped at the process's ${totalPages} pages)` : ''}` +
       (saturated ? '; the last pre-dump rewrote ≥90% of the process, so the rate is a lower bound' : '');
@@ -639,12 +694,13 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     probe?.memAvailableBytes !== undefined && totalPages > 0 ? restoreMemory({ memAvailableBytes: probe.memAvailableBytes, imagesBytes: totalPages * PAGE_SIZE }) : undefined;
   {
     const perPageGiven = costs.restoreMsPerPage !== undefined;
-    const fixedGiven = costs.restoreFixedMs !== undefined;
-    const fixed = costs.restoreFixedMs ?? DEFAULT_RESTORE_FIXED_MS;
+    // The fixed part: learned as wall − CRIU's restore_time when past runs recorded both.
+    const fixedGiven = costs.restoreOverheadMs !== undefined || costs.restoreFixedMs !== undefined;
+    const fixed = costs.restoreOverheadMs ?? costs.restoreFixedMs ?? DEFAULT_RESTORE_FIXED_MS;
     const warm = msPerPage(probe?.readBytes, probe?.readMs);
     const cold = msPerPage(probe?.coldReadBytes, probe?.coldReadMs);
     const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
-    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages) : undefined;
+    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages, fixed) : undefined;
     if (memory && !memory.fits) {
       // At least the lab's cliff rate; more when this target, as measured, restores and reads
       // from disk slower than that (every page then also comes from disk: the O_DIRECT read).
@@ -660,7 +716,9 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       terms[terms.length - 1]!.restoreFrom = 'cliff';
       (byMeasure ? measuredNotes : defaultNotes).push(what);
     } else if (history) {
-      push('restore', { point: history.ms, rel: history.rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(history.rel)})`);
+      // The fixed part swings run to run (2.2–3.7 s in the lab sweep): never narrower than few runs allow.
+      const rel = Math.max(history.rel, MEASURED_COST_UNCERTAINTY.few);
+      push('restore', { point: history.ms, rel }, 'measured', `${history.note} × ${totalPages} pages = ${formatMs(history.ms)} (${pct(rel)})`);
       terms[terms.length - 1]!.restoreFrom = 'history';
       measuredNotes.push(`${history.note} = ${formatMs(history.ms)}`);
     } else if (warm !== undefined) {
@@ -678,7 +736,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
       // With per-run samples, none of a similar size: the pooled line would be another size's.
       const pooled = costs.restoreSamples ? undefined : costs.restoreMsPerPage;
       const perPage = pooled ?? DEFAULT_RESTORE_MS_PER_PAGE;
-      const fixedUsed = costs.restoreSamples ? DEFAULT_RESTORE_FIXED_MS : fixed;
+      const fixedUsed = costs.restoreSamples ? (costs.restoreOverheadMs ?? DEFAULT_RESTORE_FIXED_MS) : fixed;
       const ms = fixedUsed + perPage * totalPages;
       const measured = pooled !== undefined && fixedGiven;
       const rel = measured ? costRel : DEFAULT_UNCERTAINTY;

@@ -27,12 +27,18 @@ async function preDumps(name: string): Promise<TimedIterationStats[]> {
   return iterationSeries(samples).filter((i) => i.kind === 'pre-dump');
 }
 
+/**
+ * The recorded runs predate the cutover guard: their restore was a bare `criu restore -d` with
+ * 310 ms of fixed part, and the final dump followed the decision at once. They are replayed so.
+ */
+const RECORDED_RUN_COSTS = { restoreOverheadMs: 310 };
+
 /** Replays the policy as the engine would: after each pre-dump, estimate (cut over now) and decide. */
 function walk(iters: TimedIterationStats[], policy: ConvergencePolicy): Recommendation[] {
   const out: Recommendation[] = [];
   for (let n = 1; n <= iters.length; n++) {
     const so = iters.slice(0, n);
-    const estimate = estimateDowntime({ iterations: so, budgetMs: policy.downtimeBudgetMs });
+    const estimate = estimateDowntime({ iterations: so, budgetMs: policy.downtimeBudgetMs, costs: RECORDED_RUN_COSTS });
     const r = recommend({ iterations: so, estimate, policy });
     out.push(r);
     if (r.kind !== 'continue') break;

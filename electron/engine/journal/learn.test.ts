@@ -27,6 +27,21 @@ describe('learning cutover costs from past journals (the recorded converging run
     expect(costs.restoreMsPerPage! * restored.pagesRestored!).toBeCloseTo(restoreCmd.durationMs!, 6);
   });
 
+  it("learns the restore's fixed part (wall − CRIU's restore_time) and the cutover's preparation, the user's hooks left out", () => {
+    const costs = learnCosts([run], convergingPlan.source, convergingPlan.target)!;
+    const restoreCmd = run.commands.find((c) => c.argv.includes('restore'))!;
+    expect(costs.restoreOverheadMs).toBeCloseTo(restoreCmd.durationMs! - run.restoreStats!.restoreTimeUs! / 1000, 6);
+    const dumpCmd = run.commands.find((c) => c.argv[c.argv.indexOf('criu') + 1] === 'dump')!;
+    const cutoverAt = run.phases.find((p) => p.phase === 'cutover')!.at;
+    const prepare = Date.parse(dumpCmd.startedAt) - Date.parse(cutoverAt);
+    expect(prepare).toBeGreaterThan(0);
+    expect(costs.cutoverPrepareMs).toBe(prepare);
+    // A before-cutover hook of 2 s in the same window is the user's time, not Ferry's.
+    const hooked = structuredClone(run);
+    hooked.commands.push({ ...dumpCmd, commandId: 'hook-1', argv: ['/usr/local/bin/drain'], hook: { phase: 'before-cutover', name: 'drain', on: 'source' }, phase: 'cutover', durationMs: Math.min(2000, prepare) });
+    expect(learnCosts([hooked], convergingPlan.source, convergingPlan.target)!.cutoverPrepareMs).toBe(prepare - Math.min(2000, prepare));
+  });
+
   it('ignores other host pairs and runs that did not commit', () => {
     expect(learnCosts([run], convergingPlan.target, convergingPlan.source)).toBeUndefined();
     const unfinished = replay(toRecords(convergingEvents({ stopAfter: 'restore-started' })));
@@ -79,10 +94,12 @@ describe('learned restore costs at two sizes: fit by size, reject outliers, pref
   const restoreOf = (r: typeof small) => r.commands.find((c) => c.argv.includes('restore'))!;
   const smallMs = restoreOf(small).durationMs!;
   const smallPages = small.restoreStats!.pagesRestored!;
-  /** A copy of the recorded run with another restore (pages, ms) and start time. */
+  // The restore command's fixed part in the recorded run: its wall minus CRIU's restore_time.
+  const smallFixedMs = smallMs - small.restoreStats!.restoreTimeUs! / 1000;
+  /** A copy of the recorded run with another restore (pages, ms: the same fixed part, the rest CRIU's) and start time. */
   const variant = (pages: number, ms: number, at: string) => {
     const r = structuredClone(small);
-    r.restoreStats = { ...r.restoreStats, pagesRestored: pages };
+    r.restoreStats = { ...r.restoreStats, pagesRestored: pages, restoreTimeUs: (ms - smallFixedMs) * 1000 };
     restoreOf(r).durationMs = ms;
     r.startedAt = at;
     return r;

@@ -1,4 +1,4 @@
-import type { CutoverCosts, RestoreSample } from '../../../shared/estimate.ts';
+import { RESTORE_RECENT_RUNS, restoreOverheadFromHistory, type CutoverCosts, type RestoreSample } from '../../../shared/estimate.ts';
 import type { Replay } from './journal.ts';
 
 const median = (xs: number[]): number | undefined => {
@@ -25,6 +25,10 @@ export interface MeasuredCutover {
   copyMs?: number;
   restoreMs?: number;
   restoredPages?: number;
+  /** CRIU's own restore_time (stats-restore): the restore's part that grows with the pages. */
+  restoreCriuMs?: number;
+  /** From the cutover phase's start to the final dump's start, the user's hooks left out. */
+  prepareMs?: number;
   freezeWindowMs?: number;
 }
 
@@ -40,11 +44,19 @@ export function measuredCutover(r: Replay): MeasuredCutover {
   }
   const dumpCmd = r.commands.find((c) => isCriu(c.argv, 'dump') && c.code === 0);
   if (final && dumpCmd?.durationMs !== undefined) m.dumpOverheadMs = Math.max(0, dumpCmd.durationMs - final.frozenTimeUs / 1000);
+  const cutoverAt = r.phases.find((p) => p.phase === 'cutover')?.at;
+  if (dumpCmd && cutoverAt) {
+    // The user's before-cutover hooks are theirs to time; the rest is Ferry's preparation.
+    const hooksMs = r.commands.filter((c) => c.hook && c.phase === 'cutover').reduce((a, c) => a + (c.durationMs ?? 0), 0);
+    const ms = Date.parse(dumpCmd.startedAt) - Date.parse(cutoverAt) - hooksMs;
+    if (Number.isFinite(ms) && ms >= 0) m.prepareMs = ms;
+  }
   const copyCmd = r.commands.find((c) => c.phase === 'cutover' && c.pipeTo && c.code === 0);
   m.copyMs = copyCmd?.durationMs;
   const restoreCmd = r.commands.find((c) => isCriu(c.argv, 'restore') && c.code === 0);
   m.restoreMs = restoreCmd?.durationMs;
   m.restoredPages = r.restoreStats?.pagesRestored;
+  if (r.restoreStats?.restoreTimeUs !== undefined) m.restoreCriuMs = r.restoreStats.restoreTimeUs / 1000;
   return m;
 }
 
@@ -59,6 +71,7 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
   const dumpFixed: number[] = [];
   const dumpOverhead: number[] = [];
   const copy: number[] = [];
+  const prepare: { ms: number; at: string }[] = [];
   const restore: { ms: number; pages: number }[] = [];
   const samples: RestoreSample[] = [];
   for (const r of runs) {
@@ -68,9 +81,10 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
       dumpOverhead.push(m.dumpOverheadMs);
     }
     if (m.copyMs !== undefined) copy.push(m.copyMs);
+    if (m.prepareMs !== undefined) prepare.push({ ms: m.prepareMs, at: r.startedAt ?? '' });
     if (m.restoreMs !== undefined && m.restoredPages !== undefined) {
       restore.push({ ms: m.restoreMs, pages: m.restoredPages });
-      samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(r.startedAt ? { at: r.startedAt } : {}) });
+      samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(m.restoreCriuMs !== undefined ? { criuMs: m.restoreCriuMs } : {}), ...(r.startedAt ? { at: r.startedAt } : {}) });
     }
   }
   // Oldest first: the estimate prefers the newest runs of a similar size (restoreFromHistory).
@@ -80,12 +94,17 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
     dumpFixedMs: median(dumpFixed),
     dumpOverheadMs: median(dumpOverhead),
     copyMs: median(copy),
+    // The newest runs: what the preparation does changes with Ferry's versions (the guards).
+    cutoverPrepareMs: median(prepare.sort((a, b) => a.at.localeCompare(b.at)).slice(-RESTORE_RECENT_RUNS).map((x) => x.ms)),
     samples: runs.length,
     from: `${runs.length} past migration${runs.length === 1 ? '' : 's'} ${source} → ${target}`,
   };
   Object.assign(costs, restoreLine(restore));
   // Each run's restore on its own: the estimate fits by size and rejects outliers.
   if (samples.length) costs.restoreSamples = samples;
+  // The restore's fixed part (guard, scope, CRIU's start-up): the same at every size.
+  const overhead = restoreOverheadFromHistory(samples);
+  if (overhead !== undefined) costs.restoreOverheadMs = overhead;
   return costs;
 }
 

@@ -630,12 +630,16 @@ export class Migration {
   }
 
   /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
-  private estimate(atMs: number, live = false): void {
+  /**
+   * `prepared`: the cutover's preparation (page server, checks, guards) is done and the final
+   * dump starts now; until then the estimate adds the time it takes, dirtying included.
+   */
+  private estimate(atMs: number, live = false, prepared = false): void {
     // This link's copy cost, timed now, beats a past run's; the rest comes from history.
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, prepare: !prepared, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
@@ -856,16 +860,17 @@ export class Migration {
       reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
       at: this.now(),
     });
-    if (this.iterations.length) {
-      // The prediction that counts is the one made now, when the cutover starts: in manual
-      // mode it may come long after the last pre-dump, with more pages dirtied since.
-      this.estimate(Date.now());
-      this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
-    }
     // --- cutover guards: armed outside the freeze, just before the final dump.
     const restoredPidfile = `${dir}/restored.pid`;
     this.guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
     await this.guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: this.pageServerPidFile });
+    if (this.iterations.length) {
+      // The prediction that counts is the one made now, as the final dump starts: in manual
+      // mode it may come long after the last pre-dump, and the preparation above took seconds
+      // in which the process dirtied more pages.
+      this.estimate(Date.now(), false, true);
+      this.predictedAtCutover = Math.round(this.lastEstimate!.predictedMs);
+    }
     const freezeStart = Date.now();
     this.serviceProbe?.markFreeze(freezeStart);
     const r = await this.run.run(
