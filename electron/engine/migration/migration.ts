@@ -112,6 +112,9 @@ export interface MigrationResult {
   unit?: string;
 }
 
+/** Where the page server of an image directory writes its PID (the guards stop it on a rollback). */
+const pageServerPidfile = (dir: string) => `${dir}/page-server.pid`;
+
 export function newMigrationId(now = new Date()): string {
   return `${now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
@@ -583,7 +586,7 @@ export class Migration {
     const dir = this.iterDir(i);
     // The parent is the previous pre-dump; a cold dump (or the first pre-dump) has none.
     const hasParent = i > 1 && this.iterations.length > 0;
-    this.pageServerPidFile = `${dir}/page-server.pid`;
+    this.pageServerPidFile = pageServerPidfile(dir);
     await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     const r = await this.run.run(
       target,
@@ -839,31 +842,21 @@ export class Migration {
     const incremental = this.plan.mode === 'precopy' && last > 1;
     // Pages always travel source -> target over the page server, never through the console;
     // only a pre-copy's final dump is incremental (--track-mem, parent images).
-    await this.startPageServer(last);
-    await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
-    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
-    // Tree PIDs already taken on the target now are someone else's: rollback must spare them.
-    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
-    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
-    // Leftovers (outside the freeze): which files to sync the copy will create on the target
-    // (a rollback removes those, and only those), and whether the restore gets a scope of its own.
-    if (this.filesToSync.length) {
-      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
-    }
-    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
-    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
-    this.deps.record({
-      type: 'decision',
-      migrationId: this.id,
-      by: 'policy',
-      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
-      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
-      at: this.now(),
-    });
-    // --- cutover guards: armed outside the freeze, just before the final dump.
+    // The preparation runs all at once: the process dirties pages until the final dump starts,
+    // and each second here is pages the freeze window carries (7-8 s one after another in the lab).
     const restoredPidfile = `${dir}/restored.pid`;
-    this.guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
-    await this.guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: this.pageServerPidFile });
+    const guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+    const prepared = await Promise.allSettled([
+      this.startPageServer(last),
+      this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' }),
+      this.inspectTargetBeforeRestore(),
+      // --- cutover guards: armed outside the freeze, just before the final dump.
+      guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: pageServerPidfile(dir) }),
+    ]);
+    // Armed guards are released by a rollback like any other time; a failed arm cleaned up after itself.
+    if (prepared[3].status === 'fulfilled') this.guard = guard;
+    const failed = prepared.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (this.iterations.length) {
       // The prediction that counts is the one made now, as the final dump starts: in manual
       // mode it may come long after the last pre-dump, and the preparation above took seconds
@@ -925,7 +918,7 @@ export class Migration {
     // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
     const scoped = this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv;
     // Cutover guards: the target guard runs the restore, so it knows it started, ended, and what runs.
-    const restoring = this.guard.restore(scoped, STEP_TIMEOUTS.restore);
+    const restoring = guard.restore(scoped, STEP_TIMEOUTS.restore);
     const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
     // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped;
     // with a service address, when clients can reach it (the target's guard rule is gone).
@@ -955,6 +948,30 @@ export class Migration {
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
 
     return this.verifyAndCommit();
+  }
+
+  /**
+   * The target just before the final dump, outside the freeze: tree PIDs already taken there
+   * are someone else's (rollback must spare them); which files to sync the copy will create
+   * (a rollback removes those, and only those); whether the restore gets a scope of its own.
+   */
+  private async inspectTargetBeforeRestore(): Promise<void> {
+    const { target } = this.plan;
+    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    if (this.filesToSync.length) {
+      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
+    }
+    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
+    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
+      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
+      at: this.now(),
+    });
   }
 
   /** Post-copy past its point of no return: a user's rollback is refused (and journaled) instead. */
