@@ -81,7 +81,8 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
       dumpOverhead.push(m.dumpOverheadMs);
     }
     if (m.copyMs !== undefined) copy.push(m.copyMs);
-    if (m.prepareMs !== undefined) prepare.push({ ms: m.prepareMs, at: r.startedAt ?? '' });
+    // Pre-copy only: a cold migration's cutover phase also holds its TLS and link set-up.
+    if (m.prepareMs !== undefined && r.plan?.mode === 'precopy') prepare.push({ ms: m.prepareMs, at: r.startedAt ?? '' });
     if (m.restoreMs !== undefined && m.restoredPages !== undefined) {
       restore.push({ ms: m.restoreMs, pages: m.restoredPages });
       samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(m.restoreCriuMs !== undefined ? { criuMs: m.restoreCriuMs } : {}), ...(r.startedAt ? { at: r.startedAt } : {}) });
