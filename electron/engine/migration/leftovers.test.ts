@@ -12,7 +12,7 @@ const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-leftovers-'));
 
 describe('after a failed CRIU step, only the logs stay', () => {
-  it('keeps every *.log (same relative paths) and deletes images, pidfiles and parent links', () => {
+  it('keeps every *.log and *.out (same relative paths) and deletes images, pidfiles and parent links', () => {
     const work = tmp();
     const dir = path.join(work, 'mig');
     fs.mkdirSync(path.join(dir, '1'), { recursive: true });
@@ -21,6 +21,7 @@ describe('after a failed CRIU step, only the logs stay', () => {
     fs.writeFileSync(path.join(dir, '1', 'page-server.log'), 'ps log');
     fs.writeFileSync(path.join(dir, '1', 'pages-1.img'), Buffer.alloc(4096));
     fs.writeFileSync(path.join(dir, '2', 'restore.log'), 'restore log');
+    fs.writeFileSync(path.join(dir, '2', 'dump.out'), 'criu: the lazy dump said this on stderr');
     fs.writeFileSync(path.join(dir, '2', 'page-server.pid'), '123');
     fs.symlinkSync('../1', path.join(dir, '2', 'parent'));
     const keep = keptLogsDir(work, 'mig');
@@ -28,7 +29,7 @@ describe('after a failed CRIU step, only the logs stay', () => {
     run(keepLogsThenDeleteArgv(dir, keep));
     expect(fs.existsSync(dir)).toBe(false);
     const kept = run(['find', keep, '-mindepth', '1']).trim().split('\n').map((p) => path.relative(keep, p)).sort();
-    expect(kept).toEqual(['1', '1/page-server.log', '2', '2/restore.log']);
+    expect(kept).toEqual(['1', '1/page-server.log', '2', '2/dump.out', '2/restore.log']);
     expect(fs.readFileSync(path.join(keep, '2', 'restore.log'), 'utf8')).toBe('restore log');
   });
 

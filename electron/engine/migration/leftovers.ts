@@ -1,8 +1,9 @@
 /**
  * What a failed or rolled-back migration leaves on the hosts, and what it must not:
  *
- * - CRIU's logs stay after a failed CRIU step (only the logs), in `<workDir>/<id>.logs/` on
- *   each host, where the error says; the images go as before.
+ * - CRIU's logs stay after a failed CRIU step (only the logs: `*.log`, and the `*.out` files
+ *   where the post-copy commands that outlive the console write their own output), in
+ *   `<workDir>/<id>.logs/` on each host, where the error says; the images go as before.
  * - Files Ferry copied to the target at cutover (files to sync) that did not exist there
  *   before are removed at rollback, with the directories the copy created; nothing that was
  *   there before is touched.
@@ -24,7 +25,7 @@ export function keepLogsThenDeleteArgv(dir: string, keep: string): string[] {
   return [
     'sh',
     '-c',
-    '[ -d "$1" ] || exit 0; find "$1" ! -type d ! -name "*.log" -delete && find "$1" -mindepth 1 -type d -empty -delete && mv -T -- "$1" "$2"',
+    '[ -d "$1" ] || exit 0; find "$1" ! -type d ! -name "*.log" ! -name "*.out" -delete && find "$1" -mindepth 1 -type d -empty -delete && mv -T -- "$1" "$2"',
     'ferry-keep-logs',
     dir,
     keep,

@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { outlivesConsole } from './postcopy.ts';
+import { LOCAL_HOST } from '../../../shared/api.ts';
+import { LocalHost } from '../commands/local.ts';
+import { CommandRunner } from '../commands/runner.ts';
+import { outlivesConsole, withDetachedOutput } from './postcopy.ts';
 
 describe('outlivesConsole', () => {
   it('sends stdio to a file (not the channel), ignores SIGHUP, and writes the PID the command keeps', () => {
@@ -29,6 +32,28 @@ describe('outlivesConsole', () => {
       const [c2, ...a2] = outlivesConsole(['echo', 'again'], out);
       expect(spawnSync(c2!, a2, { encoding: 'utf8' }).stdout).toBe('');
       expect(readFileSync(out, 'utf8').trim().split('\n').at(-1)).toBe('again');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the evidence of a failed command that outlived the console', () => {
+  it('is read back from its output file: the SSH channel carried nothing', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ferry-detached-'));
+    try {
+      const run = new CommandRunner(() => undefined, () => { throw new Error('no remote host in this test'); }, () => 'root', 'mig-1', new LocalHost({ env: process.env, killGraceMs: 300 }));
+      const out = path.join(dir, 'dump.out');
+      const failing = outlivesConsole(['sh', '-c', 'echo "Error (criu/tls.c:229): tls: no certificate" >&2; exit 1'], out);
+      const r = await run.run(LOCAL_HOST, failing);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toBe('');
+      const evidence = await withDetachedOutput(run, LOCAL_HOST, r, out);
+      expect(evidence).toMatchObject({ code: 1, stderr: 'Error (criu/tls.c:229): tls: no certificate\n' });
+      // A result that has its own output keeps it; a missing file leaves the result as it was.
+      const own = { ...r, stderr: 'said on the channel' };
+      expect(await withDetachedOutput(run, LOCAL_HOST, own, out)).toBe(own);
+      expect(await withDetachedOutput(run, LOCAL_HOST, r, path.join(dir, 'absent.out'))).toBe(r);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -85,6 +85,17 @@ export function outlivesConsole(argv: string[], out: string, pidfile?: string): 
   return ['sh', '-c', 'trap "" HUP; [ -z "$2" ] || echo "$$" > "$2"; f=$1; shift 2; exec "$@" </dev/null >>"$f" 2>&1', 'ferry-detach', out, pidfile ?? '', ...argv];
 }
 
+/**
+ * A command that outlives the console writes its output to a file, not to the SSH channel, so
+ * its result has none: read the file back as the failure's evidence (CRIU's own log says the
+ * rest; the leftovers keep `*.out` with the logs).
+ */
+export async function withDetachedOutput(run: CommandRunner, host: string, r: ExecResult, outPath: string): Promise<ExecResult> {
+  if (`${r.stdout}${r.stderr}`.trim()) return r;
+  const out = await run.run(host, ['tail', '-c', '65536', '--', outPath], { quiet: true }).catch(() => undefined);
+  return out?.code === 0 && out.stdout.trim() ? { ...r, stderr: out.stdout } : r;
+}
+
 interface Background {
   abort: AbortController;
   done: Promise<ExecResult>;
@@ -180,7 +191,7 @@ export class PostcopyCutover {
     const served = await this.waitForLog(source, `${dir}/dump.log`, LAZY_READY.dumpServing, POSTCOPY_TIMEOUTS.dumpServing, this.lazyDump);
     if (served !== 'ready') {
       const r = served === 'exited' ? await this.lazyDump.done : await this.stopOne(this.lazyDump);
-      await this.ctx.fail('dump', source, served === 'timeout' ? { ...r, timedOut: true } : r, `${dir}/dump.log`);
+      await this.failDetached('dump', source, served === 'timeout' ? { ...r, timedOut: true } : r, `${dir}/dump.log`, `${dir}/dump.out`);
     }
     this.stage = 'serving';
     if (this.ctx.rollbackRequested()) return 'rollback';
@@ -201,7 +212,7 @@ export class PostcopyCutover {
     const listening = await this.waitForLog(target, `${dir}/lazy-pages.log`, LAZY_READY.daemonListening, POSTCOPY_TIMEOUTS.daemonListening, this.daemon);
     if (listening !== 'ready') {
       const r = listening === 'exited' ? await this.daemon.done : await this.stopOne(this.daemon);
-      await this.ctx.fail('lazy-pages', target, r, `${dir}/lazy-pages.log`);
+      await this.failDetached('lazy-pages', target, r, `${dir}/lazy-pages.log`, `${dir}/lazy-pages.out`);
     }
     if (this.ctx.rollbackRequested()) return 'rollback';
 
@@ -268,8 +279,8 @@ export class PostcopyCutover {
         }
         const d = this.daemon!.result;
         const s = this.lazyDump!.result;
-        if (d && d.code !== 0) await this.ctx.fail('lazy-pages', target, d, log);
-        if (s && s.code !== 0) await this.ctx.fail('dump', source, s, `${dir}/dump.log`);
+        if (d && d.code !== 0) await this.failDetached('lazy-pages', target, d, log, `${dir}/lazy-pages.out`);
+        if (s && s.code !== 0) await this.failDetached('dump', source, s, `${dir}/dump.log`, `${dir}/dump.out`);
         if (d && s) break;
         if (this.ctx.rollbackRequested()) return 'rollback';
         if (Date.now() > deadline) {
@@ -302,6 +313,10 @@ export class PostcopyCutover {
       at: this.now(),
     });
     return 'complete';
+  }
+
+  private async failDetached(command: CriuCommandName, host: string, r: ExecResult, logPath: string, outPath: string): Promise<never> {
+    return this.ctx.fail(command, host, await withDetachedOutput(this.ctx.run, host, r, outPath), logPath);
   }
 
   private async stopOne(bg: Background): Promise<ExecResult> {
