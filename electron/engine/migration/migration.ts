@@ -48,21 +48,10 @@ import { describeSelector, portRangeOf } from '../../../shared/domain.ts';
 // Cutover guards: the hosts settle on their own if the console is lost (guard/README.md).
 import { GuardedCutover, guardDir, journalGuards } from './guard/cutover.ts';
 import { LAZY_READY } from '../../criu/index.ts'; // post-copy guard: the lazy dump's "serving" line
+import { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
 
-/** Bounds for every CRIU step: a step that overruns is a failure we roll back from, not a hang. */
-export const STEP_TIMEOUTS = {
-  pageServer: 60_000,
-  preDump: 10 * 60_000,
-  dump: 10 * 60_000,
-  copy: 10 * 60_000,
-  restore: 5 * 60_000,
-  verify: 30_000,
-} as const;
-/**
- * A restore whose parent images vanished loops forever writing its log (LAB.md). RLIMIT_FSIZE
- * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
- */
-export const LOG_LIMIT_BLOCKS = 512 * 1024;
+// Bounds for every step (limits.ts), importable from here as before.
+export { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
 /** Restore probe: at most this much of each page image is read, within this bound. */
 export const RESTORE_PROBE_MIB = 128;
 export const RESTORE_PROBE_TIMEOUT_S = 60;
