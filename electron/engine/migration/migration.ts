@@ -13,7 +13,7 @@ import type {
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { buildIteration, estimateDowntime, type CutoverCosts, type TreeShape } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
-import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName, type DumpStats } from '../../criu/index.ts';
+import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
 import { installTls, makeMigrationTls, refusedPeer, refusedPeerError, removeTls, tlsDir } from './tls.ts';
 import { planUsesTls } from '../../../shared/domain.ts';
@@ -21,9 +21,9 @@ import type { CriuTlsOptions } from '../../criu/argv.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
 import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
-import { parseMemAvailable, runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
+import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 // Restore probe: the restore's cost measured on the target during pre-copy.
-import { parseDdTotals, type RestoreProbe } from '../../../shared/restore-cost.ts';
+import type { RestoreProbe } from '../../../shared/restore-cost.ts';
 import { RestoreLogReader, windowState } from '../../../shared/restore-progress.ts';
 import { formatMs, PAGE_SIZE, type DowntimeEstimateDetail } from '../../../shared/estimate.ts';
 import type { ExecResult } from '../../ssh/index.ts';
@@ -38,8 +38,8 @@ import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
-import { measureLink } from './link-probe.ts';
-import { capCoversDump, describeBandwidth, linkBytesPerSec, type LinkMeasure } from '../../../shared/bandwidth-cap.ts';
+import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
+import type { LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
 // Many migrations at once: the process by selector, its claim on the source, a reserved port pair.
 import { Claims, localClaimContext, type ClaimContext } from './claims.ts';
@@ -52,9 +52,8 @@ import { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
 
 // Bounds for every step (limits.ts), importable from here as before.
 export { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
-/** Restore probe: at most this much of each page image is read, within this bound. */
-export const RESTORE_PROBE_MIB = 128;
-export const RESTORE_PROBE_TIMEOUT_S = 60;
+// Restore probe's bounds (measurements.ts), importable from here as before.
+export { RESTORE_PROBE_MIB, RESTORE_PROBE_TIMEOUT_S } from './measurements.ts';
 /** Restore progress: how often the pages loaded and the elapsed window are shown. */
 const RESTORE_WATCH_INTERVAL_MS = 500;
 /** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
@@ -230,6 +229,11 @@ export class Migration {
   /** Whether `pid` is this migration's process or one of its tree. */
   covers(pid: number): boolean {
     return this.plan.pid === pid || this.pids.includes(pid);
+  }
+
+  /** What the steps in the files beside this one need of the migration (they never get `this`). */
+  private get context(): { run: CommandRunner; plan: MigrationPlan; migrationId: string; record(event: EngineEvent): void } {
+    return { run: this.run, plan: this.plan, migrationId: this.id, record: (e) => this.deps.record(e) };
   }
 
   private get dir(): string {
@@ -500,7 +504,8 @@ export class Migration {
     let i = 0;
     if (this.plan.mode === 'precopy') {
       this.setPhase('precopy');
-      await this.measureLinkBeforeCap(); // bandwidth cap: the uncapped link, for the final dump's estimate
+      // Bandwidth cap: the uncapped link, for the final dump's estimate.
+      this.link = await measureLinkBeforeCap(this.context, !!this.bandwidthCap?.applies, this.tls);
       await this.bandwidthCap?.apply(); // bandwidth cap: on before the first pre-dump
       for (;;) {
         i += 1;
@@ -612,12 +617,18 @@ export class Migration {
     this.pageServerPidFile = undefined; // one-shot: it exits when the pre-dump disconnects
     if (r.code !== 0) await this.explainRefusedPeer(dir);
     if (r.code !== 0) await this.fail('pre-dump', source, r.code, r.signal, r.stdout, r.stderr, `${dir}/pre-dump.log`);
-    const stats = await this.readDumpStats(source, dir);
+    const stats = await readDumpStats(this.run, source, dir);
     const it = buildIteration({ index: i, kind: 'pre-dump', stats, startedAtMs: started, endedAtMs: ended }, this.iterations[this.iterations.length - 1]);
     this.iterations.push(it);
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
-    if (i === 1) await this.measureCopy(dir);
-    if (i === 1) await this.measureRestore(dir);
+    // Measured once, outside any freeze (measurements.ts): the copy path and the restore's reads.
+    if (i === 1) {
+      await measureCopy(this.run, this.plan, `${this.dir}/copy-probe`, this.copyArgv(dir), (r) => {
+        this.bytesThroughConsole += r.bytes;
+        this.copyMs = r.durationMs;
+      });
+      this.restoreProbe = await measureRestore(this.run, this.plan.target, dir);
+    }
     this.estimate(Date.now());
   }
 
@@ -642,78 +653,6 @@ export class Migration {
     return ['tar', '-C', '/', '-cf', '-', ...this.filesToSync.map(rel), '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', rel(imagesDir)];
   }
 
-  /**
-   * Time the cutover's copy path once, outside any freeze: the same tar stream (the first
-   * pre-dump's metadata and the files to sync) into a scratch directory on the target.
-   * The estimate then rests on this link's measured cost, not a default.
-   */
-  private async measureCopy(imagesDir: string): Promise<void> {
-    const { source, target } = this.plan;
-    const probe = `${this.dir}/copy-probe`;
-    await this.run.run(target, ['mkdir', '-p', '--', probe], { check: true, what: 'creating the copy probe directory' });
-    const r = await this.run.pipe(source, this.copyArgv(imagesDir), target, ['tar', '-C', probe, '-xf', '-'], { timeoutMs: STEP_TIMEOUTS.copy, what: 'timing the copy path', check: false });
-    this.bytesThroughConsole += r.bytes;
-    this.copyMs = r.durationMs;
-    await this.run.run(target, ['rm', '-rf', '--', probe]);
-  }
-
-  // --- Bandwidth cap: the link measured uncapped --------------------------------------
-  /**
-   * A cap on pre-copy only leaves the final dump uncapped, and the capped pre-dumps cannot
-   * show how fast that will be: time one transfer over the page server's path before the cap
-   * goes on (link-probe.ts). Not needed when the cap covers the final dump too.
-   */
-  private async measureLinkBeforeCap(): Promise<void> {
-    const cap = this.plan.bandwidthCap;
-    if (!cap || !this.bandwidthCap?.applies || capCoversDump(cap)) return;
-    const { source, target } = this.plan;
-    const r = await measureLink(this.run, { source, target, targetAddress: this.plan.targetAddress, port: this.plan.pageServerPort, tls: this.tls });
-    this.link = r.link;
-    const rate = linkBytesPerSec(r.link);
-    this.deps.record({
-      type: 'decision',
-      migrationId: this.id,
-      by: 'policy',
-      action: r.link ? 'link measured before the cap' : 'link not measured',
-      reason: r.link
-        ? `${source} → ${target}:${this.plan.pageServerPort}${r.link.tls ? ' over TLS' : ''}: ${(r.link.bytes / 1048576).toFixed(1)} MiB in ${Math.round(r.link.ms)} ms = ${describeBandwidth(rate!)} uncapped; the estimate predicts the uncapped final dump at this rate and pre-copy at the cap's ${describeBandwidth(cap.bytesPerSecond)}`
-        : `timing the link before the cap failed (${r.problem}): the estimate predicts the uncapped final dump at the capped pre-dumps' rate, an upper bound on its time`,
-      at: this.now(),
-    });
-  }
-  // --- end bandwidth cap: the link measured uncapped ---
-
-  // --- Restore probe -------------------------------------------------------------
-  /**
-   * Measure on the target, outside any freeze, what the restore will pay there: read the page
-   * images the first pre-dump wrote, once past the page cache (O_DIRECT: what a restore over
-   * the memory cliff pays) and once through it (the way restore reads them), at most
-   * RESTORE_PROBE_MIB per file, and read MemAvailable. The estimate then uses it as a measured
-   * term and tells whether images and the restored process fit in memory together.
-   * A probe that fails leaves the estimate on its defaults: it never stops the migration.
-   */
-  private async measureRestore(imagesDir: string): Promise<void> {
-    const { target } = this.plan;
-    const read = async (direct: boolean) => {
-      const r = await this.run.run(
-        target,
-        ['timeout', String(RESTORE_PROBE_TIMEOUT_S), 'sh', '-c', 'cd "$1" && n=$2 && shift 2 && for f in pages-*.img; do dd if="$f" of=/dev/null bs=1M count="$n" "$@" || exit; done', 'ferry-restore-probe', imagesDir, String(RESTORE_PROBE_MIB), ...(direct ? ['iflag=direct'] : [])],
-        { what: direct ? 'reading the page images past the page cache (restore probe)' : 'reading the page images as restore will (restore probe)' },
-      );
-      return r.code === 0 ? parseDdTotals(r.stderr) : undefined;
-    };
-    const cold = await read(true);
-    const warm = await read(false);
-    const mem = parseMemAvailable((await this.run.run(target, ['cat', '/proc/meminfo'], { quiet: true })).stdout);
-    if (!warm || warm.bytes === 0) return;
-    this.restoreProbe = {
-      readBytes: warm.bytes,
-      readMs: warm.seconds * 1000,
-      ...(cold && cold.bytes > 0 ? { coldReadBytes: cold.bytes, coldReadMs: cold.seconds * 1000 } : {}),
-      ...(mem !== undefined ? { memAvailableBytes: mem * 1024 } : {}),
-    };
-  }
-  // --- end restore probe ---------------------------------------------------------------------
 
   // --- Restore progress ----------------------------------------------------------
   /**
@@ -786,13 +725,6 @@ export class Migration {
     return { result: done!, endedAtMs };
   }
   // --- end restore progress ------------------------------------------------------------------
-
-  private async readDumpStats(host: string, dir: string): Promise<DumpStats> {
-    const buf = await this.run.readFile(host, `${dir}/stats-dump`);
-    const s = decodeStats(buf, `${host}:${dir}/stats-dump`);
-    if (s.kind !== 'dump') throw new FerryError({ code: 'stats-image-invalid', host, message: `${dir}/stats-dump holds restore stats, not dump stats` });
-    return s;
-  }
 
   /** After each pre-dump: the user's word first, then (in auto mode) the policy's. */
   private async decideAfterIteration(): Promise<'continue' | 'cutover' | 'rollback'> {
@@ -931,7 +863,7 @@ export class Migration {
         }
       })
       .catch((e) => this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: 'The restore succeeded; only its statistics are missing from the report.' } }));
-    const stats = await this.readDumpStats(source, dir);
+    const stats = await readDumpStats(this.run, source, dir);
     const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: dumpEnded }, this.iterations[this.iterations.length - 1]);
     this.iterations.push(it);
     this.deps.record({ type: 'iteration', migrationId: this.id, stats: it });
