@@ -24,9 +24,6 @@ import { criuTreeFlags, type NetworkLock } from '../hosts/inventory-policy.ts';
 import { runPreflight, type PreflightFacts } from '../hosts/preflight.ts';
 // Restore probe: the restore's cost measured on the target during pre-copy.
 import type { RestoreProbe } from '../../../shared/restore-cost.ts';
-import { RestoreLogReader, windowState } from '../../../shared/restore-progress.ts';
-import { formatMs, PAGE_SIZE, type DowntimeEstimateDetail } from '../../../shared/estimate.ts';
-import type { ExecResult } from '../../ssh/index.ts';
 import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
@@ -38,6 +35,7 @@ import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
+import { watchRestore } from './restore-watch.ts';
 import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
 import type { LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
@@ -54,8 +52,6 @@ import { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
 export { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
 // Restore probe's bounds (measurements.ts), importable from here as before.
 export { RESTORE_PROBE_MIB, RESTORE_PROBE_TIMEOUT_S } from './measurements.ts';
-/** Restore progress: how often the pages loaded and the elapsed window are shown. */
-const RESTORE_WATCH_INTERVAL_MS = 500;
 /** Live copy progress: at most one 'transfer' event per this many ms (journal and UI stay light). */
 const TRANSFER_EVENT_INTERVAL_MS = 250;
 
@@ -654,78 +650,6 @@ export class Migration {
   }
 
 
-  // --- Restore progress ----------------------------------------------------------
-  /**
-   * While `criu restore` runs: one recorded follower of its log on the target counts the
-   * pages loaded ('transfer' events, elapsed against the prediction in the label), and the
-   * moment the freeze window passes the band's upper edge a policy note says so. The follower
-   * is stopped as soon as the restore exits; it never changes the restore's outcome.
-   */
-  private async watchRestore(restoring: Promise<ExecResult>, dir: string, freezeStart: number): Promise<{ result: ExecResult; endedAtMs: number }> {
-    const { target } = this.plan;
-    const e = this.lastEstimate as DowntimeEstimateDetail | undefined;
-    const totalPages = e?.totalPages ?? 0;
-    const reader = new RestoreLogReader();
-    const following = new AbortController();
-    const follower = this.run
-      .run(target, ['sh', '-c', 'tail -c +1 -F -- "$1" 2>/dev/null | grep --line-buffered -e "Read piov" -e "Restore finished"', 'ferry-follow-restore', `${dir}/restore.log`], {
-        quiet: true,
-        signal: following.signal,
-        onStdout: (chunk) => reader.feed(chunk.toString('utf8')),
-      })
-      .catch(() => undefined);
-    let done: ExecResult | undefined;
-    let endedAtMs = 0;
-    let failed: { error: unknown } | undefined;
-    const settled = restoring.then(
-      (r) => {
-        endedAtMs = Date.now();
-        done = r;
-      },
-      (error: unknown) => void (failed = { error }),
-    );
-    let warned = false;
-    let shown = -1;
-    let shownAt = -Infinity;
-    const report = () => {
-      const elapsed = (done ? endedAtMs : Date.now()) - freezeStart;
-      const pages = reader.pagesLoaded;
-      const label =
-        `restore on ${target}: pages loaded, freeze ${formatMs(elapsed)}` + (e ? ` of ${formatMs(e.predictedMs)} predicted (band up to ${formatMs(e.highMs)})` : '');
-      if (pages !== shown || elapsed - shownAt >= 1000) {
-        shown = pages;
-        shownAt = elapsed;
-        this.deps.record({ type: 'transfer', migrationId: this.id, label, doneBytes: pages * PAGE_SIZE, ...(totalPages > 0 ? { totalBytes: totalPages * PAGE_SIZE } : {}) });
-      }
-      if (e && !warned && windowState(elapsed, e) === 'past-band') {
-        warned = true;
-        this.deps.record({
-          type: 'decision',
-          migrationId: this.id,
-          by: 'policy',
-          action: 'restore past its band',
-          reason: `The freeze window has lasted ${formatMs(elapsed)}, past the band's upper edge ${formatMs(e.highMs)} (predicted ${formatMs(e.predictedMs)}, budget ${formatMs(e.budgetMs)}): ${pages} of ${totalPages || '?'} pages loaded on ${target}. Ferry lets the restore finish (stopping it now would not shorten the freeze).`,
-          at: this.now(),
-        });
-      }
-    };
-    try {
-      while (!done && !failed) {
-        report();
-        await Promise.race([settled, new Promise((r) => setTimeout(r, RESTORE_WATCH_INTERVAL_MS))]);
-      }
-      if (failed) throw failed.error;
-      // The last lines of the log: give the follower a moment, then the final count.
-      for (let i = 0; i < 10 && !reader.complete && done!.code === 0; i++) await new Promise((r) => setTimeout(r, 100));
-      report();
-    } finally {
-      following.abort();
-      await follower;
-    }
-    return { result: done!, endedAtMs };
-  }
-  // --- end restore progress ------------------------------------------------------------------
-
   /** After each pre-dump: the user's word first, then (in auto mode) the policy's. */
   private async decideAfterIteration(): Promise<'continue' | 'cutover' | 'rollback'> {
     const rec = this.lastRecommendation!;
@@ -840,7 +764,7 @@ export class Migration {
     const scoped = this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv;
     // Cutover guards: the target guard runs the restore, so it knows it started, ended, and what runs.
     const restoring = guard.restore(scoped, STEP_TIMEOUTS.restore);
-    const { result: rr, endedAtMs } = await this.watchRestore(restoring, dir, freezeStart);
+    const { result: rr, endedAtMs } = await watchRestore(this.context, this.lastEstimate, restoring, dir, freezeStart);
     // The window ends when `criu restore -d` returned (the tree runs), not when the follower stopped;
     // with a service address, when clients can reach it (the target's guard rule is gone).
     let windowEndMs = endedAtMs;
