@@ -28,14 +28,14 @@ import { parsePs, processTree, psArgv } from '../hosts/ps.ts';
 import { CommandRunner, type Privilege } from '../commands/runner.ts';
 import { LiveDirty } from '../dirty/live-dirty.ts';
 import { ServiceProbeRun } from './service-probe.ts';
-import { describeGap } from '../../../shared/probe.ts';
 import type { ServiceProbeResult } from '../../../shared/domain.ts';
-import { commitSummary, type JournaledCutover } from '../journal/recovered.ts';
+import type { JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
 import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
 import { watchRestore } from './restore-watch.ts';
+import { endingSummary, whereItRuns, type EndingFacts } from './ending.ts';
 import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
 import type { LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
@@ -350,7 +350,7 @@ export class Migration {
     await this.live.stop();
     const probe = await this.finishServiceProbe();
     await this.releaseClaims();
-    const summary = this.summary(outcome, error) + (probe ? ` ${capitalize(describeGap(probe))}.` : '');
+    const summary = endingSummary(this.endingFacts, outcome, error, probe);
     this.deps.record({
       type: 'outcome',
       migrationId: this.id,
@@ -376,40 +376,24 @@ export class Migration {
       error,
       ...(this.plan.pid > 0 ? { pid: this.plan.pid } : {}),
       ...(this.resolved ? { pageServerPort: this.plan.pageServerPort } : {}),
-      ...this.whereItRuns(outcome),
+      ...whereItRuns(this.endingFacts, outcome),
     };
   }
 
-  /**
-   * Where the process ended, as one state: the summary sentence and the `--json` summary's
-   * runsOn/unit are both read from it, so they cannot disagree.
-   */
-  private ending(outcome: Outcome): 'committed-postcopy' | 'only-on-target' | 'committed' | 'rolled-back' | 'rollback-incomplete' | 'rollback-unchecked' | 'unchanged' {
-    if (outcome === 'committed' && this.postcopy) return 'committed-postcopy';
-    if (this.postcopy?.pastPointOfNoReturn) return 'only-on-target';
-    if (outcome === 'committed') return 'committed';
-    if (outcome === 'rolled-back') return 'rolled-back';
-    if (this.phase === 'failed' && this.rollbackProblems.length) return 'rollback-incomplete';
-    if (this.phase === 'failed' && this.sourceFrozen) return 'rollback-unchecked';
-    return 'unchanged';
-  }
-
-  // Evacuating a host: where the process runs at the end (nothing when Ferry cannot tell).
-  private whereItRuns(outcome: Outcome): Pick<MigrationResult, 'runsOn' | 'unit'> {
-    const { source, target } = this.plan;
-    switch (this.ending(outcome)) {
-      case 'committed':
-        return { runsOn: target, ...(this.scope ? { unit: `${this.scope}.scope` } : {}) };
-      case 'committed-postcopy':
-      case 'only-on-target':
-        return { runsOn: target };
-      case 'rollback-incomplete':
-      case 'rollback-unchecked':
-        return {};
-      case 'rolled-back':
-      case 'unchanged':
-        return { runsOn: source };
-    }
+  /** What the ending and its summary are read from (ending.ts). */
+  private get endingFacts(): EndingFacts {
+    return {
+      plan: this.plan,
+      phase: this.phase,
+      postcopy: this.postcopy,
+      rollbackProblems: this.rollbackProblems,
+      sourceFrozen: this.sourceFrozen,
+      scope: this.scope,
+      freezeWindowMs: this.freezeWindowMs,
+      predictedAtCutover: this.predictedAtCutover,
+      recoveredCutover: this.recoveredCutover,
+      iterations: this.iterations,
+    };
   }
 
   // --- Service probe (client-visible downtime) ---------------------------------------------------
@@ -435,32 +419,6 @@ export class Migration {
     return result;
   }
 
-  /** A commit without a health check proves only that the process exists. */
-  private presenceOnly(): string {
-    return this.plan.healthCheck.kind === 'none' ? " No health check in the plan: only the process's presence on the target was checked." : '';
-  }
-
-  private summary(outcome: Outcome, error?: FerryErrorInfo): string {
-    const { source, target, pid } = this.plan;
-    const why = error ? ` (${error.message})` : '';
-    switch (this.ending(outcome)) {
-      case 'committed-postcopy':
-        return `PID ${pid} now runs on ${target}; freeze window ${this.freezeWindowMs} ms (post-copy: ${this.postcopy!.pages?.total ?? '?'} pages followed, the last ${this.postcopy!.lastPageMs} ms after the freeze began).${this.presenceOnly()}`;
-      case 'only-on-target':
-        return `Failed${why} after every page arrived: PID ${pid} exists only on ${target}; check it there.`;
-      case 'committed':
-        // Recovered commit: what the journal knows of the cutover, never "undefined".
-        return commitSummary({ pid, target, freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover, preDumps: this.recoveredCutover?.preDumps ?? this.iterations.filter((i) => i.kind === 'pre-dump').length, recovered: !!this.recoveredCutover, unit: this.scope && `${this.scope}.scope` }) + this.presenceOnly();
-      case 'rolled-back':
-        return `Rolled back${why}: PID ${pid} runs on ${source}; nothing runs on ${target}.`;
-      case 'rollback-incomplete':
-        return `Failed${why}; rollback incomplete: ${this.rollbackProblems.join('; ')}.`;
-      case 'rollback-unchecked':
-        return `Failed${why}; rollback incomplete: check ${source} and ${target} by hand.`;
-      case 'unchanged':
-        return `Failed${why}. Nothing was changed on ${source} or ${target}.`;
-    }
-  }
 
 
   private async drive(): Promise<Outcome> {
@@ -1103,7 +1061,7 @@ export class Migration {
     }
     // Many migrations at once: the interrupted engine's claims on both hosts go with it.
     await Claims.releaseAll(this.run, [source, target], this.id);
-    const summary = this.summary(outcome);
+    const summary = endingSummary(this.endingFacts, outcome);
     const committed = outcome === 'committed';
     this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });
     return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) };
@@ -1268,8 +1226,4 @@ export class Migration {
     this.setPhase('failed', `${reason}; ${this.rollbackProblems[0]}`);
     return 'failed';
   }
-}
-
-function capitalize(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }
