@@ -31,7 +31,8 @@ import { ServiceProbeRun } from './service-probe.ts';
 import type { ServiceProbeResult } from '../../../shared/domain.ts';
 import type { JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
-import { absentPathsArgv, inScope, keepLogsThenDeleteArgv, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
+import { deleteImagesArgv, oursOn, rollbackSteps, type RollbackView } from './rollback.ts';
+import { absentPathsArgv, inScope, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
 import { watchRestore } from './restore-watch.ts';
@@ -274,27 +275,27 @@ export class Migration {
 
   /** What a rollback would do right now, in the order it would do it. */
   rollbackPreview(): RollbackPreview {
-    return { migrationId: this.id, phase: this.phase, steps: this.rollbackSteps(), pointOfNoReturn: this.postcopy?.pointOfNoReturn() };
+    return { migrationId: this.id, phase: this.phase, steps: rollbackSteps(this.rollbackView), pointOfNoReturn: this.postcopy?.pointOfNoReturn() };
   }
 
-  private rollbackSteps(): string[] {
-    const { source, target } = this.plan;
-    const steps: string[] = [];
-    if (this.postcopy?.pastPointOfNoReturn) return [`none: the process exists only on ${target}; rolling back would lose it`];
-    if (this.postcopy) steps.push(...this.postcopy.rollbackSteps(this.restoreStarted, this.pids));
-    else if (this.restoreStarted) steps.push(`kill whatever the restore started on ${target} (PIDs ${this.pids.join(', ')})`);
-    if (this.pageServerPidFile) steps.push(`stop the page server on ${target}`);
-    if (this.createdOnTarget?.files.length) steps.push(`remove the files Ferry copied to ${target} that were not there before (${this.createdOnTarget.files.join(', ')})`);
-    if (this.keepLogs) steps.push(`keep CRIU's logs in ${keptLogsDir(this.plan.workDir, this.id)} on both hosts`);
-    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${target} (${this.dir})`);
-    // --- service address: back on the source before it resumes.
-    if (this.serviceAddress) steps.push(...this.serviceAddress.rollbackSteps());
-    if (this.bandwidthCap) steps.push(...this.bandwidthCap.rollbackSteps()); // bandwidth cap
-    if (this.sourceFrozen) steps.push(`resume the frozen process tree on ${source} (kill -CONT ${this.pids.join(' ')})`);
-    else steps.push(`leave the process on ${source} running as it is (it was never stopped)`);
-    steps.push(`delete this migration's images${this.tls ? ' and TLS keys' : ''} on ${source} (${this.dir})`);
-    if (this.hooksStarted) for (const h of hooksOf(this.plan, 'on-rollback')) steps.push(`run ${describeHook(this.plan, 'on-rollback', h)}`);
-    return steps;
+  /** What a rollback must undo, as far as this migration got (rollback.ts). */
+  private get rollbackView(): RollbackView {
+    return {
+      plan: this.plan,
+      migrationId: this.id,
+      dir: this.dir,
+      pids: this.pids,
+      postcopy: this.postcopy,
+      restoreStarted: this.restoreStarted,
+      pageServerRunning: !!this.pageServerPidFile,
+      createdOnTarget: this.createdOnTarget,
+      keepLogs: this.keepLogs,
+      tls: !!this.tls,
+      serviceAddress: this.serviceAddress,
+      bandwidthCap: this.bandwidthCap,
+      sourceFrozen: this.sourceFrozen,
+      hooksStarted: this.hooksStarted,
+    };
   }
 
   /** Past the decision to cut over, only abort and rollback still mean something. */
@@ -1082,10 +1083,10 @@ export class Migration {
 
   /** Leftovers: delete the images; after a failure keep CRIU's logs first (only the logs). */
   private deleteImagesArgv(): string[] {
-    return this.keepLogs ? keepLogsThenDeleteArgv(this.dir, keptLogsDir(this.plan.workDir, this.id)) : ['rm', '-rf', '--', this.dir];
+    return deleteImagesArgv(this.dir, this.plan.workDir, this.id, this.keepLogs);
   }
 
-  /** Undo whatever this migration did, in the order announced; ends with the source running. */
+  /** Undo whatever this migration did, in the order announced (rollbackSteps, rollback.ts); ends with the source running. */
   async rollback(reason: string): Promise<Outcome> {
     const { source, target } = this.plan;
     await this.live.stop();
@@ -1095,8 +1096,9 @@ export class Migration {
     // already lost a host, then the guards settle all of it.
     const guardFirst = !this.postcopy || !!this.guard?.lost;
     if (guardFirst && this.guard?.active && (await this.guard.rollback()) === 'handed-over') return this.settledByGuards(reason);
-    this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: this.rollbackSteps(), at: this.now() });
+    this.deps.record({ type: 'rollback-plan', migrationId: this.id, steps: rollbackSteps(this.rollbackView), at: this.now() });
     this.setPhase('rolling-back', reason);
+    // Each undo step runs whatever the others did; what failed is collected for the summary.
     const problems: string[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {
@@ -1105,10 +1107,7 @@ export class Migration {
         problems.push(`${what}: ${toErrorInfo(e).message}`);
       }
     };
-    const oursOnTarget = async () => {
-      const present = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout).map((p) => p.pid);
-      return this.pids.filter((p) => present.includes(p) && !this.takenBeforeRestore.has(p)).map(String);
-    };
+    const oursOnTarget = () => oursOn(this.run, target, this.pids, this.takenBeforeRestore);
     if (this.postcopy) {
       // Order matters. The lazy dump takes a clean disconnect of the target's daemon (its copy
       // exited, or every page sent) as success and then kills the source tree. So: pause the
