@@ -13,9 +13,9 @@ import type {
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { buildIteration, estimateDowntime, type CutoverCosts, type TreeShape } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
-import { decodeStats, diagnose, diagnosePageServerDeath, dump, pageServerLost, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
+import { decodeStats, dump, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
-import { installTls, makeMigrationTls, refusedPeer, refusedPeerError, removeTls, tlsDir } from './tls.ts';
+import { installTls, makeMigrationTls, removeTls, tlsDir } from './tls.ts';
 import { planUsesTls } from '../../../shared/domain.ts';
 import type { CriuTlsOptions } from '../../criu/argv.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
@@ -32,10 +32,11 @@ import type { ServiceProbeResult } from '../../../shared/domain.ts';
 import type { JournaledCutover } from '../journal/recovered.ts';
 import { withMigrationAddress } from '../hosts/addresses.ts';
 import { deleteImagesArgv, oursOn, rollbackSteps, type RollbackView } from './rollback.ts';
-import { absentPathsArgv, inScope, keptLogsDir, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
+import { absentPathsArgv, inScope, parseAbsent, removeCreatedArgv, scopeUnit, systemdProbeArgv } from './leftovers.ts';
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
 import { watchRestore } from './restore-watch.ts';
+import { explainCriuFailure, refusedPeerFailure, tailLog } from './criu-failure.ts';
 import { endingSummary, whereItRuns, type EndingFacts } from './ending.ts';
 import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
 import type { LinkMeasure } from '../../../shared/bandwidth-cap.ts';
@@ -953,49 +954,20 @@ export class Migration {
     }
   }
 
-  /**
-   * A page stream failed: if its TLS listener refused a stranger that connected first, say who.
-   * Pre-copy's listener is the target's page server; post-copy's, the source's lazy dump.
-   */
+  /** A page stream failed: if its TLS listener refused a stranger that connected first, say who (criu-failure.ts). */
   private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
     if (!this.tls) return;
-    const { source, target } = this.plan;
-    const [listener, expected, log] = what === 'page server' ? [target, source, `${dir}/page-server.log`] : [source, target, `${dir}/dump.log`];
-    const text = await this.run
-      .run(listener, ['tail', '-c', '65536', '--', log], { quiet: true })
-      .then((r) => r.stdout)
-      .catch(() => '');
-    const r = refusedPeer(text);
-    if (r) throw refusedPeerError(listener, expected, this.plan.pageServerPort, r, log, what);
+    const refused = await refusedPeerFailure(this.context, dir, what);
+    if (refused) throw refused;
   }
   // --- end TLS ---
 
-  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
+  /** Turn a failed CRIU command into the diagnosis a user can act on (criu-failure.ts: its log read from the host). */
   private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
-    const tail = (h: string, file: string) =>
-      this.run
-        .run(h, ['tail', '-c', '262144', '--', file], { quiet: true })
-        .then((r) => r.stdout)
-        .catch(() => '');
-    const log = await tail(host, logPath);
+    const log = await tailLog(this.run, host, logPath);
     // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.
     this.keepLogs = true;
-    const kept = (p: string) => p.replace(`${this.dir}/`, `${keptLogsDir(this.plan.workDir, this.id)}/`);
-    const { target } = this.plan;
-    if ((command === 'pre-dump' || command === 'dump') && host === this.plan.source && pageServerLost(`${log}\n${stderr}`)) {
-      // The source saw a broken pipe; what happened is in the page server's log on the target.
-      const psLog = `${logPath.slice(0, logPath.lastIndexOf('/'))}/page-server.log`;
-      const df = await this.run.run(target, ['df', '-Pk', '--', this.plan.workDir], { quiet: true }).catch(() => undefined);
-      const freeKiB = df?.code === 0 ? Number(df.stdout.trim().split('\n').pop()?.split(/\s+/)[3]) : undefined;
-      const d = diagnosePageServerDeath({ log: await tail(target, psLog), target, command, logPath: kept(psLog), workDir: this.plan.workDir, freeKiB: Number.isFinite(freeKiB) ? freeKiB : undefined });
-      throw new FerryError({ ...d, hint: `${d.hint} The ${command}'s log: ${kept(logPath)} on ${host}.` });
-    }
-    const d = diagnose({ command, exitCode: code, signal: signal ?? undefined, stdout, stderr, log, host, pid: this.plan.pid });
-    throw new FerryError(
-      d
-        ? { ...d, hint: `${d.hint} CRIU's log: ${kept(logPath)} on ${host}.` }
-        : { code: 'criu-failed', host, message: `criu ${command} failed on ${host} (exit ${code ?? signal})`, evidence: (stderr || stdout).trim().split('\n').pop(), hint: `Read ${kept(logPath)} on ${host}.` },
-    );
+    throw await explainCriuFailure(this.context, this.dir, { command, host, code, signal, stdout, stderr, logPath, log });
   }
 
   /**
