@@ -15,8 +15,7 @@ import { buildIteration, estimateDowntime, type CutoverCosts, type TreeShape } f
 import { recommend } from '../../../shared/policy.ts';
 import { decodeStats, dump, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
-import { installTls, makeMigrationTls, removeTls, tlsDir } from './tls.ts';
-import { planUsesTls } from '../../../shared/domain.ts';
+import { dropTls, setUpTls } from './tls.ts';
 import type { CriuTlsOptions } from '../../criu/argv.ts';
 import { describeHook, hookError, hooksOf, runHooks, type HookContext } from './hooks.ts';
 import { LocalHost } from '../commands/local.ts';
@@ -455,7 +454,7 @@ export class Migration {
 
     await this.run.run(source, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
     await this.run.run(target, ['mkdir', '-p', '--', this.dir], { check: true, what: 'creating the work directory' });
-    await this.setUpTls();
+    await setUpTls(this.context, this.dir, this.sourceAddress, (tls) => (this.tls = tls));
 
     let i = 0;
     if (this.plan.mode === 'precopy') {
@@ -888,7 +887,7 @@ export class Migration {
     await this.run.run(source, ['kill', '-KILL', '--', ...this.pids.map(String)]);
     this.sourceFrozen = false;
     await this.guard?.release(); // cutover guards: both exit, their logs journaled
-    await this.dropTls();
+    await dropTls(this.context, this.dir);
     // Bandwidth cap: off at the latest now (a failure is reported, never fatal: the process moved).
     await this.bandwidthCap?.remove().catch((e) =>
       this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: `Remove the cap on ${source} by hand: tc qdisc del dev IFACE root handle fe77:` } }),
@@ -903,66 +902,15 @@ export class Migration {
     return 'committed';
   }
 
-  // --- TLS for page streams ---
-  /**
-   * Make this migration's CA and host keys on the console and copy each host its share; or,
-   * with tls: false, say in the journal that pages travel in clear.
-   */
-  private async setUpTls(): Promise<void> {
-    const { source, target } = this.plan;
-    if (!planUsesTls(this.plan)) {
-      this.deps.record({
-        type: 'decision',
-        migrationId: this.id,
-        by: 'policy',
-        action: 'TLS off',
-        reason: `the plan says tls: false: pages travel ${source} → ${target} as plain TCP (the process's memory in clear), and whatever reaches port ${this.plan.pageServerPort} first can feed the target`,
-        at: this.now(),
-      });
-      return;
-    }
-    const material = await makeMigrationTls(this.run, this.id, [
-      { alias: source, address: this.sourceAddress },
-      { alias: target, address: this.plan.targetAddress },
-    ]);
-    try {
-      this.tls = await installTls(this.run, source, this.dir, material.hosts[source]!);
-      await installTls(this.run, target, this.dir, material.hosts[target]!);
-    } catch (e) {
-      // Still in preflight as far as rollback goes: leave no key behind.
-      this.tls = undefined;
-      for (const host of [source, target]) await removeTls(this.run, host, this.dir).catch(() => undefined);
-      throw e;
-    }
-    this.deps.record({
-      type: 'decision',
-      migrationId: this.id,
-      by: 'policy',
-      action: 'TLS on',
-      reason: `page streams over TLS: a CA made for this migration signed one certificate for ${source} and one for ${target}; each end takes only the other's. Keys in ${tlsDir(this.dir)} on both hosts (root only), deleted at commit or rollback`,
-      at: this.now(),
-    });
-  }
-
-  /** Delete both hosts' keys (commit; rollback deletes the whole work dir). A failure is reported, never fatal. */
-  private async dropTls(): Promise<void> {
-    if (!planUsesTls(this.plan)) return;
-    for (const host of [this.plan.source, this.plan.target]) {
-      await removeTls(this.run, host, this.dir).catch((e) =>
-        this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: `Delete ${tlsDir(this.dir)} on ${host} by hand: it holds this migration's TLS key.` } }),
-      );
-    }
-  }
-
-  /** A page stream failed: if its TLS listener refused a stranger that connected first, say who (criu-failure.ts). */
+  // --- When a CRIU step fails (criu-failure.ts) ---
+  /** A page stream failed: if its TLS listener refused a stranger that connected first, say who. */
   private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
     if (!this.tls) return;
     const refused = await refusedPeerFailure(this.context, dir, what);
     if (refused) throw refused;
   }
-  // --- end TLS ---
 
-  /** Turn a failed CRIU command into the diagnosis a user can act on (criu-failure.ts: its log read from the host). */
+  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
   private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
     const log = await tailLog(this.run, host, logPath);
     // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.

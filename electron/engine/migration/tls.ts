@@ -36,7 +36,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_HOST } from '../../../shared/api.ts';
-import { FerryError } from '../../../shared/errors.ts';
+import type { EngineEvent } from '../../../shared/api.ts';
+import { planUsesTls, type MigrationPlan } from '../../../shared/domain.ts';
+import { FerryError, toErrorInfo } from '../../../shared/errors.ts';
 import { isIPv4, isIPv6, type CriuTlsOptions } from '../../criu/argv.ts';
 import type { CommandRunner } from '../commands/runner.ts';
 
@@ -237,3 +239,66 @@ export function refusedPeerError(
     hint: `Something else on the migration network connects to port ${port} on ${listener}: find ${r.peer.replace(/:\d+$/, '')} and stop it, or use another page server port; then start the migration again.`,
   });
 }
+
+// --- One migration's TLS, from after preflight to commit (moved here from migration.ts) ---
+
+interface MigrationTlsContext {
+  run: CommandRunner;
+  plan: MigrationPlan;
+  migrationId: string;
+  record(event: EngineEvent): void;
+}
+
+/**
+ * Make this migration's CA and host keys on the console and copy each host its share into
+ * `migrationDir`; or, with tls: false, say in the journal that pages travel in clear. `use`
+ * gets the criu options as soon as the source holds its keys (a rollback preview then names
+ * them), and undefined again if the target's copy failed: then no key is left on either host.
+ */
+export async function setUpTls(ctx: MigrationTlsContext, migrationDir: string, sourceAddress: string | undefined, use: (tls: CriuTlsOptions | undefined) => void): Promise<void> {
+  const { run, plan, migrationId } = ctx;
+  const { source, target } = plan;
+  if (!planUsesTls(plan)) {
+    ctx.record({
+      type: 'decision',
+      migrationId,
+      by: 'policy',
+      action: 'TLS off',
+      reason: `the plan says tls: false: pages travel ${source} → ${target} as plain TCP (the process's memory in clear), and whatever reaches port ${plan.pageServerPort} first can feed the target`,
+      at: new Date().toISOString(),
+    });
+    return;
+  }
+  const material = await makeMigrationTls(run, migrationId, [
+    { alias: source, address: sourceAddress },
+    { alias: target, address: plan.targetAddress },
+  ]);
+  try {
+    use(await installTls(run, source, migrationDir, material.hosts[source]!));
+    await installTls(run, target, migrationDir, material.hosts[target]!);
+  } catch (e) {
+    // Still in preflight as far as rollback goes: leave no key behind.
+    use(undefined);
+    for (const host of [source, target]) await removeTls(run, host, migrationDir).catch(() => undefined);
+    throw e;
+  }
+  ctx.record({
+    type: 'decision',
+    migrationId,
+    by: 'policy',
+    action: 'TLS on',
+    reason: `page streams over TLS: a CA made for this migration signed one certificate for ${source} and one for ${target}; each end takes only the other's. Keys in ${tlsDir(migrationDir)} on both hosts (root only), deleted at commit or rollback`,
+    at: new Date().toISOString(),
+  });
+}
+
+/** Delete both hosts' keys (commit; rollback deletes the whole work dir). A failure is reported, never fatal. */
+export async function dropTls(ctx: MigrationTlsContext, migrationDir: string): Promise<void> {
+  if (!planUsesTls(ctx.plan)) return;
+  for (const host of [ctx.plan.source, ctx.plan.target]) {
+    await removeTls(ctx.run, host, migrationDir).catch((e) =>
+      ctx.record({ type: 'error', migrationId: ctx.migrationId, error: { ...toErrorInfo(e), hint: `Delete ${tlsDir(migrationDir)} on ${host} by hand: it holds this migration's TLS key.` } }),
+    );
+  }
+}
+// --- end one migration's TLS ---
