@@ -35,6 +35,7 @@ import { absentPathsArgv, inScope, parseAbsent, removeCreatedArgv, scopeUnit, sy
 import { ServiceAddressMove } from './service-address.ts';
 import { BandwidthCapOnSource } from './bandwidth-cap.ts';
 import { watchRestore } from './restore-watch.ts';
+import { runHealthCheck } from './health-check.ts';
 import { explainCriuFailure, refusedPeerFailure, tailLog } from './criu-failure.ts';
 import { endingSummary, whereItRuns, type EndingFacts } from './ending.ts';
 import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
@@ -792,7 +793,7 @@ export class Migration {
     if (where.target !== 'running') {
       throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
     }
-    await this.healthCheck();
+    await runHealthCheck(this.run, this.plan);
     if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
     // The target is verified but not yet in service: a failing hook rolls back to the source.
     await this.hookPhase('after-restore', `Ferry rolled back: the process runs on ${source} again and the on-rollback hooks ran to undo the traffic changes. Fix the hook and start again.`);
@@ -860,23 +861,6 @@ export class Migration {
     const runs = await runHooks(this.hookContext, phase, 'stop');
     const failed = runs.find((r) => r.outcome !== 'ok');
     if (failed) throw hookError(phase, failed, then);
-  }
-
-  private async healthCheck(): Promise<void> {
-    const hc = this.plan.healthCheck;
-    if (hc.kind === 'none') return;
-    const { target } = this.plan;
-    const timeoutMs = hc.timeoutMs ?? STEP_TIMEOUTS.verify;
-    const argv =
-      hc.kind === 'command'
-        ? hc.argv!
-        : hc.kind === 'tcp'
-          ? ['bash', '-c', 'for i in $(seq 20); do (exec 3<>"/dev/tcp/127.0.0.1/$0") 2>/dev/null && exit 0; sleep 0.5; done; exit 1', String(hc.port)]
-          : ['python3', '-c', 'import sys,urllib.request as u\ntry: c=u.urlopen(sys.argv[1],timeout=10).status\nexcept Exception as e: c=getattr(e,"code",0)\nsys.exit(0 if c==int(sys.argv[2]) else 1)', hc.url!, String(hc.expectStatus ?? 200)];
-    const r = await this.run.run(target, argv, { timeoutMs });
-    if (r.code !== 0) {
-      throw new FerryError({ code: 'health-check-failed', host: target, message: `The health check failed on ${target} (exit ${r.code ?? r.signal})`, evidence: (r.stderr || r.stdout).trim().split('\n').pop(), hint: 'Ferry rolled back to the source. Check what the restored process needs on the target.' });
-    }
   }
 
   private async commit(): Promise<Outcome> {
