@@ -632,6 +632,18 @@ export class Migration {
     }
   }
 
+  /** Before the restore: tree PIDs already taken on the target are someone else's, and rollback must spare them. */
+  private async noteTakenOnTarget(): Promise<void> {
+    const before = parsePs((await this.run.run(this.plan.target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+  }
+
+  /** Cutover guards (guard/cutover.ts): one per host, armed just before the freeze. */
+  private newGuard(): GuardedCutover {
+    const { source, target } = this.plan;
+    return new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+  }
+
   private async cutover(last: number): Promise<Outcome> {
     const { source, target } = this.plan;
     await this.live.stop();
@@ -650,7 +662,7 @@ export class Migration {
     // The preparation runs all at once: the process dirties pages until the final dump starts,
     // and each second here is pages the freeze window carries (7-8 s one after another in the lab).
     const restoredPidfile = `${dir}/restored.pid`;
-    const guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+    const guard = this.newGuard();
     const prepared = await Promise.allSettled([
       this.startPageServer(last),
       this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' }),
@@ -762,8 +774,7 @@ export class Migration {
    */
   private async inspectTargetBeforeRestore(): Promise<void> {
     const { target } = this.plan;
-    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
-    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    await this.noteTakenOnTarget();
     if (this.filesToSync.length) {
       this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
     }
@@ -807,15 +818,14 @@ export class Migration {
     const dir = this.iterDir(last);
     await this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
     await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
-    const before = parsePs((await this.run.run(target, psArgv, { quiet: true })).stdout);
-    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+    await this.noteTakenOnTarget();
     if (!this.sourceAddress) {
       throw new FerryError({ code: 'postcopy-no-address', host: source, message: `Preflight found no address on ${source} that ${target} can reach it by`, hint: 'Check the route between the hosts (ip route get TARGET-ADDRESS on the source).' });
     }
     // --- post-copy guard: armed before the lazy dump freezes the tree; the restore runs through the target guard.
     const restoredPidfile = `${dir}/restored.pid`;
     const daemonPidfile = `${dir}/lazy-pages.pid`;
-    this.guard = new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+    this.guard = this.newGuard();
     await this.guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, lazy: { dumpLog: `${dir}/dump.log`, ready: LAZY_READY.dumpServing, daemonPidfile } });
     const guard = this.guard;
     // --- end post-copy guard
