@@ -1,14 +1,15 @@
 /**
- * What pre-copy measures, outside any freeze, so the downtime estimate rests on this link and
- * this target instead of defaults: the cutover's copy path timed once (the same tar stream
- * into a scratch directory), the link timed uncapped before a bandwidth cap goes on (for the
- * final dump's rate), the target's cost of reading the page images a restore will read (and
- * its free memory), and CRIU's own numbers for each dump. A measurement that fails leaves
- * the estimate on its defaults; only a dump's missing statistics stop the migration.
+ * What a migration measures, outside any freeze, so the downtime estimate rests on this link
+ * and this target instead of defaults: the cutover's copy path timed once (the same tar
+ * stream into a scratch directory), the link timed uncapped before a bandwidth cap goes on
+ * (for the final dump's rate), the target's cost of reading the page images a restore will
+ * read (and its free memory), and CRIU's own numbers for each dump and for the restore. A
+ * measurement that fails leaves the estimate on its defaults (or the report without the
+ * restore's numbers); only a dump's missing statistics stop the migration.
  */
 import type { EngineEvent } from '../../../shared/api.ts';
 import type { MigrationPlan } from '../../../shared/domain.ts';
-import { FerryError } from '../../../shared/errors.ts';
+import { FerryError, toErrorInfo } from '../../../shared/errors.ts';
 import { capCoversDump, describeBandwidth, linkBytesPerSec, type LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import { parseDdTotals, type RestoreProbe } from '../../../shared/restore-cost.ts';
 import type { CriuTlsOptions } from '../../criu/argv.ts';
@@ -106,4 +107,23 @@ export async function readDumpStats(run: CommandRunner, host: string, dir: strin
   const s = decodeStats(buf, `${host}:${dir}/stats-dump`);
   if (s.kind !== 'dump') throw new FerryError({ code: 'stats-image-invalid', host, message: `${dir}/stats-dump holds restore stats, not dump stats` });
   return s;
+}
+
+/**
+ * CRIU's own numbers for the restore (its stats-restore image on the target), journaled for
+ * the report. Read once the process runs again; a missing or unreadable file is journaled as
+ * an error with the hint that only the statistics are missing, never fatal.
+ */
+export async function recordRestoreStats(ctx: { run: CommandRunner; plan: Pick<MigrationPlan, 'target'>; migrationId: string; record(event: EngineEvent): void }, dir: string): Promise<void> {
+  const { target } = ctx.plan;
+  await ctx.run
+    .readFile(target, `${dir}/stats-restore`, { quiet: true })
+    .then((buf) => decodeStats(buf, `${target}:${dir}/stats-restore`))
+    .then((rs) => {
+      if (rs.kind === 'restore') {
+        const { kind: _kind, ...stats } = rs;
+        ctx.record({ type: 'restore-stats', migrationId: ctx.migrationId, stats });
+      }
+    })
+    .catch((e) => ctx.record({ type: 'error', migrationId: ctx.migrationId, error: { ...toErrorInfo(e), hint: 'The restore succeeded; only its statistics are missing from the report.' } }));
 }

@@ -13,7 +13,7 @@ import type {
 import { FerryError, toErrorInfo, type FerryErrorInfo } from '../../../shared/errors.ts';
 import { buildIteration, estimateDowntime, type CutoverCosts, type TreeShape } from '../../../shared/estimate.ts';
 import { recommend } from '../../../shared/policy.ts';
-import { decodeStats, dump, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
+import { dump, pageServer, preDump, restore, type CriuCommandName } from '../../criu/index.ts';
 import { PostcopyCutover } from './postcopy.ts';
 import { dropTls, setUpTls } from './tls.ts';
 import type { CriuTlsOptions } from '../../criu/argv.ts';
@@ -38,7 +38,7 @@ import { watchRestore } from './restore-watch.ts';
 import { runHealthCheck } from './health-check.ts';
 import { explainCriuFailure, refusedPeerFailure, tailLog } from './criu-failure.ts';
 import { endingSummary, whereItRuns, type EndingFacts } from './ending.ts';
-import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats } from './measurements.ts';
+import { measureCopy, measureLinkBeforeCap, measureRestore, readDumpStats, recordRestoreStats } from './measurements.ts';
 import type { LinkMeasure } from '../../../shared/bandwidth-cap.ts';
 import type { HostSession } from '../../ssh/index.ts';
 // Many migrations at once: the process by selector, its claim on the source, a reserved port pair.
@@ -748,17 +748,8 @@ export class Migration {
     this.serviceProbe?.markFreeze(freezeStart, freezeStart + this.freezeWindowMs);
     if (rr.code !== 0) await this.fail('restore', target, rr.code, rr.signal, rr.stdout, rr.stderr, `${dir}/restore.log`);
     // CRIU's own numbers for the final dump and the restore, read once the process runs
-    // again (not inside the window). A missing stats file is reported, not fatal.
-    await this.run
-      .readFile(target, `${dir}/stats-restore`, { quiet: true })
-      .then((buf) => decodeStats(buf, `${target}:${dir}/stats-restore`))
-      .then((rs) => {
-        if (rs.kind === 'restore') {
-          const { kind: _kind, ...stats } = rs;
-          this.deps.record({ type: 'restore-stats', migrationId: this.id, stats });
-        }
-      })
-      .catch((e) => this.deps.record({ type: 'error', migrationId: this.id, error: { ...toErrorInfo(e), hint: 'The restore succeeded; only its statistics are missing from the report.' } }));
+    // again (not inside the window). A missing restore stats file is reported, not fatal.
+    await recordRestoreStats(this.context, dir);
     const stats = await readDumpStats(this.run, source, dir);
     const it = buildIteration({ index: last, kind: 'dump', stats, startedAtMs: freezeStart, endedAtMs: dumpEnded }, this.iterations[this.iterations.length - 1]);
     this.iterations.push(it);
