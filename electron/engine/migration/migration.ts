@@ -124,10 +124,23 @@ export class Migration {
   private process?: ProcessDetail;
   private filesToSync: string[] = [];
   private pageServerPidFile?: string;
-  /** Set once the final dump froze the source tree (--leave-stopped). */
+  // How far the migration got: what rollback, its preview, recovery and the ending read.
+  // Not one stage value: they do not form one progression. sourceFrozen goes back to false
+  // (commit kills the frozen copy, rollback resumes it); recovery sets restoreStarted without
+  // sourceFrozen once a guard resumed the source; hooksStarted only if the plan has hooks;
+  // keepLogs can be set at any CRIU step. `phase` is the visible progression.
+  /** Set once the PID and the port are fixed on the hosts (plan-resolved journaled). */
+  private resolved = false;
+  /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
+  private _preDumpStarted = false;
+  /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
+  private hooksStarted = false;
+  /** Set once the final dump froze the source tree (--leave-stopped); cleared once it is resumed or killed. */
   private sourceFrozen = false;
   /** Set once criu restore was started on the target. */
   private restoreStarted = false;
+  /** Set when a CRIU step failed: the rollback keeps CRIU's logs (the error points at them). */
+  private keepLogs = false;
   /** Tree PIDs already taken on the target before restore: never ours to kill. */
   private takenBeforeRestore = new Set<number>();
   private lastEstimate?: DowntimeEstimate;
@@ -148,11 +161,7 @@ export class Migration {
   private networkLock?: NetworkLock;
   /** Tree shape from preflight's inventory (the estimate's per-process, per-socket, shared-memory terms). */
   private treeShape?: TreeShape;
-  /** Set once a traffic hook started: from then on a rollback runs the on-rollback hooks. */
-  private hooksStarted = false;
-  // Leftovers (keep logs, remove copied files, restore scope): see leftovers.ts.
-  /** Set when a CRIU step failed: the rollback keeps CRIU's logs (the error points at them). */
-  private keepLogs = false;
+  // Leftovers (remove copied files, restore scope; keepLogs above): see leftovers.ts.
   /** Files to sync (and their directories) that did not exist on the target before the copy. */
   private createdOnTarget?: { files: string[]; dirs: string[] };
   /** The systemd scope the restore runs in, when the target runs systemd. */
@@ -161,8 +170,6 @@ export class Migration {
   private recoveredCutover?: JournaledCutover;
   /** What the last rollback could not undo (for the summary). */
   private rollbackProblems: string[] = [];
-  /** Set when the first pre-dump starts: from then on nothing may write clear_refs. */
-  private _preDumpStarted = false;
   /** The live dirty set between pre-dumps (read-only pagemap sampling on the source). */
   private readonly live: LiveDirty;
   /** Service probe: runs from just before the final dump until a settle time after the outcome. */
@@ -173,8 +180,6 @@ export class Migration {
   private readonly serviceAddress?: ServiceAddressMove;
   /** Many migrations at once: the process claim and port pair this migration holds on the hosts. */
   private claims?: Claims;
-  /** Set once the PID and the port are fixed on the hosts (plan-resolved journaled). */
-  private resolved = false;
   // --- bandwidth cap: tc on the source's interface toward the target, for the page stream only.
   private readonly bandwidthCap?: BandwidthCapOnSource;
   /** Bandwidth cap: the link measured uncapped before the cap went on (the uncapped final dump's rate). */
