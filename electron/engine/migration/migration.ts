@@ -112,6 +112,11 @@ export type Presence = 'running' | 'frozen' | 'absent';
  * One live migration of a process tree from source to target. Its phases are visible
  * states; every command and decision goes through `record` (journal, then UI). Rollback is
  * possible from every phase and is announced (steps) before it runs.
+ *
+ * The protocol reads top to bottom: `execute` → `drive` (claims, preflight, TLS) →
+ * `precopyIteration` and `decideAfterIteration` in a loop → `cutover` (or `cutoverPostcopy`)
+ * → `verifyAndCommit` → `commit`, or `rollback` from any point (`settledByGuards` when the
+ * guards took over); `recover` finishes a run an earlier engine left. The helpers follow them.
  */
 export class Migration {
   readonly id: string;
@@ -387,47 +392,7 @@ export class Migration {
     };
   }
 
-  /** What the ending and its summary are read from (ending.ts). */
-  private get endingFacts(): EndingFacts {
-    return {
-      plan: this.plan,
-      phase: this.phase,
-      postcopy: this.postcopy,
-      rollbackProblems: this.rollbackProblems,
-      sourceFrozen: this.sourceFrozen,
-      scope: this.scope,
-      freezeWindowMs: this.freezeWindowMs,
-      predictedAtCutover: this.predictedAtCutover,
-      recoveredCutover: this.recoveredCutover,
-      iterations: this.iterations,
-    };
-  }
-
-  // --- Service probe (client-visible downtime) ---------------------------------------------------
-
-  /** Start the plan's service probe, if any: after the before-cutover hooks, before the final dump (waits, bounded, until it runs). */
-  private async startServiceProbe(): Promise<void> {
-    const probe = this.plan.serviceProbe;
-    if (!probe || this.serviceProbe) return;
-    this.serviceProbe = new ServiceProbeRun({
-      probe,
-      run: this.run,
-      onLive: (result) => (this.deps.emit ?? (() => undefined))({ type: 'service-probe', migrationId: this.id, result, live: true, at: this.now() }),
-    });
-    await this.serviceProbe.started();
-  }
-
-  /** After commit or rollback: let the probe settle, stop it, journal what it saw (never every attempt). */
-  private async finishServiceProbe(): Promise<ServiceProbeResult | undefined> {
-    if (!this.serviceProbe) return undefined;
-    const result = await this.serviceProbe.finish();
-    this.serviceProbe = undefined;
-    this.deps.record({ type: 'service-probe', migrationId: this.id, result, at: this.now() });
-    return result;
-  }
-
-
-
+  /** Preflight, then pre-copy's iterations until the user or the policy decides, then the cutover. */
   private async drive(): Promise<Outcome> {
     const { source, target } = this.plan;
     this.setPhase('preflight');
@@ -480,77 +445,6 @@ export class Migration {
     return this.cutover(i + 1);
   }
 
-  // --- Many migrations at once -----------------------------------------------------------------
-  /**
-   * Before preflight: resolve the plan's selector on the source, claim the process there (one
-   * migration of a PID at a time) and reserve a free port pair on the host that will listen.
-   * Journaled as 'plan-resolved'; everything after uses the resolved PID and port.
-   */
-  private async claimHosts(): Promise<void> {
-    const { source, target } = this.plan;
-    const listener = this.plan.mode === 'postcopy' ? source : target;
-    for (const host of new Set([source, target])) {
-      // Claims live under /run: root's. Preflight checks privilege in full right after.
-      if (this.privilege[host]) continue;
-      const id = await this.run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
-      this.privilege[host] = id.stdout.trim() === '0' ? 'root' : 'sudo';
-    }
-    const pid = await resolveSelector(this.run, this.plan);
-    this.claims = new Claims({
-      run: this.run,
-      migrationId: this.id,
-      ctx: this.deps.claims ?? localClaimContext(() => undefined),
-      note: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
-    });
-    await this.claims.claimProcess(source, pid);
-    // Post-copy: the lazy dump listens on the source, the target guard on the target (P + 1).
-    const port =
-      this.plan.mode === 'postcopy'
-        ? await this.claims.reservePortsOnBoth(source, target, portRangeOf(this.plan))
-        : await this.claims.reservePorts(listener, portRangeOf(this.plan));
-    this.plan = { ...this.plan, pid, pageServerPort: port };
-    this.resolved = true;
-    const range = portRangeOf(this.plan);
-    this.deps.record({
-      type: 'plan-resolved',
-      migrationId: this.id,
-      pid,
-      pageServerPort: port,
-      at: this.now(),
-      note: `${this.plan.select ? `${describeSelector({ pid: 0, select: this.plan.select })} is PID ${pid} on ${source}; ` : ''}PID ${pid} claimed on ${source}; ports ${port}-${port + 1} (of ${range.first}-${range.last}) reserved on ${this.plan.mode === 'postcopy' ? `${source} for the lazy dump and ${target} for the cutover guard` : `${listener} for the page server`}`,
-    });
-  }
-
-  /** At the end (commit, rollback, error): give the claims back. A failure is journaled, never fatal. */
-  private async releaseClaims(): Promise<void> {
-    if (!this.claims) return;
-    const problems = await this.claims.release();
-    this.claims = undefined;
-    if (problems.length) {
-      this.deps.record({
-        type: 'error',
-        migrationId: this.id,
-        error: { code: 'claim-release-failed', message: `Could not release this migration's claims: ${problems.join('; ')}`, hint: `Remove the files naming ${this.id} under /run/ferry/pids and /run/ferry/ports on those hosts (another migration of the process is refused while they stay).` },
-      });
-    }
-  }
-  // --- end many migrations at once ---
-
-  private async startPageServer(i: number): Promise<void> {
-    const { target } = this.plan;
-    const dir = this.iterDir(i);
-    // The parent is the previous pre-dump; a cold dump (or the first pre-dump) has none.
-    const hasParent = i > 1 && this.iterations.length > 0;
-    this.pageServerPidFile = pageServerPidfile(dir);
-    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
-    const r = await this.run.run(
-      target,
-      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4, tls: this.tls }),
-      { timeoutMs: STEP_TIMEOUTS.pageServer },
-    );
-    if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
-  }
-
   private async precopyIteration(i: number): Promise<void> {
     const { source } = this.plan;
     await this.live.stop();
@@ -593,28 +487,6 @@ export class Migration {
     this.estimate(Date.now());
   }
 
-  /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
-  /**
-   * `prepared`: the cutover's preparation (page server, checks, guards) is done and the final
-   * dump starts now; until then the estimate adds the time it takes, dirtying included.
-   */
-  private estimate(atMs: number, live = false, prepared = false): void {
-    // This link's copy cost, timed now, beats a past run's; the rest comes from history.
-    const costs: CutoverCosts | undefined =
-      this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
-    const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, prepare: !prepared, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
-    this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
-    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
-  }
-
-  /** The cutover's copy command: files to sync first, then the image dir (tar's --exclude is positional). */
-  private copyArgv(imagesDir: string): string[] {
-    const rel = (p: string) => p.replace(/^\/+/, '');
-    return ['tar', '-C', '/', '-cf', '-', ...this.filesToSync.map(rel), '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', rel(imagesDir)];
-  }
-
-
   /** After each pre-dump: the user's word first, then (in auto mode) the policy's. */
   private async decideAfterIteration(): Promise<'continue' | 'cutover' | 'rollback'> {
     const rec = this.lastRecommendation!;
@@ -635,18 +507,6 @@ export class Migration {
     } finally {
       await this.live.stop();
     }
-  }
-
-  /** Before the restore: tree PIDs already taken on the target are someone else's, and rollback must spare them. */
-  private async noteTakenOnTarget(): Promise<void> {
-    const before = parsePs((await this.run.run(this.plan.target, psArgv, { quiet: true })).stdout);
-    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
-  }
-
-  /** Cutover guards (guard/cutover.ts): one per host, armed just before the freeze. */
-  private newGuard(): GuardedCutover {
-    const { source, target } = this.plan;
-    return new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
   }
 
   private async cutover(last: number): Promise<Outcome> {
@@ -763,51 +623,6 @@ export class Migration {
     return this.verifyAndCommit();
   }
 
-  /**
-   * The target just before the final dump, outside the freeze: tree PIDs already taken there
-   * are someone else's (rollback must spare them); which files to sync the copy will create
-   * (a rollback removes those, and only those); whether the restore gets a scope of its own.
-   */
-  private async inspectTargetBeforeRestore(): Promise<void> {
-    const { target } = this.plan;
-    await this.noteTakenOnTarget();
-    if (this.filesToSync.length) {
-      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
-    }
-    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
-    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
-    this.deps.record({
-      type: 'decision',
-      migrationId: this.id,
-      by: 'policy',
-      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
-      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
-      at: this.now(),
-    });
-  }
-
-  /** Post-copy past its point of no return: a user's rollback is refused (and journaled) instead. */
-  private refusedPastPointOfNoReturn(): boolean {
-    if (!this.postcopy?.pastPointOfNoReturn) return false;
-    this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
-    return true;
-  }
-
-  private async verifyAndCommit(): Promise<Outcome> {
-    const { source, target } = this.plan;
-    this.setPhase('verify');
-    const where = await this.whereIsIt();
-    if (where.target !== 'running') {
-      throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
-    }
-    await runHealthCheck(this.run, this.plan);
-    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
-    // The target is verified but not yet in service: a failing hook rolls back to the source.
-    await this.hookPhase('after-restore', `Ferry rolled back: the process runs on ${source} again and the on-rollback hooks ran to undo the traffic changes. Fix the hook and start again.`);
-    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
-    return this.commit();
-  }
-
   /** Post-copy: the cutover lives in postcopy.ts; here only what it shares with pre-copy. */
   private async cutoverPostcopy(last: number): Promise<Outcome> {
     const { source, target } = this.plan;
@@ -856,17 +671,19 @@ export class Migration {
     return this.verifyAndCommit();
   }
 
-  private get hookContext(): HookContext {
-    return { plan: this.plan, migrationId: this.id, run: this.run, record: (e) => this.deps.record(e), env: this.deps.env ?? process.env };
-  }
-
-  /** Run a phase's hooks in order; the first failure stops them and becomes the migration's error. */
-  private async hookPhase(phase: 'before-cutover' | 'after-restore', then: string): Promise<void> {
-    if (!hooksOf(this.plan, phase).length) return;
-    this.hooksStarted = true;
-    const runs = await runHooks(this.hookContext, phase, 'stop');
-    const failed = runs.find((r) => r.outcome !== 'ok');
-    if (failed) throw hookError(phase, failed, then);
+  private async verifyAndCommit(): Promise<Outcome> {
+    const { source, target } = this.plan;
+    this.setPhase('verify');
+    const where = await this.whereIsIt();
+    if (where.target !== 'running') {
+      throw new FerryError({ code: 'verify-failed', host: target, message: `After restore the process is ${where.target} on ${target}`, hint: 'Ferry resumed the source; read restore.log on the target.' });
+    }
+    await runHealthCheck(this.run, this.plan);
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
+    // The target is verified but not yet in service: a failing hook rolls back to the source.
+    await this.hookPhase('after-restore', `Ferry rolled back: the process runs on ${source} again and the on-rollback hooks ran to undo the traffic changes. Fix the hook and start again.`);
+    if (this.rollbackRequested() && !this.refusedPastPointOfNoReturn()) return this.rollback('rolled back by the user before commit');
+    return this.commit();
   }
 
   private async commit(): Promise<Outcome> {
@@ -890,110 +707,6 @@ export class Migration {
     }
     this.setPhase('committed', `the process runs on ${target}`);
     return 'committed';
-  }
-
-  // --- When a CRIU step fails (criu-failure.ts) ---
-  /** A page stream failed: if its TLS listener refused a stranger that connected first, say who. */
-  private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
-    if (!this.tls) return;
-    const refused = await refusedPeerFailure(this.context, dir, what);
-    if (refused) throw refused;
-  }
-
-  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
-  private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
-    const log = await tailLog(this.run, host, logPath);
-    // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.
-    this.keepLogs = true;
-    throw await explainCriuFailure(this.context, this.dir, { command, host, code, signal, stdout, stderr, logPath, log });
-  }
-
-  /**
-   * Finish a migration an earlier engine left unfinished (it crashed or was killed), from
-   * what its journal says happened. 'auto' rolls back whenever that is unambiguous; when a
-   * restore had started and the process runs on the target, only the user can say whether
-   * to keep it (commit) or go back (rollback).
-   */
-  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover; guarded?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
-    const { source, target } = this.plan;
-    // --- cutover guards: journal what they decided on each host first, and never undo it.
-    const settled = state.guarded ? await journalGuards(this.run, (e) => this.deps.record(e), this.id, { source, target }, guardDir(this.plan.workDir, this.id)) : undefined;
-    if ((settled === 'source resumed by guard' && choice === 'commit') || (settled === 'target kept by guard' && choice === 'rollback')) {
-      throw new FerryError({
-        code: 'guard-decided',
-        host: settled === 'source resumed by guard' ? source : target,
-        message: `The hosts already settled without the console: ${settled}; --${choice} would undo it`,
-        hint: `Run \`ferry journal recover ${this.id}\` without --${choice}: it finishes from where the guards left it.`,
-      });
-    }
-    if (settled === 'source resumed by guard') state = { ...state, finalDumpStarted: false };
-    // Recovered commit: the journal's numbers for the summary.
-    this.recoveredCutover = state.cutover ?? { preDumps: 0 };
-    this.freezeWindowMs = state.cutover?.freezeWindowMs;
-    this.predictedAtCutover = state.cutover?.predictedMs;
-    this.scope = state.cutover?.unit;
-    const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
-    // --- post-copy guard: a lazy dump still holds the source tree (ptrace, state t). Commit would cut
-    // the target copy off its missing pages; rollback must stop that dump first. Neither is the console's to do blind.
-    if (this.plan.mode === 'postcopy' && srcPs.find((p) => p.pid === this.plan.pid)?.state.startsWith('t')) {
-      throw new FerryError({
-        code: 'postcopy-still-serving',
-        host: source,
-        message: `PID ${this.plan.pid} on ${source} is still held by criu's lazy dump${state.restoreStarted ? `, which still sends pages to the copy on ${target}` : ''}`,
-        hint: state.restoreStarted
-          ? `Wait for the dump to send the last page (it then ends the source copy; \`pgrep -a criu\` on ${source}), then run \`ferry journal recover ${this.id}\` again.`
-          : `No restore started: stop the lazy dump on ${source} (\`kill -TERM\` the PID that \`grep TracerPid /proc/${this.plan.pid}/status\` names; CRIU lets the tree go), then run \`ferry journal recover ${this.id}\` again.`,
-      });
-    }
-    // --- end post-copy guard
-    const tree = processTree(srcPs, this.plan.pid);
-    if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
-    this.sourceFrozen = state.finalDumpStarted;
-    this.restoreStarted = state.restoreStarted;
-    this.hooksStarted = state.hooksStarted ?? false;
-    this.bandwidthCap?.recovering(); // bandwidth cap: may still be on
-    const where = await this.whereIsIt();
-    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
-    let outcome: Outcome;
-    if (choice === 'commit' || (choice === 'auto' && where.target === 'running' && where.source === 'absent')) {
-      if (where.target !== 'running') {
-        throw new FerryError({ code: 'cannot-commit', host: target, message: `The process is ${where.target} on ${target}: there is nothing to commit`, hint: 'Recover with --rollback instead.' });
-      }
-      outcome = await this.commit();
-    } else if (choice === 'auto' && this.restoreStarted && where.target !== 'absent') {
-      throw new FerryError({
-        code: 'recovery-needs-decision',
-        host: target,
-        message: `A restore had started and PID ${this.plan.pid} is ${where.target} on ${target} while the source is ${where.source}`,
-        hint: `Check the copy on ${target}; then run recovery again with --commit (keep it, kill the frozen source) or --rollback (kill it, resume the source).`,
-      });
-    } else {
-      outcome = await this.rollback('recovered from the journal of an interrupted migration');
-    }
-    // Many migrations at once: the interrupted engine's claims on both hosts go with it.
-    await Claims.releaseAll(this.run, [source, target], this.id);
-    const summary = endingSummary(this.endingFacts, outcome);
-    const committed = outcome === 'committed';
-    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });
-    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) };
-  }
-
-  /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
-  async whereIsIt(): Promise<{ source: Presence; target: Presence }> {
-    const presence = async (host: string): Promise<Presence> => {
-      const r = await this.run.run(host, psArgv, { quiet: true });
-      const p = parsePs(r.stdout).find((x) => x.pid === this.plan.pid);
-      if (!p || p.state.startsWith('Z')) return 'absent';
-      // T: stopped (--leave-stopped); t: held by a tracer (a lazy dump serving its pages).
-      return /^[Tt]/.test(p.state) ? 'frozen' : 'running';
-    };
-    const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
-    return { source, target };
-  }
-
-  /** Leftovers: delete the images; after a failure keep CRIU's logs first (only the logs). */
-  private deleteImagesArgv(): string[] {
-    return deleteImagesArgv(this.dir, this.plan.workDir, this.id, this.keepLogs);
   }
 
   /** Undo whatever this migration did, in the order announced (rollbackSteps, rollback.ts); ends with the source running. */
@@ -1134,5 +847,300 @@ export class Migration {
     this.rollbackProblems = [`the guards ${settled === 'held by guards' ? 'hold the safe state (source frozen, target as it is)' : 'did not settle while the console waited'}: run \`ferry journal recover ${this.id}\``];
     this.setPhase('failed', `${reason}; ${this.rollbackProblems[0]}`);
     return 'failed';
+  }
+
+  /**
+   * Finish a migration an earlier engine left unfinished (it crashed or was killed), from
+   * what its journal says happened. 'auto' rolls back whenever that is unambiguous; when a
+   * restore had started and the process runs on the target, only the user can say whether
+   * to keep it (commit) or go back (rollback).
+   */
+  async recover(state: { finalDumpStarted: boolean; restoreStarted: boolean; hooksStarted?: boolean; cutover?: JournaledCutover; guarded?: boolean }, choice: 'auto' | 'rollback' | 'commit'): Promise<MigrationResult> {
+    const { source, target } = this.plan;
+    // --- cutover guards: journal what they decided on each host first, and never undo it.
+    const settled = state.guarded ? await journalGuards(this.run, (e) => this.deps.record(e), this.id, { source, target }, guardDir(this.plan.workDir, this.id)) : undefined;
+    if ((settled === 'source resumed by guard' && choice === 'commit') || (settled === 'target kept by guard' && choice === 'rollback')) {
+      throw new FerryError({
+        code: 'guard-decided',
+        host: settled === 'source resumed by guard' ? source : target,
+        message: `The hosts already settled without the console: ${settled}; --${choice} would undo it`,
+        hint: `Run \`ferry journal recover ${this.id}\` without --${choice}: it finishes from where the guards left it.`,
+      });
+    }
+    if (settled === 'source resumed by guard') state = { ...state, finalDumpStarted: false };
+    // Recovered commit: the journal's numbers for the summary.
+    this.recoveredCutover = state.cutover ?? { preDumps: 0 };
+    this.freezeWindowMs = state.cutover?.freezeWindowMs;
+    this.predictedAtCutover = state.cutover?.predictedMs;
+    this.scope = state.cutover?.unit;
+    const srcPs = parsePs((await this.run.run(source, psArgv, { quiet: true })).stdout);
+    // --- post-copy guard: a lazy dump still holds the source tree (ptrace, state t). Commit would cut
+    // the target copy off its missing pages; rollback must stop that dump first. Neither is the console's to do blind.
+    if (this.plan.mode === 'postcopy' && srcPs.find((p) => p.pid === this.plan.pid)?.state.startsWith('t')) {
+      throw new FerryError({
+        code: 'postcopy-still-serving',
+        host: source,
+        message: `PID ${this.plan.pid} on ${source} is still held by criu's lazy dump${state.restoreStarted ? `, which still sends pages to the copy on ${target}` : ''}`,
+        hint: state.restoreStarted
+          ? `Wait for the dump to send the last page (it then ends the source copy; \`pgrep -a criu\` on ${source}), then run \`ferry journal recover ${this.id}\` again.`
+          : `No restore started: stop the lazy dump on ${source} (\`kill -TERM\` the PID that \`grep TracerPid /proc/${this.plan.pid}/status\` names; CRIU lets the tree go), then run \`ferry journal recover ${this.id}\` again.`,
+      });
+    }
+    // --- end post-copy guard
+    const tree = processTree(srcPs, this.plan.pid);
+    if (tree.length) this.process = { ...tree[0]!, tree, openFiles: [], sessionLeader: tree[0]!.sid === tree[0]!.pid };
+    this.sourceFrozen = state.finalDumpStarted;
+    this.restoreStarted = state.restoreStarted;
+    this.hooksStarted = state.hooksStarted ?? false;
+    this.bandwidthCap?.recovering(); // bandwidth cap: may still be on
+    const where = await this.whereIsIt();
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'user', action: `recover (${choice})`, reason: `found the process ${where.source} on ${source} and ${where.target} on ${target}`, at: this.now() });
+    let outcome: Outcome;
+    if (choice === 'commit' || (choice === 'auto' && where.target === 'running' && where.source === 'absent')) {
+      if (where.target !== 'running') {
+        throw new FerryError({ code: 'cannot-commit', host: target, message: `The process is ${where.target} on ${target}: there is nothing to commit`, hint: 'Recover with --rollback instead.' });
+      }
+      outcome = await this.commit();
+    } else if (choice === 'auto' && this.restoreStarted && where.target !== 'absent') {
+      throw new FerryError({
+        code: 'recovery-needs-decision',
+        host: target,
+        message: `A restore had started and PID ${this.plan.pid} is ${where.target} on ${target} while the source is ${where.source}`,
+        hint: `Check the copy on ${target}; then run recovery again with --commit (keep it, kill the frozen source) or --rollback (kill it, resume the source).`,
+      });
+    } else {
+      outcome = await this.rollback('recovered from the journal of an interrupted migration');
+    }
+    // Many migrations at once: the interrupted engine's claims on both hosts go with it.
+    await Claims.releaseAll(this.run, [source, target], this.id);
+    const summary = endingSummary(this.endingFacts, outcome);
+    const committed = outcome === 'committed';
+    this.deps.record({ type: 'outcome', migrationId: this.id, outcome, at: this.now(), summary, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) });
+    return { migrationId: this.id, outcome, iterations: this.iterations, bytesThroughConsole: 0, ...(committed ? { freezeWindowMs: this.freezeWindowMs, predictedMs: this.predictedAtCutover } : {}) };
+  }
+
+  /** Is the tree running, frozen or absent on each host? (the one-place invariant) */
+  async whereIsIt(): Promise<{ source: Presence; target: Presence }> {
+    const presence = async (host: string): Promise<Presence> => {
+      const r = await this.run.run(host, psArgv, { quiet: true });
+      const p = parsePs(r.stdout).find((x) => x.pid === this.plan.pid);
+      if (!p || p.state.startsWith('Z')) return 'absent';
+      // T: stopped (--leave-stopped); t: held by a tracer (a lazy dump serving its pages).
+      return /^[Tt]/.test(p.state) ? 'frozen' : 'running';
+    };
+    const [source, target] = await Promise.all([presence(this.plan.source), presence(this.plan.target)]);
+    return { source, target };
+  }
+
+  // --- What the protocol above calls ------------------------------------------------------------
+  // Each names the concern it serves; the bigger concerns live in the files beside this one
+  // (measurements, restore-watch, rollback, ending, criu-failure, health-check, tls, ...).
+
+  /** What the ending and its summary are read from (ending.ts). */
+  private get endingFacts(): EndingFacts {
+    return {
+      plan: this.plan,
+      phase: this.phase,
+      postcopy: this.postcopy,
+      rollbackProblems: this.rollbackProblems,
+      sourceFrozen: this.sourceFrozen,
+      scope: this.scope,
+      freezeWindowMs: this.freezeWindowMs,
+      predictedAtCutover: this.predictedAtCutover,
+      recoveredCutover: this.recoveredCutover,
+      iterations: this.iterations,
+    };
+  }
+
+  // --- Many migrations at once -----------------------------------------------------------------
+  /**
+   * Before preflight: resolve the plan's selector on the source, claim the process there (one
+   * migration of a PID at a time) and reserve a free port pair on the host that will listen.
+   * Journaled as 'plan-resolved'; everything after uses the resolved PID and port.
+   */
+  private async claimHosts(): Promise<void> {
+    const { source, target } = this.plan;
+    const listener = this.plan.mode === 'postcopy' ? source : target;
+    for (const host of new Set([source, target])) {
+      // Claims live under /run: root's. Preflight checks privilege in full right after.
+      if (this.privilege[host]) continue;
+      const id = await this.run.run(host, ['id', '-u'], { quiet: true, check: true, what: 'checking the user' });
+      this.privilege[host] = id.stdout.trim() === '0' ? 'root' : 'sudo';
+    }
+    const pid = await resolveSelector(this.run, this.plan);
+    this.claims = new Claims({
+      run: this.run,
+      migrationId: this.id,
+      ctx: this.deps.claims ?? localClaimContext(() => undefined),
+      note: (action, reason) => this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action, reason, at: this.now() }),
+    });
+    await this.claims.claimProcess(source, pid);
+    // Post-copy: the lazy dump listens on the source, the target guard on the target (P + 1).
+    const port =
+      this.plan.mode === 'postcopy'
+        ? await this.claims.reservePortsOnBoth(source, target, portRangeOf(this.plan))
+        : await this.claims.reservePorts(listener, portRangeOf(this.plan));
+    this.plan = { ...this.plan, pid, pageServerPort: port };
+    this.resolved = true;
+    const range = portRangeOf(this.plan);
+    this.deps.record({
+      type: 'plan-resolved',
+      migrationId: this.id,
+      pid,
+      pageServerPort: port,
+      at: this.now(),
+      note: `${this.plan.select ? `${describeSelector({ pid: 0, select: this.plan.select })} is PID ${pid} on ${source}; ` : ''}PID ${pid} claimed on ${source}; ports ${port}-${port + 1} (of ${range.first}-${range.last}) reserved on ${this.plan.mode === 'postcopy' ? `${source} for the lazy dump and ${target} for the cutover guard` : `${listener} for the page server`}`,
+    });
+  }
+
+  /** At the end (commit, rollback, error): give the claims back. A failure is journaled, never fatal. */
+  private async releaseClaims(): Promise<void> {
+    if (!this.claims) return;
+    const problems = await this.claims.release();
+    this.claims = undefined;
+    if (problems.length) {
+      this.deps.record({
+        type: 'error',
+        migrationId: this.id,
+        error: { code: 'claim-release-failed', message: `Could not release this migration's claims: ${problems.join('; ')}`, hint: `Remove the files naming ${this.id} under /run/ferry/pids and /run/ferry/ports on those hosts (another migration of the process is refused while they stay).` },
+      });
+    }
+  }
+  // --- end many migrations at once ---
+
+  private async startPageServer(i: number): Promise<void> {
+    const { target } = this.plan;
+    const dir = this.iterDir(i);
+    // The parent is the previous pre-dump; a cold dump (or the first pre-dump) has none.
+    const hasParent = i > 1 && this.iterations.length > 0;
+    this.pageServerPidFile = pageServerPidfile(dir);
+    await this.run.run(target, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' });
+    const r = await this.run.run(
+      target,
+      pageServer({ imagesDir: dir, port: this.plan.pageServerPort, prevImagesDir: hasParent ? `../${i - 1}` : undefined, daemon: true, pidfile: this.pageServerPidFile, log: 'page-server.log', verbosity: 4, tls: this.tls }),
+      { timeoutMs: STEP_TIMEOUTS.pageServer },
+    );
+    if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
+  }
+
+  /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
+  /**
+   * `prepared`: the cutover's preparation (page server, checks, guards) is done and the final
+   * dump starts now; until then the estimate adds the time it takes, dirtying included.
+   */
+  private estimate(atMs: number, live = false, prepared = false): void {
+    // This link's copy cost, timed now, beats a past run's; the rest comes from history.
+    const costs: CutoverCosts | undefined =
+      this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
+    const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, prepare: !prepared, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
+    this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
+    this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
+  }
+
+  /** The cutover's copy command: files to sync first, then the image dir (tar's --exclude is positional). */
+  private copyArgv(imagesDir: string): string[] {
+    const rel = (p: string) => p.replace(/^\/+/, '');
+    return ['tar', '-C', '/', '-cf', '-', ...this.filesToSync.map(rel), '--exclude=*.log', '--exclude=stats-dump', '--exclude=*.pid', rel(imagesDir)];
+  }
+
+  /**
+   * The target just before the final dump, outside the freeze: tree PIDs already taken there
+   * are someone else's (rollback must spare them); which files to sync the copy will create
+   * (a rollback removes those, and only those); whether the restore gets a scope of its own.
+   */
+  private async inspectTargetBeforeRestore(): Promise<void> {
+    const { target } = this.plan;
+    await this.noteTakenOnTarget();
+    if (this.filesToSync.length) {
+      this.createdOnTarget = parseAbsent((await this.run.run(target, absentPathsArgv(this.filesToSync), { check: true, what: 'listing the files to sync absent on the target' })).stdout);
+    }
+    const systemd = await this.run.run(target, systemdProbeArgv, { quiet: true });
+    this.scope = systemd.code === 0 ? scopeUnit(this.id) : undefined;
+    this.deps.record({
+      type: 'decision',
+      migrationId: this.id,
+      by: 'policy',
+      action: this.scope ? `restore in ${this.scope}.scope` : 'restore without a scope',
+      reason: this.scope ? `${target} runs systemd: the restored tree gets a transient scope of its own (systemd-run --scope), not the SSH session's cgroup` : `${target} does not run systemd: the restored tree stays in the cgroup of the SSH session that restores it`,
+      at: this.now(),
+    });
+  }
+
+  /** Before the restore: tree PIDs already taken on the target are someone else's, and rollback must spare them. */
+  private async noteTakenOnTarget(): Promise<void> {
+    const before = parsePs((await this.run.run(this.plan.target, psArgv, { quiet: true })).stdout);
+    this.takenBeforeRestore = new Set(before.map((p) => p.pid).filter((p) => this.pids.includes(p)));
+  }
+
+  /** Cutover guards (guard/cutover.ts): one per host, armed just before the freeze. */
+  private newGuard(): GuardedCutover {
+    const { source, target } = this.plan;
+    return new GuardedCutover({ run: this.run, record: (e) => this.deps.record(e), migrationId: this.id, source, target, workDir: this.plan.workDir, targetAddress: this.plan.targetAddress, pageServerPort: this.plan.pageServerPort });
+  }
+
+  /** Post-copy past its point of no return: a user's rollback is refused (and journaled) instead. */
+  private refusedPastPointOfNoReturn(): boolean {
+    if (!this.postcopy?.pastPointOfNoReturn) return false;
+    this.deps.record({ type: 'decision', migrationId: this.id, by: 'policy', action: 'rollback refused', reason: this.postcopy.pointOfNoReturn()!, at: this.now() });
+    return true;
+  }
+
+  private get hookContext(): HookContext {
+    return { plan: this.plan, migrationId: this.id, run: this.run, record: (e) => this.deps.record(e), env: this.deps.env ?? process.env };
+  }
+
+  /** Run a phase's hooks in order; the first failure stops them and becomes the migration's error. */
+  private async hookPhase(phase: 'before-cutover' | 'after-restore', then: string): Promise<void> {
+    if (!hooksOf(this.plan, phase).length) return;
+    this.hooksStarted = true;
+    const runs = await runHooks(this.hookContext, phase, 'stop');
+    const failed = runs.find((r) => r.outcome !== 'ok');
+    if (failed) throw hookError(phase, failed, then);
+  }
+
+  // --- Service probe (client-visible downtime) ---------------------------------------------------
+
+  /** Start the plan's service probe, if any: after the before-cutover hooks, before the final dump (waits, bounded, until it runs). */
+  private async startServiceProbe(): Promise<void> {
+    const probe = this.plan.serviceProbe;
+    if (!probe || this.serviceProbe) return;
+    this.serviceProbe = new ServiceProbeRun({
+      probe,
+      run: this.run,
+      onLive: (result) => (this.deps.emit ?? (() => undefined))({ type: 'service-probe', migrationId: this.id, result, live: true, at: this.now() }),
+    });
+    await this.serviceProbe.started();
+  }
+
+  /** After commit or rollback: let the probe settle, stop it, journal what it saw (never every attempt). */
+  private async finishServiceProbe(): Promise<ServiceProbeResult | undefined> {
+    if (!this.serviceProbe) return undefined;
+    const result = await this.serviceProbe.finish();
+    this.serviceProbe = undefined;
+    this.deps.record({ type: 'service-probe', migrationId: this.id, result, at: this.now() });
+    return result;
+  }
+  // --- end service probe ---
+
+  // --- When a CRIU step fails (criu-failure.ts) ---
+  /** A page stream failed: if its TLS listener refused a stranger that connected first, say who. */
+  private async explainRefusedPeer(dir: string, what: 'page server' | 'lazy dump' = 'page server'): Promise<void> {
+    if (!this.tls) return;
+    const refused = await refusedPeerFailure(this.context, dir, what);
+    if (refused) throw refused;
+  }
+
+  /** Turn a failed CRIU command into the diagnosis a user can act on (its log read from the host). */
+  private async fail(command: CriuCommandName, host: string, code: number | null, signal: string | null, stdout: string, stderr: string, logPath: string): Promise<never> {
+    const log = await tailLog(this.run, host, logPath);
+    // Leftovers: a failed CRIU step's rollback keeps the logs in <workDir>/<id>.logs/; the error names that place.
+    this.keepLogs = true;
+    throw await explainCriuFailure(this.context, this.dir, { command, host, code, signal, stdout, stderr, logPath, log });
+  }
+
+  /** Leftovers: delete the images; after a failure keep CRIU's logs first (only the logs). */
+  private deleteImagesArgv(): string[] {
+    return deleteImagesArgv(this.dir, this.plan.workDir, this.id, this.keepLogs);
   }
 }
