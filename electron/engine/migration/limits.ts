@@ -20,3 +20,8 @@ export const STEP_TIMEOUTS = {
  * in 512-byte blocks (256 MiB) kills it with SIGXFSZ long before the disk fills.
  */
 export const LOG_LIMIT_BLOCKS = 512 * 1024;
+
+/** `argv` run with its file size limited to LOG_LIMIT_BLOCKS (`name` is the shell's $0, seen in ps). */
+export function withLogLimit(name: string, argv: string[]): string[] {
+  return ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', name, String(LOG_LIMIT_BLOCKS), ...argv];
+}

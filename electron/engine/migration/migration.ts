@@ -48,7 +48,7 @@ import { describeSelector, portRangeOf } from '../../../shared/domain.ts';
 // Cutover guards: the hosts settle on their own if the console is lost (guard/README.md).
 import { GuardedCutover, guardDir, journalGuards } from './guard/cutover.ts';
 import { LAZY_READY } from '../../criu/index.ts'; // post-copy guard: the lazy dump's "serving" line
-import { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
+import { STEP_TIMEOUTS, withLogLimit } from './limits.ts';
 
 // Bounds for every step (limits.ts), importable from here as before.
 export { LOG_LIMIT_BLOCKS, STEP_TIMEOUTS } from './limits.ts';
@@ -596,7 +596,7 @@ export class Migration {
 
     this.setPhase('restore');
     this.restoreStarted = true;
-    const restoreArgv = ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-restore', String(LOG_LIMIT_BLOCKS), ...restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope, pidfile: restoredPidfile })];
+    const restoreArgv = withLogLimit('ferry-restore', restore({ imagesDir: dir, detach: true, ...criuTreeFlags(this.plan, this.networkLock), log: 'restore.log', verbosity: 4, ignoreCgroups: !!this.scope, pidfile: restoredPidfile }));
     // Restore scope: the tree lands in ferry-<id>.scope, not in sshd's cgroup.
     const scoped = this.scope ? inScope(this.scope, `Ferry: PID ${this.plan.pid} migrated from ${source} (${this.id})`, restoreArgv) : restoreArgv;
     // Cutover guards: the target guard runs the restore, so it knows it started, ended, and what runs.
@@ -654,7 +654,7 @@ export class Migration {
       record: (e) => this.deps.record(e),
       setPhase: (p, note) => this.setPhase(p, note),
       copyArgv: (d) => this.copyArgv(d),
-      limitLog: (argv) => ['sh', '-c', 'ulimit -f "$1"; shift; exec "$@"', 'ferry-criu', String(LOG_LIMIT_BLOCKS), ...argv],
+      limitLog: (argv) => withLogLimit('ferry-criu', argv),
       fail: async (command, host, r, logPath) => {
         // The lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
         if (this.tls && (command === 'dump' || command === 'lazy-pages')) await this.explainRefusedPeer(dir, 'lazy dump');
