@@ -472,6 +472,23 @@ describe("the restore's fixed part and the cutover's preparation (lab size sweep
     expect(t.highMs).toBeGreaterThanOrEqual(6523);
   });
 
+  it('prefers past restores of the same mode: the 512 MiB cold restores were slower than the pre-copy ones', () => {
+    // bench:migrate size sweeps, 133k pages: cold 10878 and 11957 ms, pre-copy 8042 ms; the next pre-copy one took 7919 ms.
+    const big: RestoreSample[] = [
+      { pages: 132969, ms: 10878, criuMs: 8633, mode: 'cold', at: at('06:13') },
+      { pages: 132754, ms: 8042, criuMs: 5728, mode: 'precopy', at: at('06:17') },
+      { pages: 132995, ms: 11957, criuMs: 8876, mode: 'cold', at: at('06:39') },
+    ];
+    const fixed = restoreOverheadFromHistory(big)!;
+    const pre = restoreFromHistory(big, 132926, fixed, 'precopy')!;
+    expect(pre.used.map((x) => x.mode)).toEqual(['precopy']);
+    expect(pre.note).toMatch(/2 of another mode left out/);
+    const anyMode = restoreFromHistory(big, 132926, fixed)!;
+    expect(Math.abs(pre.ms - 7919)).toBeLessThan(Math.abs(anyMode.ms - 7919));
+    // No run of this mode near this size: the others count.
+    expect(restoreFromHistory(big, 132926, fixed, 'postcopy')!.used).toHaveLength(3);
+  });
+
   it('before the preparation: the pages the process dirties while Ferry arms the guards count, and the basis says how long', () => {
     const pre: TimedIterationStats[] = [18155, 4437].map((p, i) => ({
       index: i + 1, kind: 'pre-dump', pagesWritten: p, pagesSkippedParent: i === 0 ? 0 : 18155 - p, frozenTimeUs: 135_000, freezingTimeUs: 5_000,

@@ -293,6 +293,8 @@ export interface RestoreSample {
   ms: number;
   /** CRIU's own restore_time (stats-restore): the part that grows with the pages. */
   criuMs?: number;
+  /** The run's mode: a cold restore of the same size ran 35-50% slower than a pre-copy one in the lab. */
+  mode?: string;
   /** When the run started (ISO), for the basis. */
   at?: string;
 }
@@ -343,10 +345,15 @@ export function restoreOverheadFromHistory(samples: readonly RestoreSample[]): n
  * Undefined when no past run is of a similar size: a 512 MiB restore over the memory cliff
  * says nothing about a 128 MiB one, and the other way round.
  */
-export function restoreFromHistory(samples: readonly RestoreSample[], pages: number, fixedMs = 0): RestoreFromHistory | undefined {
+export function restoreFromHistory(samples: readonly RestoreSample[], pages: number, fixedMs = 0, mode?: string): RestoreFromHistory | undefined {
   if (!(pages > 0)) return undefined;
   const valid = samples.filter((x) => x.pages > 0 && x.ms > 0);
-  const near = valid.filter((x) => x.pages <= pages * RESTORE_SIZE_FACTOR && x.pages * RESTORE_SIZE_FACTOR >= pages);
+  const nearAny = valid.filter((x) => x.pages <= pages * RESTORE_SIZE_FACTOR && x.pages * RESTORE_SIZE_FACTOR >= pages);
+  // Runs of this migration's mode when there are any: a cold migration's restore read images the
+  // page server had just written during a long freeze, and was slower (lab size sweep).
+  const sameMode = mode !== undefined ? nearAny.filter((x) => x.mode === mode) : [];
+  const near = sameMode.length ? sameMode : nearAny;
+  const otherMode = nearAny.length - near.length;
   const recent = near.slice(-RESTORE_RECENT_RUNS);
   const rate = (x: RestoreSample) => (x.criuMs ?? Math.max(0, x.ms - fixedMs)) / x.pages;
   let used = recent;
@@ -354,7 +361,7 @@ export function restoreFromHistory(samples: readonly RestoreSample[], pages: num
     const m = med(recent.map(rate));
     used = recent.filter((x) => rate(x) <= m * RESTORE_OUTLIER_FACTOR && rate(x) * RESTORE_OUTLIER_FACTOR >= m);
   }
-  const otherSize = valid.length - near.length;
+  const otherSize = valid.length - nearAny.length;
   const older = near.length - recent.length;
   const outliers = recent.length - used.length;
   if (!used.length) return undefined;
@@ -365,6 +372,7 @@ export function restoreFromHistory(samples: readonly RestoreSample[], pages: num
   const sizes = used.map((x) => x.pages);
   const left = [
     otherSize ? `${otherSize} of another size left out` : '',
+    otherMode ? `${otherMode} of another mode left out` : '',
     older ? `${older} older left out` : '',
     outliers ? `${outliers} outlier${outliers === 1 ? '' : 's'} rejected` : '',
   ].filter(Boolean);
@@ -376,6 +384,8 @@ export function restoreFromHistory(samples: readonly RestoreSample[], pages: num
 }
 
 export interface EstimateInput {
+  /** The migration's mode: past restores of the same mode count first. */
+  mode?: string;
   /** Iterations so far, oldest first. Only pre-dumps are used (a final dump is the thing predicted). */
   iterations: readonly TimedIterationStats[];
   budgetMs: number;
@@ -700,7 +710,7 @@ export function estimateDowntime(input: EstimateInput): DowntimeEstimateDetail {
     const warm = msPerPage(probe?.readBytes, probe?.readMs);
     const cold = msPerPage(probe?.coldReadBytes, probe?.coldReadMs);
     const fixedWords = `${formatMs(fixed)}${fixedGiven ? '' : ' (lab default)'}`;
-    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages, fixed) : undefined;
+    const history = costs.restoreSamples ? restoreFromHistory(costs.restoreSamples, totalPages, fixed, input.mode) : undefined;
     if (memory && !memory.fits) {
       // At least the lab's cliff rate; more when this target, as measured, restores and reads
       // from disk slower than that (every page then also comes from disk: the O_DIRECT read).

@@ -85,7 +85,7 @@ export function learnCosts(replays: readonly Replay[], source: string, target: s
     if (m.prepareMs !== undefined && r.plan?.mode === 'precopy') prepare.push({ ms: m.prepareMs, at: r.startedAt ?? '' });
     if (m.restoreMs !== undefined && m.restoredPages !== undefined) {
       restore.push({ ms: m.restoreMs, pages: m.restoredPages });
-      samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(m.restoreCriuMs !== undefined ? { criuMs: m.restoreCriuMs } : {}), ...(r.startedAt ? { at: r.startedAt } : {}) });
+      samples.push({ ms: m.restoreMs, pages: m.restoredPages, ...(m.restoreCriuMs !== undefined ? { criuMs: m.restoreCriuMs } : {}), ...(r.plan?.mode ? { mode: r.plan.mode } : {}), ...(r.startedAt ? { at: r.startedAt } : {}) });
     }
   }
   // Oldest first: the estimate prefers the newest runs of a similar size (restoreFromHistory).

@@ -1033,7 +1033,7 @@ export class Migration {
     const costs: CutoverCosts | undefined =
       this.learned || this.copyMs !== undefined ? { samples: 1, ...this.learned, ...(this.copyMs !== undefined ? { copyMs: this.copyMs } : {}) } : undefined;
     const liveDirty = this.live.latest(this.iterations[this.iterations.length - 1]?.index);
-    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, prepare: !prepared, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
+    this.lastEstimate = estimateDowntime({ iterations: this.iterations, budgetMs: this.plan.policy.downtimeBudgetMs, nowMs: atMs, costs, liveDirty, restoreProbe: this.restoreProbe, prepare: !prepared, mode: this.plan.mode, tree: this.treeShape, movesAddress: !!this.plan.serviceAddress, bandwidthCap: this.plan.bandwidthCap, link: this.link });
     this.lastRecommendation = recommend({ iterations: this.iterations, estimate: this.lastEstimate, policy: this.plan.policy });
     this.deps.record({ type: 'estimate', migrationId: this.id, estimate: this.lastEstimate, recommendation: this.lastRecommendation, ...(live ? { live } : {}) });
   }
