@@ -53,6 +53,18 @@ describe('renderReport (converging lab run)', () => {
     expect(md).toContain('## Timeline');
   });
 
+  it('shows the basis of the estimate made as the final dump started, the one the prediction is', () => {
+    const events = convergingEvents();
+    const dumpAt = events.findIndex((t) => t.event.type === 'command-started' && t.event.argv.includes('dump') && t.event.argv.includes('--leave-stopped'));
+    const decided = [...events.slice(0, dumpAt)].reverse().find((t) => t.event.type === 'estimate')!;
+    if (decided.event.type !== 'estimate') throw new Error('fixture');
+    // The estimate Ferry makes once the cutover's preparation is done, just before the dump.
+    const staked = { ...decided.event, estimate: { ...decided.event.estimate, predictedMs: 4321, basis: 'Measured: 1234 dirty pages counted as the dump started' } };
+    const at = new Date(events[dumpAt]!.at.getTime() - 1);
+    const md = renderReport(journaled([...events.slice(0, dumpAt), { at, event: staked }, ...events.slice(dumpAt)]));
+    expect(md).toContain('Basis of the estimate: Measured: 1234 dirty pages counted as the dump started');
+  });
+
   it('names the bandwidth cap the plan set', () => {
     const events = convergingEvents().map((t) =>
       t.event.type === 'migration-started' ? { ...t, event: { ...t.event, plan: { ...t.event.plan, bandwidthCap: { bytesPerSecond: 20 * 1024 * 1024 } } } } : t,

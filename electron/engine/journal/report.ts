@@ -336,10 +336,15 @@ function phaseComparison(r: Replay, estimate: DowntimeEstimate | undefined): str
 }
 
 /** The estimate the cutover was decided on: the last one before the 'cutover' phase. */
+/**
+ * The estimate the cutover was staked on: the last one before the final dump started (Ferry
+ * makes it once the cutover's preparation is done), else the last one before the cutover phase.
+ */
 function lastEstimateBeforeCutover(r: Replay) {
-  const cut = r.phases.find((x) => x.phase === 'cutover');
+  const dump = r.commands.find((c) => c.phase === 'cutover' && c.argv[c.argv.findIndex((a) => a === 'criu' || a.endsWith('/criu')) + 1] === 'dump');
+  const cut = dump?.startedAt ?? r.phases.find((x) => x.phase === 'cutover')?.at;
   if (!cut) return r.estimates[r.estimates.length - 1];
-  const before = r.estimates.filter((e) => e.at <= cut.at);
+  const before = r.estimates.filter((e) => e.at <= cut);
   return before[before.length - 1] ?? r.estimates[r.estimates.length - 1];
 }
 
