@@ -534,16 +534,20 @@ export class Migration {
     // process dirties at its own pace (in the lab, 338 pages/s here against 600 measured before).
     const lastPreDump = this.iterations[this.iterations.length - 1]?.index;
     if (incremental && lastPreDump !== undefined) this.live.start(lastPreDump, this.pids);
+    let armed = false;
     const prepared = await Promise.allSettled([
-      this.startPageServer(last),
+      // --- cutover guards: armed outside the freeze, once the final dump's page server runs
+      // (a page server that cannot start fails the cutover before any guard is up).
+      this.startPageServer(last).then(async () => {
+        await guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: pageServerPidfile(dir) });
+        armed = true;
+      }),
       this.run.run(source, ['mkdir', '-p', '--', dir], { check: true, what: 'creating the image directory' }),
       this.inspectTargetBeforeRestore(),
-      // --- cutover guards: armed outside the freeze, just before the final dump.
-      guard.arm({ pids: this.pids, images: this.dir, restoredPidfile, pageServerPidfile: pageServerPidfile(dir) }),
     ]);
     await this.live.stop(); // never inside a CRIU step
     // Armed guards are released by a rollback like any other time; a failed arm cleaned up after itself.
-    if (prepared[3].status === 'fulfilled') this.guard = guard;
+    if (armed) this.guard = guard;
     const failed = prepared.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (this.iterations.length) {
