@@ -525,7 +525,7 @@ export class Migration {
     const incremental = this.plan.mode === 'precopy' && last > 1;
     // Pages always travel source -> target over the page server, never through the console;
     // only a pre-copy's final dump is incremental (--track-mem, parent images).
-    // The preparation runs all at once: the process dirties pages until the final dump starts,
+    // The preparation runs side by side: the process dirties pages until the final dump starts,
     // and each second here is pages the freeze window carries (7-8 s one after another in the lab).
     const restoredPidfile = `${dir}/restored.pid`;
     const guard = this.newGuard();
