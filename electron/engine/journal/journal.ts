@@ -410,7 +410,8 @@ export interface Replay {
 
 const TAIL = 2000;
 
-function criuSubcommand(argv: readonly string[]): string | undefined {
+/** The criu subcommand an argv runs (`dump`, `restore`, ...), wherever criu sits in it (sh, systemd-run, the guard wrap it). */
+export function criuSubcommand(argv: readonly string[]): string | undefined {
   const i = argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
   return i >= 0 ? argv[i + 1] : undefined;
 }

@@ -1,5 +1,5 @@
 import { RESTORE_RECENT_RUNS, restoreOverheadFromHistory, type CutoverCosts, type RestoreSample } from '../../../shared/estimate.ts';
-import type { Replay } from './journal.ts';
+import { criuSubcommand, type Replay } from './journal.ts';
 
 const median = (xs: number[]): number | undefined => {
   if (!xs.length) return undefined;
@@ -8,10 +8,7 @@ const median = (xs: number[]): number | undefined => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const isCriu = (argv: readonly string[], sub: string) => {
-  const i = argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
-  return i >= 0 && argv[i + 1] === sub;
-};
+const isCriu = (argv: readonly string[], sub: string) => criuSubcommand(argv) === sub;
 
 /** What one migration's cutover measured, phase by phase (ms), from its own records. */
 export interface MeasuredCutover {

@@ -1,6 +1,6 @@
 import type { JournalPictures } from '../../../shared/api.ts';
 import type { DowntimeEstimateDetail, TermName } from '../../../shared/estimate.ts';
-import type { JournalRecord, Replay } from './journal.ts';
+import { criuSubcommand, type JournalRecord, type Replay } from './journal.ts';
 import { measuredCutover } from './learn.ts';
 
 /**
@@ -13,7 +13,7 @@ export function journalPictures(records: readonly JournalRecord[], r: Replay): J
   const events = records.map((x) => x.event);
   if (!r.outcome?.freezeWindowMs && !r.finalDumpDone) return { events };
   const m = measuredCutover(r);
-  const dumpCmd = r.commands.find((c) => criuSub(c.argv) === 'dump' && c.code === 0);
+  const dumpCmd = r.commands.find((c) => criuSubcommand(c.argv) === 'dump' && c.code === 0);
   const measured = { dump: dumpCmd?.durationMs, copy: m.copyMs, restore: m.restoreMs };
   const cut = r.phases.find((x) => x.phase === 'cutover');
   const before = cut ? r.estimates.filter((e) => e.at <= cut.at) : r.estimates;
@@ -35,7 +35,3 @@ export function journalPictures(records: readonly JournalRecord[], r: Replay): J
   };
 }
 
-function criuSub(argv: readonly string[]): string | undefined {
-  const i = argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
-  return i >= 0 ? argv[i + 1] : undefined;
-}

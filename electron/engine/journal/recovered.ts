@@ -1,4 +1,4 @@
-import type { Replay } from './journal.ts';
+import { criuSubcommand, type Replay } from './journal.ts';
 
 /** What a journal says about a cutover an interrupted engine started (for `journal recover --commit`). */
 export interface JournaledCutover {
@@ -11,10 +11,7 @@ export interface JournaledCutover {
   unit?: string;
 }
 
-function isCriu(argv: readonly string[], sub: string): boolean {
-  const i = argv.findIndex((a) => a === 'criu' || a.endsWith('/criu'));
-  return i >= 0 && argv[i + 1] === sub;
-}
+const isCriu = (argv: readonly string[], sub: string): boolean => criuSubcommand(argv) === sub;
 
 export function journaledCutover(r: Replay): JournaledCutover {
   const dump = [...r.commands].reverse().find((c) => isCriu(c.argv, 'dump'));

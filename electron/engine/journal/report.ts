@@ -8,7 +8,7 @@ import type { DowntimeEstimate } from '../../../shared/domain.ts';
 import { formatMs, formatRate, predictionWithDefaultCosts, type DowntimeEstimateDetail, type TermName } from '../../../shared/estimate.ts';
 import { measuredCutover } from './learn.ts';
 import { quoteArg, quoteArgv } from '../../ssh/quote.ts';
-import { isRedacted, type Replay, type ReplayedCommand } from './journal.ts';
+import { criuSubcommand, isRedacted, type Replay, type ReplayedCommand } from './journal.ts';
 import { describeGap } from '../../../shared/probe.ts';
 import { capCoversDump, describeBandwidth } from '../../../shared/bandwidth-cap.ts';
 
@@ -335,13 +335,12 @@ function phaseComparison(r: Replay, estimate: DowntimeEstimate | undefined): str
   return out;
 }
 
-/** The estimate the cutover was decided on: the last one before the 'cutover' phase. */
 /**
  * The estimate the cutover was staked on: the last one before the final dump started (Ferry
  * makes it once the cutover's preparation is done), else the last one before the cutover phase.
  */
 function lastEstimateBeforeCutover(r: Replay) {
-  const dump = r.commands.find((c) => c.phase === 'cutover' && c.argv[c.argv.findIndex((a) => a === 'criu' || a.endsWith('/criu')) + 1] === 'dump');
+  const dump = r.commands.find((c) => c.phase === 'cutover' && criuSubcommand(c.argv) === 'dump');
   const cut = dump?.startedAt ?? r.phases.find((x) => x.phase === 'cutover')?.at;
   if (!cut) return r.estimates[r.estimates.length - 1];
   const before = r.estimates.filter((e) => e.at <= cut);

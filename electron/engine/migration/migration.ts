@@ -668,7 +668,7 @@ export class Migration {
       limitLog: (argv) => withLogLimit('ferry-criu', argv),
       fail: async (command, host, r, logPath) => {
         // The lazy dump is post-copy's TLS listener; a stranger that reached it first is named.
-        if (this.tls && (command === 'dump' || command === 'lazy-pages')) await this.explainRefusedPeer(dir, 'lazy dump');
+        if (command === 'dump' || command === 'lazy-pages') await this.explainRefusedPeer(dir, 'lazy dump');
         return this.fail(command, host, r.code, r.signal, r.stdout, r.stderr, logPath);
       },
       rollbackRequested: () => this.rollbackRequested(),
@@ -1034,8 +1034,8 @@ export class Migration {
     if (r.code !== 0) await this.fail('page-server', target, r.code, r.signal, r.stdout, r.stderr, `${dir}/page-server.log`);
   }
 
-  /** Predict the cutover as if it started at `atMs`, and tell the policy's view. */
   /**
+   * Predict the cutover as if it started at `atMs`, and tell the policy's view.
    * `prepared`: the cutover's preparation (page server, checks, guards) is done and the final
    * dump starts now; until then the estimate adds the time it takes, dirtying included.
    */

@@ -42,7 +42,10 @@ describe('the evidence of a failed command that outlived the console', () => {
   it('is read back from its output file: the SSH channel carried nothing', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ferry-detached-'));
     try {
-      const run = new CommandRunner(() => undefined, () => { throw new Error('no remote host in this test'); }, () => 'root', 'mig-1', new LocalHost({ env: process.env, killGraceMs: 300 }));
+      const noRemoteHost = () => {
+        throw new Error('no remote host in this test');
+      };
+      const run = new CommandRunner(() => undefined, noRemoteHost, () => 'root', 'mig-1', new LocalHost({ env: process.env, killGraceMs: 300 }));
       const out = path.join(dir, 'dump.out');
       const failing = outlivesConsole(['sh', '-c', 'echo "Error (criu/tls.c:229): tls: no certificate" >&2; exit 1'], out);
       const r = await run.run(LOCAL_HOST, failing);
